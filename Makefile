@@ -1,0 +1,56 @@
+# The two commands a newcomer needs: `make book` and `make test`.
+# Everything is installed into .venv from pyproject.toml's pinned `dev` extra.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+JOBS ?= 2
+BUILD_FLAGS ?=
+
+.PHONY: help venv book test test-lib test-notebooks test-build notebooks timings serve clean
+
+help:
+	@echo "make book   - set up .venv, execute every chapter, build the website into _build/html"
+	@echo "make test   - set up .venv, run lib tests, pairing checks, every notebook (nbval), strict book build"
+	@echo "make notebooks - regenerate notebooks/*.ipynb (and badges) from book/*.md"
+	@echo "make timings   - time each chapter on its own; writes book/appendix/timings.json"
+	@echo "make serve     - serve _build/html on http://127.0.0.1:8000"
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip check
+	touch $@
+
+venv: $(STAMP)
+
+book: $(STAMP)
+	$(VENV)/bin/jupyter-book build . $(BUILD_FLAGS)
+	@echo
+	@echo "The book is built. Open: file://$(CURDIR)/_build/html/index.html"
+
+notebooks: $(STAMP)
+	cd tools && ../$(PY) sync_chapters.py
+
+test-lib: $(STAMP)
+	$(PY) -m pytest -q -n $(JOBS) tests
+
+test-notebooks: $(STAMP)
+	$(PY) -m pytest -q -n $(JOBS) --dist loadscope --nbval-lax notebooks
+
+test-build: $(STAMP)
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going $(BUILD_FLAGS)
+
+test: test-lib test-notebooks test-build
+	@echo "make test: all checks passed"
+
+timings: $(STAMP)
+	$(PY) tools/timings.py
+
+serve:
+	@echo "Serving http://127.0.0.1:8000 (Ctrl-C to stop)"
+	cd _build/html && python3 -m http.server 8000 --bind 127.0.0.1
+
+clean:
+	rm -rf _build

@@ -1,0 +1,61 @@
+"""The chapters of the book and the links that point at the course's repository.
+
+Used by `make notebooks` (tools/sync_chapters.py), `make timings` and the tests,
+so that there is one definition of "a chapter", "its notebook", "its Colab
+badge" and "its install cell".
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+NOTEBOOKS = ROOT / "notebooks"
+
+BADGE_RE = re.compile(r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]\([^)]*\)")
+INSTALL_RE = re.compile(r'%pip install -q "nnbook @ git\+[^"]*"')
+
+
+def config() -> dict:
+    return yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+
+
+def repository() -> tuple[str, str, str]:
+    """``(owner, name, branch)`` of the repository named in ``_config.yml``."""
+    repo = config()["repository"]
+    m = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+?)/?", repo["url"])
+    if not m:
+        raise ValueError(f"_config.yml repository.url must be https://github.com/OWNER/NAME, got {repo['url']!r}")
+    return m.group(1), m.group(2), repo.get("branch", "main")
+
+
+def chapter_sources() -> list[Path]:
+    """Every book page that is a notebook (has a jupytext header), sorted."""
+    return sorted(p for p in BOOK.rglob("*.md") if "jupytext:" in p.read_text(encoding="utf-8")[:400])
+
+
+def notebook_for(md: Path) -> Path:
+    return NOTEBOOKS / md.relative_to(BOOK).with_suffix(".ipynb")
+
+
+def badge(md: Path) -> str:
+    owner, name, branch = repository()
+    rel = notebook_for(md).relative_to(ROOT).as_posix()
+    return (
+        "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+        f"(https://colab.research.google.com/github/{owner}/{name}/blob/{branch}/{rel})"
+    )
+
+
+def install_line() -> str:
+    owner, name, branch = repository()
+    return f'%pip install -q "nnbook @ git+https://github.com/{owner}/{name}@{branch}"'
+
+
+def retarget(text: str, md: Path) -> str:
+    """``text`` with its badge and install cell pointing at ``_config.yml``'s repository."""
+    text = BADGE_RE.sub(lambda _: badge(md), text)
+    return INSTALL_RE.sub(lambda _: install_line(), text)

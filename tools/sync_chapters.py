@@ -1,0 +1,39 @@
+"""`make notebooks`: point badges and install cells at _config.yml's repository,
+then regenerate notebooks/*.ipynb from book/*.md, one way (the .md is the source).
+
+Never by timestamp: `jupytext --sync` picks the newer file and can silently
+overwrite an edit (see FACTS.md).
+"""
+from __future__ import annotations
+
+import sys
+
+import jupytext
+
+from chapters import NOTEBOOKS, chapter_sources, notebook_for, retarget
+
+
+def main() -> int:
+    wanted = set()
+    for md in chapter_sources():
+        text = md.read_text(encoding="utf-8")
+        new = retarget(text, md)
+        if new != text:
+            md.write_text(new, encoding="utf-8")
+            print(f"retargeted {md.relative_to(md.parents[2])}")
+        nb = jupytext.read(md)
+        nb.metadata.pop("jupytext", None)
+        out = notebook_for(md)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        jupytext.write(nb, out, fmt="ipynb")
+        wanted.add(out)
+        print(f"wrote {out.relative_to(NOTEBOOKS.parent)}")
+    for stale in NOTEBOOKS.rglob("*.ipynb"):
+        if stale not in wanted and ".ipynb_checkpoints" not in stale.parts:
+            stale.unlink()
+            print(f"removed stale {stale.relative_to(NOTEBOOKS.parent)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
