@@ -31,7 +31,7 @@ book: $(STAMP)
 	@echo "The book is built. Open: file://$(CURDIR)/_build/html/index.html"
 
 notebooks: $(STAMP)
-	cd tools && ../$(PY) sync_chapters.py
+	cd tools && ../$(PY) sync_chapters.py $(CHAPTERS)
 
 test-lib: $(STAMP)
 	$(PY) -m pytest -q -n $(JOBS) tests
@@ -40,7 +40,7 @@ test-notebooks: $(STAMP)
 	$(PY) -m pytest -q -n $(JOBS) --dist loadscope --nbval-lax notebooks
 
 test-build: $(STAMP)
-	$(VENV)/bin/jupyter-book build . -W -n --keep-going $(BUILD_FLAGS)
+	$(VENV)/bin/jupyter-book build . --all -W -n --keep-going $(BUILD_FLAGS)
 
 test: test-lib test-notebooks test-build
 	@echo "make test: all checks passed"

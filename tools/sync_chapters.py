@@ -13,9 +13,15 @@ import jupytext
 from chapters import NOTEBOOKS, chapter_sources, notebook_for, retarget
 
 
-def main() -> int:
+def main(only: list[str]) -> int:
+    """Sync every chapter, or only the ``.md`` files named on the command line."""
+    from pathlib import Path
+
+    chosen = [Path(p).resolve() for p in only]
     wanted = set()
     for md in chapter_sources():
+        if chosen and md not in chosen:
+            continue
         text = md.read_text(encoding="utf-8")
         new = retarget(text, md)
         if new != text:
@@ -28,6 +34,8 @@ def main() -> int:
         jupytext.write(nb, out, fmt="ipynb")
         wanted.add(out)
         print(f"wrote {out.relative_to(NOTEBOOKS.parent)}")
+    if chosen:
+        return 0
     for stale in NOTEBOOKS.rglob("*.ipynb"):
         if stale not in wanted and ".ipynb_checkpoints" not in stale.parts:
             stale.unlink()
@@ -36,4 +44,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
