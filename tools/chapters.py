@@ -59,3 +59,11 @@ def retarget(text: str, md: Path) -> str:
     """``text`` with its badge and install cell pointing at ``_config.yml``'s repository."""
     text = BADGE_RE.sub(lambda _: badge(md), text)
     return INSTALL_RE.sub(lambda _: install_line(), text)
+
+
+def chapter_title_of(md: Path) -> str:
+    """The chapter's ``# title`` line."""
+    for line in md.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return md.stem

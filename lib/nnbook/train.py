@@ -148,7 +148,7 @@ def _full_batch_loss(model, loss_fn, X, y, with_grad: bool):
     if with_grad:
         loss = loss_fn(model(X), y)
         loss.backward()
-        return float(loss), gradient_norm(model)
+        return float(loss.detach()), gradient_norm(model)
     with torch.no_grad():
         return float(loss_fn(model(X), y)), float("nan")
 
@@ -222,7 +222,7 @@ def fit(
             loss = loss_fn(model(X[idx]), y[idx])
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         history.train_loss.append(total / n)
         model.eval()
         if need_grad_norm:

@@ -1,0 +1,127 @@
+"""Book-level checks: pairing, badges, install cells, pins, table of contents, glossary, exercises, citations."""
+import re
+import tomllib
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+import yaml
+
+from chapters import BOOK, NOTEBOOKS, ROOT, badge, chapter_sources, install_line, notebook_for
+import glossary
+
+CHAPTERS = chapter_sources()
+IDS = [md.relative_to(BOOK).as_posix() for md in CHAPTERS]
+
+
+def toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    files = [toc["root"]]
+    for part in toc["parts"]:
+        files += [c["file"] for c in part["chapters"]]
+    return files
+
+
+def test_there_are_chapters():
+    assert len(CHAPTERS) >= 2
+
+
+def test_every_notebook_has_its_source_and_every_source_its_notebook():
+    expected = {notebook_for(md) for md in CHAPTERS}
+    present = {p for p in NOTEBOOKS.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts}
+    assert present == expected, "run `make notebooks` (orphans or missing pairs)"
+
+
+def cell_view(nb):
+    return [(c.cell_type, c.source.strip(), sorted(c.metadata.get("tags", []))) for c in nb.cells]
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
+def test_pair_has_identical_cells(md):
+    nb_path = notebook_for(md)
+    assert nb_path.exists(), f"{nb_path} missing: run `make notebooks`"
+    ipynb = nbformat.read(nb_path, as_version=4)
+    assert cell_view(jupytext.read(md)) == cell_view(ipynb), f"{md.name} and its notebook differ: run `make notebooks`"
+    assert all(not c.get("outputs") for c in ipynb.cells if c.cell_type == "code"), "notebooks are stored without outputs"
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
+def test_badge_and_install_cell_point_at_config_repository(md):
+    text = md.read_text(encoding="utf-8")
+    assert text.count("colab-badge.svg") == 1 and badge(md) in text, f"{md.name}: badge stale, run `make notebooks`"
+    first_code = next(c for c in jupytext.read(md).cells if c.cell_type == "code")
+    assert install_line() in first_code.source, f"{md.name}: first code cell must install nnbook from _config.yml's URL"
+    assert 'if "google.colab" in sys.modules:' in first_code.source
+
+
+def test_every_chapter_is_in_the_toc_and_every_toc_entry_exists():
+    files = toc_files()
+    for md in CHAPTERS:
+        assert md.relative_to(ROOT).with_suffix("").as_posix() in files, f"{md} is not in _toc.yml"
+    for f in files:
+        assert (ROOT / f"{f}.md").exists(), f"_toc.yml names {f}, which does not exist"
+
+
+def dev_pins():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return project, sorted(project["optional-dependencies"]["dev"])
+
+
+def test_environment_yml_pins_match_pyproject():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert sorted(p for p in pip if "==" in p) == dev_pins()[1]
+
+
+def test_package_takes_torch_as_a_range_and_dev_pins_it():
+    project, pins = dev_pins()
+    torch_req = next(d for d in project["dependencies"] if d.startswith("torch"))
+    assert "==" not in torch_req and ">=" in torch_req
+    assert "torch==2.13.0" in pins  # the CPU wheel on disk, see FACTS.md
+    names = {re.split("[<>=]", d)[0] for d in project["dependencies"]}
+    assert names <= {re.split("[<>=]", p)[0] for p in pins}, "every runtime dependency is pinned for the local setup"
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    assert "make test" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_glossary_page_is_generated_from_the_chapters():
+    page = (BOOK / "appendix" / "glossary.md").read_text(encoding="utf-8")
+    assert page == glossary.render(), "glossary.md is stale: run `make notebooks`"
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
+def test_every_glossary_term_has_english_and_chinese(md):
+    terms = glossary.chapter_terms(md)
+    assert terms, f"{md.name} has no Key terms glossary block"
+    for en, zh in terms:
+        assert re.search(r"[\u4e00-\u9fff]", zh), f"{md.name}: term {en!r} lacks its Chinese form (got {zh!r})"
+
+
+EX_BLOCK = re.compile(r"```\{exercise-start\}.*?```\{exercise-end\}", re.S)
+SOL_BLOCK = re.compile(r"```\{solution-start\}.*?```\{solution-end\}", re.S)
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
+def test_every_chapter_has_enough_exercises(md):
+    text = md.read_text(encoding="utf-8")
+    coding = [b for b in EX_BLOCK.findall(text) if re.search(r'check\("[\w.]+"', b)]
+    conceptual = re.findall(r"```\{exercise\}", text)
+    assert len(coding) >= 2, f"{md.name}: needs >= 2 coding exercises with a checker"
+    assert len(coding) + len(conceptual) >= 4, f"{md.name}: needs >= 4 exercises"
+    assert len(SOL_BLOCK.findall(text)) >= len(coding), f"{md.name}: every coding exercise needs a solution"
+    for block in SOL_BLOCK.findall(text):
+        for cell in re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", block, re.S):
+            assert re.search(r":tags: \[.*solution.*\]", cell), f"{md.name}: a solution code cell is not tagged `solution`"
+
+
+def test_every_citation_resolves():
+    bib = (ROOT / "references.bib").read_text(encoding="utf-8")
+    keys = set(re.findall(r"@\w+\{([^,]+),", bib))
+    for md in BOOK.rglob("*.md"):
+        for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", md.read_text(encoding="utf-8")):
+            for key in group.split(","):
+                assert key.strip() in keys, f"{md.name} cites {key!r}, which is not in references.bib"

@@ -1,0 +1,82 @@
+import pytest
+import torch
+from torch import nn
+
+from nnbook import seed_everything
+from nnbook.train import EarlyStopping, GradientNorm, MaxEpochs, RelativeChange, fit, gradient_norm
+
+
+def regression(n=64):
+    seed_everything(0)
+    X = torch.linspace(-1, 1, n).unsqueeze(1)
+    return X, 2 * X + 0.5
+
+
+def test_fit_reduces_loss_and_stops_at_max_epochs():
+    X, y = regression()
+    model = nn.Linear(1, 1)
+    h = fit(model, (X, y), loss_fn=nn.MSELoss(), lr=0.1, stopping=[MaxEpochs(30)])
+    assert h.epochs == 30 and h.stopped_by == "max epochs"
+    assert h.train_loss[-1] < h.train_loss[0] / 10
+
+
+def test_relative_change_fires_when_progress_stalls():
+    X, y = regression()
+    h = fit(nn.Linear(1, 1), (X, y), loss_fn=nn.MSELoss(), lr=0.1, stopping=[RelativeChange(1e-3)], max_epochs=5000)
+    assert h.stopped_by == "relative change"
+    assert abs(h.train_loss[-1] - h.train_loss[-2]) / h.train_loss[-2] < 1e-3
+
+
+def test_gradient_norm_criterion_records_full_batch_norm():
+    X, y = regression()
+    model = nn.Linear(1, 1)
+    h = fit(model, (X, y), loss_fn=nn.MSELoss(), lr=0.2, stopping=[GradientNorm(1e-3)], max_epochs=5000)
+    assert h.stopped_by == "gradient norm" and h.grad_norm[-1] < 1e-3
+    assert len(h.grad_norm) == h.epochs
+    # independent check: recompute the gradient norm with autograd
+    model.zero_grad()
+    nn.MSELoss()(model(X), y).backward()
+    assert gradient_norm(model) == pytest.approx(h.grad_norm[-1], rel=1e-4, abs=1e-7)
+
+
+def test_early_stopping_restores_the_best_weights():
+    seed_everything(1)
+    X = torch.randn(20, 5)
+    y = torch.randn(20, 1)
+    Xv, yv = torch.randn(20, 5), torch.randn(20, 1)  # pure noise: validation soon gets worse
+    model = nn.Sequential(nn.Linear(5, 64), nn.Tanh(), nn.Linear(64, 1))
+    stop = EarlyStopping(patience=5)
+    h = fit(model, (X, y), loss_fn=nn.MSELoss(), lr=0.1, val_data=(Xv, yv), stopping=[stop], max_epochs=2000)
+    assert h.stopped_by == "early stopping"
+    assert h.epochs == stop.best_epoch + 5
+    with torch.no_grad():
+        assert nn.MSELoss()(model(Xv), yv).item() == pytest.approx(min(h.val_loss), rel=1e-5)
+
+
+def test_minibatches_and_callbacks():
+    X, y = regression(50)
+    seen = []
+    h = fit(nn.Linear(1, 1), (X, y), loss_fn=nn.MSELoss(), lr=0.05, batch_size=8, max_epochs=3,
+            callbacks=[lambda hist, m: seen.append(hist.epochs)], seed=0)
+    assert seen == [1, 2, 3] and h.stopped_by == "max_epochs argument"
+
+
+def test_fit_rejects_bad_input_with_named_errors():
+    X, y = regression()
+    m = nn.Linear(1, 1)
+    with pytest.raises(TypeError, match="model"):
+        fit("net", (X, y), loss_fn=nn.MSELoss())
+    with pytest.raises(TypeError, match="train_data"):
+        fit(m, X, loss_fn=nn.MSELoss())
+    with pytest.raises(ValueError, match="rows"):
+        fit(m, (X, y[:-1]), loss_fn=nn.MSELoss())
+    with pytest.raises(ValueError, match="val_data"):
+        fit(m, (X, y), loss_fn=nn.MSELoss(), stopping=[EarlyStopping()])
+    with pytest.raises(TypeError, match=r"stopping\[0\]"):
+        fit(m, (X, y), loss_fn=nn.MSELoss(), stopping=[5])
+    with pytest.raises(ValueError, match="train_data\\[0\\] must contain only finite"):
+        fit(m, (X * float("nan"), y), loss_fn=nn.MSELoss())
+    with pytest.raises(ValueError, match="eps"):
+        RelativeChange(0)
+    with pytest.raises(ValueError, match="patience"):
+        EarlyStopping(0)
