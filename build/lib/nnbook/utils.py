@@ -1,0 +1,39 @@
+"""Seeding and device selection: call :func:`seed_everything` once per notebook."""
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+from nnbook.validate import check_choice, check_int
+
+__all__ = ["seed_everything", "get_device"]
+
+
+def seed_everything(seed: int = 0) -> int:
+    """Seed Python's ``random``, NumPy and torch (CPU and CUDA) with ``seed``.
+
+    Returns the seed, so a notebook can print what it used.
+    """
+    seed = check_int("seed", seed, min_value=0, max_value=2**32 - 1)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    return seed
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """The device to compute on: CUDA when present, else the CPU.
+
+    ``prefer="cpu"`` forces the CPU (small models are often faster there);
+    ``prefer="cuda"`` raises if no GPU is present.
+    """
+    if prefer is not None:
+        check_choice("prefer", prefer, ["cpu", "cuda"])
+        if prefer == "cuda" and not torch.cuda.is_available():
+            raise ValueError("prefer='cuda' but no CUDA device is available")
+        return torch.device(prefer)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -1,0 +1,152 @@
+"""Argument checks shared by every module.
+
+Each helper raises ``TypeError`` or ``ValueError`` whose message names the
+argument and says what was expected, so that bad input never surfaces as an
+unreadable error from deep inside torch or numpy.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Sequence
+
+import numpy as np
+import torch
+
+__all__ = [
+    "check_int",
+    "check_float",
+    "check_choice",
+    "check_array",
+    "check_tensor",
+    "check_callable",
+]
+
+
+def check_int(name: str, value, *, min_value: int | None = None, max_value: int | None = None) -> int:
+    """Return ``value`` as an ``int`` or raise, naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if min_value is not None and value < min_value:
+        raise ValueError(f"{name} must be >= {min_value}, got {value}")
+    if max_value is not None and value > max_value:
+        raise ValueError(f"{name} must be <= {max_value}, got {value}")
+    return value
+
+
+def check_float(
+    name: str,
+    value,
+    *,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    min_inclusive: bool = True,
+    max_inclusive: bool = True,
+) -> float:
+    """Return ``value`` as a finite ``float`` inside the given range or raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if min_value is not None:
+        bad = value < min_value if min_inclusive else value <= min_value
+        if bad:
+            op = ">=" if min_inclusive else ">"
+            raise ValueError(f"{name} must be {op} {min_value}, got {value}")
+    if max_value is not None:
+        bad = value > max_value if max_inclusive else value >= max_value
+        if bad:
+            op = "<=" if max_inclusive else "<"
+            raise ValueError(f"{name} must be {op} {max_value}, got {value}")
+    return value
+
+
+def check_choice(name: str, value, choices: Sequence):
+    """Raise unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+def _check_shape(name: str, shape: tuple, ndim, shape_spec) -> None:
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if len(shape) not in allowed:
+            want = " or ".join(str(a) for a in allowed)
+            raise ValueError(f"{name} must have {want} dimensions, got shape {tuple(shape)}")
+    if shape_spec is not None:
+        if len(shape) != len(shape_spec):
+            raise ValueError(f"{name} must have shape {shape_spec}, got {tuple(shape)}")
+        for got, want in zip(shape, shape_spec):
+            if want is not None and got != want:
+                raise ValueError(f"{name} must have shape {shape_spec} (None = any), got {tuple(shape)}")
+
+
+def check_array(
+    name: str,
+    value,
+    *,
+    ndim: int | Sequence[int] | None = None,
+    shape: Sequence[int | None] | None = None,
+    dtype=float,
+    allow_empty: bool = False,
+    finite: bool = True,
+) -> np.ndarray:
+    """Convert ``value`` to a NumPy array of ``dtype`` and check it.
+
+    Accepts lists, NumPy arrays and torch tensors. Raises ``TypeError`` if the
+    values cannot be converted, ``ValueError`` for a wrong rank or shape, an
+    empty array, or NaN/inf entries.
+    """
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be array-like of numbers, got {type(value).__name__}")
+    try:
+        arr = np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be array-like of numbers, got {type(value).__name__}: {exc}") from None
+    _check_shape(name, arr.shape, ndim, shape)
+    if not allow_empty and arr.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
+    if finite and np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
+    return arr
+
+
+def check_tensor(
+    name: str,
+    value,
+    *,
+    ndim: int | Sequence[int] | None = None,
+    shape: Sequence[int | None] | None = None,
+    dtype: torch.dtype | None = None,
+    allow_empty: bool = False,
+    finite: bool = True,
+) -> torch.Tensor:
+    """Return ``value`` as a torch tensor (converted from array-likes) and check it."""
+    if not isinstance(value, torch.Tensor):
+        arr = check_array(name, value, ndim=ndim, shape=shape, dtype=None, allow_empty=allow_empty, finite=finite)
+        if arr.dtype == object:
+            raise TypeError(f"{name} must be a tensor or array-like of numbers")
+        value = torch.as_tensor(arr)
+        if value.is_floating_point():
+            value = value.to(torch.get_default_dtype())
+    _check_shape(name, tuple(value.shape), ndim, shape)
+    if not allow_empty and value.numel() == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(value.shape)}")
+    if dtype is not None:
+        if dtype.is_floating_point and not (value.is_floating_point() or value.dtype in (torch.int64, torch.int32, torch.bool)):
+            raise TypeError(f"{name} must be a real tensor, got dtype {value.dtype}")
+        value = value.to(dtype)
+    if finite and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
+    return value
+
+
+def check_callable(name: str, value):
+    """Raise ``TypeError`` unless ``value`` is callable."""
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, got {type(value).__name__}")
+    return value
