@@ -17,7 +17,8 @@ def main(only: list[str]) -> int:
     """Sync every chapter, or only the ``.md`` files named on the command line."""
     from pathlib import Path
 
-    chosen = [Path(p).resolve() for p in only]
+    root = Path(__file__).resolve().parent.parent
+    chosen = [(Path(p) if Path(p).is_absolute() else root / p).resolve() for p in only]
     wanted = set()
     for md in chapter_sources():
         if chosen and md not in chosen:
