@@ -37,7 +37,7 @@ test-lib: $(STAMP)
 	$(PY) -m pytest -q -n $(JOBS) tests
 
 test-notebooks: $(STAMP)
-	$(PY) -m pytest -q -n $(JOBS) --dist loadscope --nbval-lax notebooks
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(JOBS) --dist loadscope --nbval-lax notebooks
 
 test-build: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --all -W -n --keep-going $(BUILD_FLAGS)
@@ -54,3 +54,14 @@ serve:
 
 clean:
 	rm -rf _build
+
+# Teaching tools (book/part0/teaching.md): `make student CHAPTERS="book/part1_static/02_mlp_backprop.md"`
+# (default: every chapter) writes student/; `make grade SUBMISSIONS=dir` writes grades/grades.csv.
+SUBMISSIONS ?= submissions
+GRADES ?= grades/grades.csv
+.PHONY: student grade
+student: $(STAMP)
+	$(PY) -m nnbook.teaching student --out student $(CHAPTERS)
+
+grade: $(STAMP)
+	$(PY) -m nnbook.teaching grade $(SUBMISSIONS) --out $(GRADES) $(if $(CHAPTER),--chapter $(CHAPTER))

@@ -1,0 +1,408 @@
+"""Gaussian mixtures: EM (maximum likelihood), EM with missing values, and
+variational Bayes (coordinate ascent, mean field).
+
+All the mathematics is in NumPy float64: the models are small and classical,
+and float64 makes "the log-likelihood never decreases" checkable to 1e-9.
+
+Notation (shapes): ``X (n, D)`` data, ``K`` components, ``weights (K,)`` the
+mixing proportions π, ``means (K, D)`` μ, ``covs (K, D, D)`` Σ,
+``resp (n, K)`` the responsibilities r_nk = p(z_n = k | x_n).
+
+>>> gm = GaussianMixtureEM(3, seed=0).fit(X)
+>>> gm.loglik_history_[-1], gm.n_iter_
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import digamma, gammaln, logsumexp
+
+from nnbook.exercises import exercise, expect_close
+from nnbook.validate import check_array, check_choice, check_float, check_int
+
+__all__ = [
+    "log_gaussian",
+    "e_step",
+    "m_step",
+    "init_params",
+    "GaussianMixtureEM",
+    "em_missing",
+    "VariationalGMM",
+]
+
+
+# ------------------------------------------------------------------ checks
+def _check_X(X, name="X", allow_nan=False):
+    X = check_array(name, X, ndim=2, finite=not allow_nan)
+    if allow_nan and np.isinf(X).any():
+        raise ValueError(f"{name} must not contain inf")
+    return X
+
+
+def _check_params(X, weights, means, covs):
+    D = X.shape[1]
+    means = check_array("means", means, ndim=2)
+    K = means.shape[0]
+    if means.shape[1] != D:
+        raise ValueError(f"means must have shape (K, {D}) to match X, got {means.shape}")
+    weights = check_array("weights", weights, shape=(K,))
+    if (weights < 0).any() or not np.isclose(weights.sum(), 1.0, atol=1e-6):
+        raise ValueError("weights must be non-negative and sum to 1")
+    covs = check_array("covs", covs, shape=(K, D, D))
+    return weights, means, covs
+
+
+# ------------------------------------------------------------------ EM pieces
+def log_gaussian(X, means, covs) -> np.ndarray:
+    """``log N(x_n | μ_k, Σ_k)`` for every point and component: shape ``(n, K)``.
+
+    Uses a Cholesky factor L (Σ = L Lᵀ): the quadratic form is ‖L⁻¹(x − μ)‖²
+    and log|Σ| = 2 Σ log diag(L).
+    """
+    X = _check_X(X)
+    means = check_array("means", means, ndim=2)
+    covs = check_array("covs", covs, ndim=3)
+    n, D = X.shape
+    out = np.empty((n, len(means)))
+    for k, (mu, S) in enumerate(zip(means, covs)):
+        try:
+            L = np.linalg.cholesky(S)
+        except np.linalg.LinAlgError:
+            raise ValueError(f"covs[{k}] must be symmetric positive definite") from None
+        z = np.linalg.solve(L, (X - mu).T)  # (D, n)
+        out[:, k] = -0.5 * (z**2).sum(0) - np.log(np.diag(L)).sum() - 0.5 * D * np.log(2 * np.pi)
+    return out
+
+
+def e_step(X, weights, means, covs):
+    """E-step: responsibilities and the log-likelihood of the current parameters.
+
+    r_nk = π_k N(x_n|μ_k,Σ_k) / Σ_j π_j N(x_n|μ_j,Σ_j), computed in log space.
+    Returns ``(resp (n, K), loglik)`` with loglik = Σ_n log Σ_k π_k N(x_n|μ_k,Σ_k).
+    """
+    X = _check_X(X)
+    weights, means, covs = _check_params(X, weights, means, covs)
+    with np.errstate(divide="ignore"):
+        log_joint = np.log(weights) + log_gaussian(X, means, covs)  # (n, K)
+    log_px = logsumexp(log_joint, axis=1)  # (n,)
+    return np.exp(log_joint - log_px[:, None]), float(log_px.sum())
+
+
+def m_step(X, resp, reg_covar: float = 1e-6):
+    """M-step: the weighted maximum-likelihood estimates given responsibilities.
+
+    N_k = Σ_n r_nk,  π_k = N_k / n,  μ_k = Σ_n r_nk x_n / N_k,
+    Σ_k = Σ_n r_nk (x_n − μ_k)(x_n − μ_k)ᵀ / N_k + reg_covar·I.
+    """
+    X = _check_X(X)
+    resp = check_array("resp", resp, shape=(X.shape[0], None))
+    if (resp < -1e-12).any() or not np.allclose(resp.sum(1), 1.0, atol=1e-6):
+        raise ValueError("resp rows must be non-negative and sum to 1")
+    reg_covar = check_float("reg_covar", reg_covar, min_value=0.0)
+    Nk = resp.sum(0) + 10 * np.finfo(float).eps  # (K,)
+    means = resp.T @ X / Nk[:, None]
+    D = X.shape[1]
+    covs = np.empty((len(Nk), D, D))
+    for k in range(len(Nk)):
+        d = X - means[k]
+        covs[k] = (resp[:, k, None] * d).T @ d / Nk[k] + reg_covar * np.eye(D)
+    return Nk / Nk.sum(), means, covs
+
+
+def init_params(X, n_components: int, *, seed: int = 0, method: str = "random"):
+    """Starting parameters: ``"random"`` picks K data points as means;
+    ``"kmeans"`` runs scikit-learn's k-means. Weights equal, covariances = the
+    data covariance. Returns ``(weights, means, covs)``."""
+    X = _check_X(X)
+    K = check_int("n_components", n_components, min_value=1, max_value=len(X))
+    seed = check_int("seed", seed, min_value=0)
+    method = check_choice("method", method, ["random", "kmeans"])
+    rng = np.random.default_rng(seed)
+    if method == "random":
+        means = X[rng.choice(len(X), K, replace=False)]
+    else:
+        from sklearn.cluster import KMeans
+
+        means = KMeans(K, n_init=1, random_state=seed).fit(X).cluster_centers_
+    D = X.shape[1]
+    cov = np.atleast_2d(np.cov(X.T)) + 1e-6 * np.eye(D)
+    return np.full(K, 1.0 / K), means.astype(float), np.repeat(cov[None], K, axis=0)
+
+
+class GaussianMixtureEM:
+    """A Gaussian mixture fitted by EM (full covariances).
+
+    Iterates E-step / M-step until the log-likelihood gains less than
+    ``tol`` per data point, or ``max_iter`` iterations. After ``fit``:
+    ``weights_, means_, covs_``, ``loglik_history_`` (one value per E-step,
+    the log-likelihood of the parameters *before* each M-step), ``n_iter_``.
+    """
+
+    def __init__(self, n_components: int, *, max_iter: int = 500, tol: float = 1e-6,
+                 reg_covar: float = 1e-6, init: str = "random", seed: int = 0):
+        self.n_components = check_int("n_components", n_components, min_value=1)
+        self.max_iter = check_int("max_iter", max_iter, min_value=1)
+        self.tol = check_float("tol", tol, min_value=0.0)
+        self.reg_covar = check_float("reg_covar", reg_covar, min_value=0.0)
+        self.init = check_choice("init", init, ["random", "kmeans"])
+        self.seed = check_int("seed", seed, min_value=0)
+
+    def fit(self, X, init_params_=None, callback=None):
+        """Fit to ``X (n, D)``; ``init_params_=(weights, means, covs)`` overrides the init.
+        ``callback(it, weights, means, covs)`` is called before every M-step."""
+        X = _check_X(X)
+        if init_params_ is None:
+            params = init_params(X, self.n_components, seed=self.seed, method=self.init)
+        else:
+            params = _check_params(X, *init_params_)
+        self.loglik_history_ = []
+        for it in range(self.max_iter):
+            resp, ll = e_step(X, *params)
+            if callback is not None:
+                callback(it, *params)
+            self.loglik_history_.append(ll)
+            if it > 0 and ll - self.loglik_history_[-2] < self.tol * len(X):
+                break
+            params = m_step(X, resp, self.reg_covar)
+        self.weights_, self.means_, self.covs_ = params
+        self.n_iter_ = len(self.loglik_history_)
+        return self
+
+    def predict_proba(self, X):
+        """Responsibilities ``(n, K)`` under the fitted parameters."""
+        return e_step(X, self.weights_, self.means_, self.covs_)[0]
+
+    def score_samples(self, X):
+        """``log p(x_n)`` for each row: shape ``(n,)``."""
+        X = _check_X(X)
+        return logsumexp(np.log(self.weights_) + log_gaussian(X, self.means_, self.covs_), axis=1)
+
+    def score(self, X) -> float:
+        """Mean log-likelihood per point (scikit-learn's ``score``)."""
+        return float(self.score_samples(X).mean())
+
+
+# ------------------------------------------------------------------ EM with missing values
+def em_missing(X, n_components: int, *, init=None, max_iter: int = 2000, tol: float = 1e-6,
+               reg_covar: float = 1e-6, seed: int = 0):
+    """EM for a Gaussian mixture when some entries of ``X`` are ``NaN`` (missing at random).
+
+    For a point with observed part o and missing part m, the E-step uses the
+    marginal N(x_o | μ_o, Σ_oo) for the responsibility and fills in the
+    conditional moments  x̂_m = μ_m + Σ_mo Σ_oo⁻¹ (x_o − μ_o),
+    C_mm = Σ_mm − Σ_mo Σ_oo⁻¹ Σ_om; the M-step adds C to the scatter.
+    Rows with every entry missing are not allowed.
+
+    Returns a dict with ``weights, means, covs, loglik_history`` (observed-data
+    log-likelihood, non-decreasing) and ``n_iter``.
+    """
+    X = _check_X(X, allow_nan=True)
+    miss = np.isnan(X)
+    if miss.all(1).any():
+        raise ValueError("X has a row with every entry missing")
+    K = check_int("n_components", n_components, min_value=1)
+    max_iter = check_int("max_iter", max_iter, min_value=1)
+    tol = check_float("tol", tol, min_value=0.0)
+    n, D = X.shape
+    if init is None:
+        complete = X[~miss.any(1)]
+        if len(complete) < K:
+            raise ValueError("too few complete rows to initialise; pass init=(weights, means, covs)")
+        w, mu, S = init_params(complete, K, seed=seed)
+    else:
+        w, mu, S = (np.array(a, dtype=float) for a in init)
+    patterns, which = np.unique(miss, axis=0, return_inverse=True)
+    history = []
+    for it in range(max_iter):
+        resp = np.empty((n, K))
+        ll = 0.0
+        xhat = np.repeat(np.nan_to_num(X)[:, None, :], K, axis=1)  # (n, K, D) filled rows
+        C = np.zeros((n, K, D, D))  # conditional covariances of the missing part
+        for p, m in enumerate(patterns):
+            rows = np.flatnonzero(which == p)
+            o = ~m
+            Xo = X[np.ix_(rows, o)]
+            logj = np.log(w) + log_gaussian(Xo, mu[:, o], S[:, o][:, :, o])
+            lse = logsumexp(logj, axis=1)
+            ll += lse.sum()
+            resp[rows] = np.exp(logj - lse[:, None])
+            if m.any():
+                for k in range(K):
+                    gain = S[k][np.ix_(m, o)] @ np.linalg.inv(S[k][np.ix_(o, o)])  # Σ_mo Σ_oo⁻¹
+                    xhat[np.ix_(rows, [k], m)] = (mu[k, m] + (Xo - mu[k, o]) @ gain.T)[:, None, :]
+                    Cmm = S[k][np.ix_(m, m)] - gain @ S[k][np.ix_(o, m)]
+                    C[np.ix_(rows, [k], m, m)] = Cmm[None, None]
+        history.append(float(ll))
+        if it > 0 and history[-1] - history[-2] < tol * n:
+            break
+        Nk = resp.sum(0) + 10 * np.finfo(float).eps
+        w = Nk / n
+        mu = np.einsum("nk,nkd->kd", resp, xhat) / Nk[:, None]
+        for k in range(K):
+            d = xhat[:, k] - mu[k]
+            S[k] = (np.einsum("n,ni,nj->ij", resp[:, k], d, d) + np.einsum("n,nij->ij", resp[:, k], C[:, k])) / Nk[k]
+            S[k] += reg_covar * np.eye(D)
+    return {"weights": w, "means": mu, "covs": S, "loglik_history": history, "n_iter": len(history)}
+
+
+# ------------------------------------------------------------------ variational Bayes
+class VariationalGMM:
+    """Variational Bayes for a Gaussian mixture (Bishop 2006, §10.2), by coordinate ascent.
+
+    Model: π ~ Dir(α₀), Λ_k ~ Wishart(W₀, ν₀), μ_k | Λ_k ~ N(m₀, (β₀Λ_k)⁻¹),
+    z_n ~ Cat(π), x_n | z_n=k ~ N(μ_k, Λ_k⁻¹). Mean-field family
+    q(Z) q(π) Π_k q(μ_k, Λ_k); every factor is conjugate, so each update is exact.
+    Defaults follow scikit-learn's ``BayesianGaussianMixture`` with
+    ``weight_concentration_prior_type="dirichlet_distribution"``: α₀ = 1/K,
+    β₀ = 1, m₀ = mean of X, ν₀ = D, W₀⁻¹ = covariance of X.
+
+    After ``fit``: ``alpha_, beta_, m_, W_, nu_`` (the q factors), ``resp_``,
+    ``elbo_history_`` (after every full E+M sweep), ``weights_`` = E[π].
+    """
+
+    def __init__(self, n_components: int, *, alpha0: float | None = None, beta0: float = 1.0,
+                 max_iter: int = 500, tol: float = 1e-6, reg_covar: float = 1e-6, seed: int = 0):
+        self.n_components = check_int("n_components", n_components, min_value=1)
+        self.alpha0 = 1.0 / self.n_components if alpha0 is None else check_float("alpha0", alpha0, min_value=0.0, min_inclusive=False)
+        self.beta0 = check_float("beta0", beta0, min_value=0.0, min_inclusive=False)
+        self.max_iter = check_int("max_iter", max_iter, min_value=1)
+        self.tol = check_float("tol", tol, min_value=0.0)
+        self.reg_covar = check_float("reg_covar", reg_covar, min_value=0.0)
+        self.seed = check_int("seed", seed, min_value=0)
+
+    # --- expectations under q (Bishop eqs. 10.64–10.66)
+    def _expectations(self, X):
+        D = X.shape[1]
+        Eln_pi = digamma(self.alpha_) - digamma(self.alpha_.sum())  # ln π̃_k
+        Eln_det = np.array([digamma(0.5 * (nu + 1 - np.arange(1, D + 1))).sum() + D * np.log(2) + np.linalg.slogdet(W)[1]
+                            for nu, W in zip(self.nu_, self.W_)])  # ln Λ̃_k
+        quad = np.stack([D / b + nu * np.einsum("ni,ij,nj->n", X - m, W, X - m)
+                         for b, nu, m, W in zip(self.beta_, self.nu_, self.m_, self.W_)], axis=1)  # (n, K)
+        return Eln_pi, Eln_det, quad
+
+    def e_step(self, X):
+        """Update q(Z): r_nk ∝ exp(E ln π_k + ½ E ln|Λ_k| − D/2 ln 2π − ½ E[(x−μ_k)ᵀΛ_k(x−μ_k)])."""
+        Eln_pi, Eln_det, quad = self._expectations(X)
+        log_rho = Eln_pi + 0.5 * Eln_det - 0.5 * X.shape[1] * np.log(2 * np.pi) - 0.5 * quad
+        self.resp_ = np.exp(log_rho - logsumexp(log_rho, axis=1, keepdims=True))
+
+    @staticmethod
+    def _stats(X, resp, reg):
+        Nk = resp.sum(0) + 10 * np.finfo(float).eps
+        xbar = resp.T @ X / Nk[:, None]
+        S = np.stack([(resp[:, k, None] * (X - xbar[k])).T @ (X - xbar[k]) / Nk[k] + reg * np.eye(X.shape[1])
+                      for k in range(resp.shape[1])])
+        return Nk, xbar, S
+
+    def m_step(self, X):
+        """Update q(π) q(μ, Λ) from the responsibilities (Bishop eqs. 10.58, 10.60–10.63)."""
+        Nk, xbar, S = self._stats(X, self.resp_, self.reg_covar)
+        self.alpha_ = self.alpha0 + Nk
+        self.beta_ = self.beta0 + Nk
+        self.nu_ = self.nu0 + Nk
+        self.m_ = (self.beta0 * self.m0 + Nk[:, None] * xbar) / self.beta_[:, None]
+        W_inv = [self.W0_inv + N * Sk + (self.beta0 * N / (self.beta0 + N)) * np.outer(xb - self.m0, xb - self.m0)
+                 for N, Sk, xb in zip(Nk, S, xbar)]
+        self.W_ = np.stack([np.linalg.inv(Wi) for Wi in W_inv])
+
+    def elbo(self, X) -> float:
+        """The evidence lower bound L(q) = E_q[ln p(X, Z, π, μ, Λ)] − E_q[ln q] (Bishop eqs. 10.70–10.77)."""
+        X = _check_X(X)
+        n, D = X.shape
+        K = self.n_components
+        r = self.resp_
+        Nk, xbar, S = self._stats(X, r, self.reg_covar)
+        Eln_pi, Eln_det, _ = self._expectations(X)
+
+        def ln_B(W, nu):  # Wishart normaliser (Bishop B.79)
+            return (-0.5 * nu * np.linalg.slogdet(W)[1] - 0.5 * nu * D * np.log(2)
+                    - 0.25 * D * (D - 1) * np.log(np.pi) - gammaln(0.5 * (nu + 1 - np.arange(1, D + 1))).sum())
+
+        def ln_C(a):  # Dirichlet normaliser
+            return gammaln(a.sum()) - gammaln(a).sum()
+
+        W0 = np.linalg.inv(self.W0_inv)
+        lp_x = 0.0
+        lp_mu = 0.0
+        lq_mu = 0.0
+        for k in range(K):
+            W, nu, b, m = self.W_[k], self.nu_[k], self.beta_[k], self.m_[k]
+            dx, dm = xbar[k] - m, m - self.m0
+            lp_x += 0.5 * Nk[k] * (Eln_det[k] - D / b - nu * np.trace(S[k] @ W) - nu * dx @ W @ dx - D * np.log(2 * np.pi))
+            lp_mu += 0.5 * (D * np.log(self.beta0 / (2 * np.pi)) + Eln_det[k] - D * self.beta0 / b
+                            - self.beta0 * nu * dm @ W @ dm) + 0.5 * (self.nu0 - D - 1) * Eln_det[k] - 0.5 * nu * np.trace(self.W0_inv @ W)
+            entropy_wishart = -ln_B(W, nu) - 0.5 * (nu - D - 1) * Eln_det[k] + 0.5 * nu * D
+            lq_mu += 0.5 * Eln_det[k] + 0.5 * D * np.log(b / (2 * np.pi)) - 0.5 * D - entropy_wishart
+        lp_mu += K * ln_B(W0, self.nu0)
+        lp_z = (r * Eln_pi).sum()
+        lp_pi = ln_C(np.full(K, self.alpha0)) + (self.alpha0 - 1) * Eln_pi.sum()
+        lq_z = (r * np.log(np.clip(r, 1e-300, None))).sum()
+        lq_pi = ((self.alpha_ - 1) * Eln_pi).sum() + ln_C(self.alpha_)
+        return float(lp_x + lp_z + lp_pi + lp_mu - lq_z - lq_pi - lq_mu)
+
+    def fit(self, X, resp_init=None):
+        """Coordinate ascent from ``resp_init (n, K)`` (default: k-means labels, as scikit-learn)."""
+        X = _check_X(X)
+        n, D = X.shape
+        K = self.n_components
+        self.m0 = X.mean(0)
+        self.nu0 = float(D)
+        self.W0_inv = np.atleast_2d(np.cov(X.T, bias=True))
+        if resp_init is None:
+            from sklearn.cluster import KMeans
+
+            labels = KMeans(K, n_init=1, random_state=self.seed).fit(X).labels_
+            resp_init = np.eye(K)[labels]
+        self.resp_ = check_array("resp_init", resp_init, shape=(n, K))
+        self.m_step(X)
+        self.elbo_history_ = [self.elbo(X)]
+        for _ in range(self.max_iter):
+            self.e_step(X)
+            self.m_step(X)
+            self.elbo_history_.append(self.elbo(X))
+            if abs(self.elbo_history_[-1] - self.elbo_history_[-2]) < self.tol * n:
+                break
+        self.n_iter_ = len(self.elbo_history_) - 1
+        return self
+
+    @property
+    def weights_(self) -> np.ndarray:
+        """E_q[π] = α_k / Σ_j α_j."""
+        return self.alpha_ / self.alpha_.sum()
+
+    @property
+    def covs_(self) -> np.ndarray:
+        """E_q[Λ_k]⁻¹ = (ν_k W_k)⁻¹, the plug-in covariance."""
+        return np.stack([np.linalg.inv(nu * W) for nu, W in zip(self.nu_, self.W_)])
+
+    def n_effective(self, threshold: float = 0.01) -> int:
+        """Components whose expected weight exceeds ``threshold``."""
+        return int((self.weights_ > check_float("threshold", threshold, min_value=0.0)).sum())
+
+
+# ------------------------------------------------------------------ exercise checker
+def _resp_reference(X, weights, means, covs):
+    return e_step(X, weights, means, covs)[0]
+
+
+def _resp_wrong_no_weights(X, weights, means, covs):
+    logp = log_gaussian(X, means, covs)
+    return np.exp(logp - logsumexp(logp, axis=1, keepdims=True))
+
+
+def _resp_wrong_unnormalised(X, weights, means, covs):
+    return weights * np.exp(log_gaussian(X, means, covs))
+
+
+@exercise("mixture.e_step_responsibilities", reference=_resp_reference,
+          wrong=[_resp_wrong_no_weights, _resp_wrong_unnormalised],
+          hint="r_nk = π_k N(x_n|μ_k,Σ_k) / Σ_j π_j N(x_n|μ_j,Σ_j); use scipy.stats.multivariate_normal or log-sum-exp.")
+def _check_responsibilities(func):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(7, 2)) * 2
+    weights = np.array([0.6, 0.3, 0.1])
+    means = np.array([[0.0, 0.0], [2.0, 1.0], [-1.0, 2.0]])
+    covs = np.stack([np.eye(2), np.array([[1.0, 0.5], [0.5, 2.0]]), 0.5 * np.eye(2)])
+    got = func(X.copy(), weights.copy(), means.copy(), covs.copy())
+    got = np.asarray(got.detach().cpu() if hasattr(got, "detach") else got, dtype=float)
+    expect_close(got.sum(1) if got.ndim == 2 else got, np.ones(7), "each row of the responsibilities must sum to 1", atol=1e-6)
+    expect_close(got, _resp_reference(X, weights, means, covs), "responsibilities", atol=1e-6)
