@@ -35,3 +35,28 @@ def test_get_device():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA device"):
             nnbook.get_device("cuda")
+
+
+def test_glue_works_without_myst_nb(monkeypatch, capsys):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_myst_nb(name, *args, **kwargs):
+        if name.startswith("myst_nb"):
+            raise ImportError("no myst_nb here (as in Colab)")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_myst_nb)
+    assert nnbook.glue("answer", 42, display=False) is None
+    with pytest.raises(ValueError, match="name"):
+        nnbook.glue("not an identifier", 1)
+
+
+def test_no_chapter_imports_myst_nb():
+    from chapters import chapter_sources
+
+    for md in chapter_sources():
+        assert "import myst_nb" not in md.read_text() and "from myst_nb" not in md.read_text(), (
+            f"{md.name} imports myst_nb, which Colab lacks: use `from nnbook import glue`"
+        )

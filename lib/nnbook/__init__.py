@@ -9,7 +9,7 @@ One module per topic. The shared infrastructure:
 - :mod:`nnbook.plot`      one plotting style and animations for the static website
 - :mod:`nnbook.exercises` checkers for the coding exercises
 """
-from nnbook.utils import get_device, seed_everything
+from nnbook.utils import get_device, glue, seed_everything
 
 __version__ = "0.1.0"
-__all__ = ["get_device", "seed_everything", "__version__"]
+__all__ = ["get_device", "glue", "seed_everything", "__version__"]

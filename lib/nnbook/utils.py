@@ -9,7 +9,7 @@ import torch
 
 from nnbook.validate import check_choice, check_int
 
-__all__ = ["seed_everything", "get_device"]
+__all__ = ["seed_everything", "get_device", "glue"]
 
 
 def seed_everything(seed: int = 0) -> int:
@@ -37,3 +37,23 @@ def get_device(prefer: str | None = None) -> torch.device:
             raise ValueError("prefer='cuda' but no CUDA device is available")
         return torch.device(prefer)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def glue(name: str, value, display: bool = True):
+    """Make ``value`` available to the page text as ``{glue}`name```.
+
+    Uses myst-nb's ``glue`` when it is installed (building the website); in
+    Colab or plain Jupyter, where myst-nb is absent, it only displays the value
+    (if ``display``), so the notebook runs the same everywhere.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"name must be an identifier-like string, got {name!r}")
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:
+        if display:
+            from IPython.display import display as _display
+
+            _display(value)
+        return None
+    return _glue(name, value, display=display)
