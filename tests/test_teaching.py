@@ -1,0 +1,182 @@
+"""Student editions and the grader (nnbook.teaching), on the small sample chapter
+and sample submissions in tests/fixtures/teaching/ (not on the chapters being written)."""
+import csv
+import hashlib
+import inspect
+import shutil
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+from nnbook import exercises as E
+from nnbook import teaching as T
+
+FIX = Path(__file__).parent / "fixtures" / "teaching"
+CHAPTER = FIX / "sample_chapter.md"
+CHECKERS = FIX / "teaching_sample_checkers.py"
+T._load_checkers([CHECKERS])  # registers teachfix.double and teachfix.mean_of
+sys.path.insert(0, str(FIX))
+from make_submissions import EXPECTED  # noqa: E402
+
+
+def solution_lines(md: Path) -> list[str]:
+    """Distinctive lines of the chapter's solutions: solution cells minus what the stubs share, and the references."""
+    nb = jupytext.read(md)
+    stub_lines = {line.strip() for c in nb.cells if c.cell_type == "code" and "solution" not in c.metadata.get("tags", [])
+                  for line in c.source.splitlines()}
+    lines = [line.strip() for c in nb.cells if "solution" in c.metadata.get("tags", []) for line in c.source.splitlines()]
+    for name in T.exercises_in(nb):
+        src = inspect.getsource(E.get(name).reference).splitlines()[1:]  # the body
+        lines += [line.strip() for line in src]
+    return [line for line in lines if line and line not in stub_lines]
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory):
+    out = tmp_path_factory.mktemp("student")
+    (path,) = T.make_student_editions([CHAPTER], out, book=FIX)
+    return path
+
+
+def test_student_edition_keeps_no_solution(student):
+    assert student.name == "sample_chapter.ipynb"
+    nb = nbformat.read(student, as_version=4)
+    text = "\n".join(c.source for c in nb.cells) + student.read_text(encoding="utf-8")
+    secrets = solution_lines(CHAPTER) + [
+        "Each of the n terms gains c",  # a {solution} in backticks
+        "2(ax + by)",  # a {solution} in colons
+        "Multiplying by two is the whole story",  # markdown inside {solution-start}
+        "total / len(values)",  # a code block inside a 4-backtick {solution-start}
+    ]
+    assert len(secrets) > 8
+    for secret in secrets:
+        assert secret not in text, f"the student edition still holds {secret!r}"
+    assert not any("solution" in c.metadata.get("tags", []) for c in nb.cells)
+    assert "{solution" not in text and "colab-badge" not in text  # the badge pointed at the full notebook
+
+
+def test_student_edition_keeps_exercises_stubs_and_checks(student):
+    nb = nbformat.read(student, as_version=4)
+    text = "\n".join(c.source for c in nb.cells)
+    assert T.exercises_in(nb) == ["teachfix.double", "teachfix.mean_of"]
+    assert text.count("raise NotImplementedError") == 2
+    assert "Show that adding a constant c" in text and "Is doubling a linear map?" in text
+    assert "Implement `mean_of(values)`" in text and "## Key terms" in text
+    assert 'if "google.colab" in sys.modules' in text  # the install cell stays
+
+
+def test_student_notebook_runs_top_to_bottom_with_stubs(student):
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(student, as_version=4)
+    NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(FIX)}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    printed = "".join(o.get("text", "") for o in outputs)
+    assert printed.count("not implemented yet") == 2
+
+
+def test_exercise_functions_reads_names_from_check_calls():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell('check("not.code", f)'),
+        nbformat.v4.new_code_cell('check("a.b", my_func)\ncheck(\'a.c\', lambda x: x)\ncheck("a.d", g, timeout=3)\ncheck("a.b", other)'),
+    ])
+    assert T.exercise_functions(nb) == {"a.b": "my_func", "a.c": None, "a.d": "g"}
+    assert T.exercises_in(nb) == ["a.b", "a.c", "a.d"]
+
+
+def test_colab_option_points_badges_at_the_student_repository(tmp_path):
+    (path,) = T.make_student_editions([CHAPTER], tmp_path, book=FIX, colab="teacher/course-2027@spring")
+    assert "colab.research.google.com/github/teacher/course-2027/blob/spring/sample_chapter.ipynb" in path.read_text()
+    with pytest.raises(ValueError, match="colab"):
+        T.student_edition(CHAPTER, tmp_path, book=FIX, colab="not a repo")
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(TypeError, match="nb"):
+        T.strip_solutions({"cells": []})
+    with pytest.raises(ValueError, match="path"):
+        T.read_chapter(FIX / "make_submissions.py")
+    with pytest.raises(TypeError, match="chapters"):
+        T.make_student_editions(str(CHAPTER))
+    with pytest.raises(ValueError, match="names"):
+        T.run_submission(FIX / "submissions" / "magics.ipynb", ["not a name"])
+    with pytest.raises(ValueError, match="submissions"):
+        T.grade_folder(FIX / "no_such_folder")
+    with pytest.raises(ValueError, match="not a registered exercise"):
+        T.grade_folder(FIX / "submissions", exercises=["no.such.exercise"])
+
+
+def digest(folder: Path) -> dict:
+    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, student):
+    subs = tmp_path_factory.mktemp("submissions")
+    for p in (FIX / "submissions").glob("*.ipynb"):
+        shutil.copy(p, subs / p.name)
+    shutil.copy(student, subs / "stub.ipynb")  # the untouched student edition
+    nbformat.write(T.read_chapter(CHAPTER), subs / "reference.ipynb")  # the chapter with its solutions
+    before = digest(subs)
+    out = tmp_path_factory.mktemp("grades") / "grades.csv"
+    grades = T.grade_folder(subs, chapter=CHAPTER, checkers=[CHECKERS], out=out, timeout=3, memory_mb=1024, check_timeout=3, jobs=2)
+    return grades, out, subs, before
+
+
+def points(grades):
+    total = {}
+    for g in grades:
+        total[g.submission] = total.get(g.submission, 0) + g.points
+    return total
+
+
+def test_reference_gets_full_marks_and_stub_gets_zero(graded):
+    got = points(graded[0])
+    assert got["reference.ipynb"] == 3 and got["stub.ipynb"] == 0
+    stub = [g for g in graded[0] if g.submission == "stub.ipynb"]
+    assert all("not implemented" in g.message for g in stub)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_sample_submission_gets_its_score(graded, name):
+    rows = [g for g in graded[0] if g.submission == f"{name}.ipynb"]
+    assert [g.exercise for g in rows] == ["teachfix.double", "teachfix.mean_of"]
+    assert sum(g.points for g in rows) == EXPECTED[name], rows
+
+
+def test_what_went_wrong_is_said(graded):
+    msg = {(g.submission, g.exercise): g.message for g in graded[0]}
+    assert "stopped after 3 s" in msg["loops.ipynb", "teachfix.mean_of"]
+    assert "within 3 s" in msg["loops_inside.ipynb", "teachfix.double"]
+    assert "MemoryError" in msg["memory.ipynb", "teachfix.mean_of"]
+    assert "ZeroDivisionError" in msg["raises.ipynb", "teachfix.mean_of"]
+
+
+def test_submissions_and_csv_are_untouched_by_student_code(graded):
+    grades, out, subs, before = graded
+    assert digest(subs) == before  # the deleter and the liar changed no submission
+    tampered = FIX / "TAMPERED"
+    if tampered.exists():
+        tampered.unlink()
+        if "read-only files" in T.isolation_available():
+            pytest.fail("a submission wrote beside the grader's checkers")
+        pytest.skip("this system allows no mount namespace: the runner cannot make files read-only")
+    with open(out, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["submission", "exercise", "passed", "points", "max_points", "message"]
+    assert [(r["submission"], r["exercise"], int(r["points"])) for r in rows] == [(g.submission, g.exercise, g.points) for g in grades]
+    assert "teachfix.double" in T.summary(grades) and "reference.ipynb" in T.summary(grades)
+
+
+def test_command_line_grades_the_exercises_a_notebook_checks(tmp_path, capsys):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    shutil.copy(FIX / "submissions" / "magics.ipynb", subs)
+    out = tmp_path / "g.csv"
+    assert T.main(["grade", str(subs), "--out", str(out), "--timeout", "20", "--checkers", str(CHECKERS)]) == 0
+    assert "magics.ipynb                           3/3" in capsys.readouterr().out
+    assert out.read_text().count("True") == 2
