@@ -1,0 +1,623 @@
+"""Graph neural networks: random-walk embeddings and message passing.
+
+A graph with ``n`` nodes is given either as a dense adjacency ``A`` of shape
+``(n, n)`` or as an ``edge_index`` of shape ``(2, E)`` whose column ``(j, i)``
+is a directed edge j → i (message from source ``j`` to target ``i``; an
+undirected edge appears twice). Node features ``X`` have shape ``(n, d)``.
+
+Classical embeddings (no node features)
+    :func:`random_walks` — DeepWalk (``p = q = 1``) and node2vec's biased
+    second-order walk (return parameter ``p``, in-out parameter ``q``);
+    :class:`SkipGram` + :func:`train_skipgram` — skip-gram with negative sampling::
+
+        loss = −log σ(z_cᵀ z'_o) − Σ_{k=1..K} log σ(−z_cᵀ z'_{n_k})
+
+Message passing (消息传递), one layer::
+
+    m_{j→i} = message(h_j, h_i)                    for every edge j → i
+    a_i     = AGGREGATE_{j ∈ N(i)} m_{j→i}         (sum, mean or max)
+    h_i'    = update(a_i, h_i)
+
+Layers (each a :class:`MessagePassing`):
+    :class:`GCNConv`   h_i' = Σ_{j ∈ N(i) ∪ {i}} W h_j / √(d̃_i d̃_j) + b,   i.e.  H' = D̃^{-1/2}(A+I)D̃^{-1/2} H W + b
+    :class:`SAGEConv`  h_i' = W_1 h_i + W_2 mean_{j ∈ N(i)} h_j
+    :class:`GATConv`   h_i' = Σ_{j ∈ N(i) ∪ {i}} α_ij W h_j,  α_ij = softmax_j LeakyReLU(aᵀ[W h_i ‖ W h_j])
+    :class:`GGNNConv`  h_i' = GRU(Σ_{j ∈ N(i)} W h_j, h_i)
+
+:class:`GNN` stacks them (with optional residual or initial-residual skips);
+:func:`dirichlet_energy` and :func:`mean_cosine_similarity` measure over-smoothing.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from nnbook.exercises import CheckFailed, exercise, expect_close
+from nnbook.validate import check_choice, check_float, check_int, check_tensor
+
+__all__ = [
+    "check_edge_index",
+    "edge_index_to_adjacency",
+    "normalized_adjacency",
+    "random_walks",
+    "skipgram_pairs",
+    "SkipGram",
+    "train_skipgram",
+    "MessagePassing",
+    "GCNConv",
+    "SAGEConv",
+    "GATConv",
+    "GGNNConv",
+    "GNN",
+    "train_node_classifier",
+    "accuracy",
+    "dirichlet_energy",
+    "mean_cosine_similarity",
+    "sbm_graph",
+    "mean_aggregation",
+]
+
+
+# ---------------------------------------------------------------- graph input
+def check_edge_index(edge_index, num_nodes: int) -> torch.Tensor:
+    """Return ``edge_index`` as a ``(2, E)`` int64 tensor with entries in ``[0, num_nodes)``, or raise."""
+    num_nodes = check_int("num_nodes", num_nodes, min_value=1)
+    if isinstance(edge_index, torch.Tensor) and edge_index.is_floating_point():
+        raise TypeError(f"edge_index must hold integers, got dtype {edge_index.dtype}")
+    ei = check_tensor("edge_index", edge_index, ndim=2, allow_empty=True)
+    if ei.is_floating_point():
+        raise TypeError(f"edge_index must hold integers, got dtype {ei.dtype}")
+    if ei.shape[0] != 2:
+        raise ValueError(f"edge_index must have shape (2, E), got {tuple(ei.shape)}")
+    ei = ei.long()
+    if ei.numel() and (int(ei.min()) < 0 or int(ei.max()) >= num_nodes):
+        raise ValueError(
+            f"edge_index has node indices outside [0, {num_nodes}): min {int(ei.min())}, max {int(ei.max())}"
+        )
+    return ei
+
+
+def _check_features(x) -> torch.Tensor:
+    x = check_tensor("x", x, ndim=2)
+    if not x.is_floating_point():
+        x = x.to(torch.get_default_dtype())
+    return x
+
+
+def _check_adjacency(adj) -> torch.Tensor:
+    a = check_tensor("adj", adj, ndim=2)
+    if a.shape[0] != a.shape[1]:
+        raise ValueError(f"adj must be square (n, n), got shape {tuple(a.shape)}")
+    if not a.is_floating_point():
+        a = a.to(torch.get_default_dtype())
+    return a
+
+
+def edge_index_to_adjacency(edge_index, num_nodes: int) -> torch.Tensor:
+    """Dense ``(n, n)`` adjacency with ``A[i, j] = 1`` for each edge j → i (symmetric for undirected graphs)."""
+    ei = check_edge_index(edge_index, num_nodes)
+    a = torch.zeros(num_nodes, num_nodes, device=ei.device)
+    a[ei[1], ei[0]] = 1.0
+    return a
+
+
+def normalized_adjacency(adj, self_loops: bool = True) -> torch.Tensor:
+    """Symmetric normalised adjacency ``D̃^{-1/2} Ã D̃^{-1/2}`` with ``Ã = A + I`` (or ``A``), ``D̃ = diag(Ã 1)``.
+
+    adj: ``(n, n)``. Nodes of degree 0 get a zero row (no division by zero).
+    """
+    a = _check_adjacency(adj)
+    if self_loops:
+        a = a + torch.eye(a.shape[0], dtype=a.dtype, device=a.device)
+    deg = a.sum(dim=1)
+    d_inv_sqrt = torch.where(deg > 0, deg.clamp(min=1e-12).rsqrt(), torch.zeros_like(deg))
+    return d_inv_sqrt[:, None] * a * d_inv_sqrt[None, :]
+
+
+def _neighbour_lists(ei: torch.Tensor, n: int) -> list[np.ndarray]:
+    src, dst = ei.cpu().numpy()
+    order = np.argsort(src, kind="stable")
+    src, dst = src[order], dst[order]
+    bounds = np.searchsorted(src, np.arange(n + 1))
+    return [dst[bounds[v] : bounds[v + 1]] for v in range(n)]
+
+
+# ---------------------------------------------------------------- DeepWalk / node2vec
+def random_walks(edge_index, num_nodes: int, walk_length: int = 20, walks_per_node: int = 10,
+                 p: float = 1.0, q: float = 1.0, seed: int = 0) -> np.ndarray:
+    """Random walks, shape ``(num_nodes · walks_per_node, walk_length)``, starting once per node per round.
+
+    ``p = q = 1`` is DeepWalk's uniform walk. Otherwise node2vec's second-order
+    walk: standing at ``v`` having come from ``t``, the next node ``x`` is drawn
+    with weight ``1/p`` if ``x = t`` (go back), ``1`` if ``x`` is a neighbour of
+    ``t`` (stay close: BFS-like), ``1/q`` otherwise (move away: DFS-like).
+    A walk that reaches a node without neighbours stays there.
+    """
+    ei = check_edge_index(edge_index, num_nodes)
+    walk_length = check_int("walk_length", walk_length, min_value=1)
+    walks_per_node = check_int("walks_per_node", walks_per_node, min_value=1)
+    p = check_float("p", p, min_value=0.0, min_inclusive=False)
+    q = check_float("q", q, min_value=0.0, min_inclusive=False)
+    rng = np.random.default_rng(seed)
+    nbrs = _neighbour_lists(ei, num_nodes)
+    nbr_sets = [set(a.tolist()) for a in nbrs]
+    walks = np.empty((num_nodes * walks_per_node, walk_length), dtype=np.int64)
+    row = 0
+    for _ in range(walks_per_node):
+        for start in rng.permutation(num_nodes):
+            walk = [int(start)]
+            while len(walk) < walk_length:
+                v = walk[-1]
+                cand = nbrs[v]
+                if len(cand) == 0:
+                    walk.append(v)
+                    continue
+                if len(walk) == 1 or (p == 1.0 and q == 1.0):
+                    walk.append(int(cand[rng.integers(len(cand))]))
+                    continue
+                t = walk[-2]
+                w = np.array([1.0 / p if x == t else (1.0 if x in nbr_sets[t] else 1.0 / q) for x in cand])
+                walk.append(int(cand[rng.choice(len(cand), p=w / w.sum())]))
+            walks[row] = walk
+            row += 1
+    return walks
+
+
+def skipgram_pairs(walks, window: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """(centre, context) pairs: every two nodes at most ``window`` steps apart on a walk (both orders)."""
+    w = check_tensor("walks", walks, ndim=2).long().cpu().numpy()
+    window = check_int("window", window, min_value=1)
+    centres, contexts = [], []
+    for k in range(1, min(window, w.shape[1] - 1) + 1):
+        centres += [w[:, :-k].ravel(), w[:, k:].ravel()]
+        contexts += [w[:, k:].ravel(), w[:, :-k].ravel()]
+    if not centres:
+        raise ValueError("walks must have at least 2 steps to form pairs")
+    return np.concatenate(centres), np.concatenate(contexts)
+
+
+class SkipGram(nn.Module):
+    """Skip-gram with negative sampling: centre vectors ``z`` (the embedding) and context vectors ``z'``."""
+
+    def __init__(self, num_nodes: int, dim: int):
+        super().__init__()
+        num_nodes = check_int("num_nodes", num_nodes, min_value=1)
+        dim = check_int("dim", dim, min_value=1)
+        self.centre = nn.Embedding(num_nodes, dim)
+        self.context = nn.Embedding(num_nodes, dim)
+        nn.init.normal_(self.centre.weight, std=1.0 / dim)
+        nn.init.zeros_(self.context.weight)
+
+    def loss(self, centre: torch.Tensor, context: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
+        """Mean of −log σ(z_cᵀ z'_o) − Σ_k log σ(−z_cᵀ z'_{n_k}); centre, context ``(B,)``, negatives ``(B, K)``."""
+        zc = self.centre(centre)                                   # (B, d)
+        pos = (zc * self.context(context)).sum(-1)                 # (B,)
+        neg = torch.einsum("bd,bkd->bk", zc, self.context(negatives))  # (B, K)
+        return (-F.logsigmoid(pos) - F.logsigmoid(-neg).sum(-1)).mean()
+
+
+def train_skipgram(walks, num_nodes: int, dim: int = 16, window: int = 5, num_negative: int = 5,
+                   epochs: int = 5, batch_size: int = 512, lr: float = 0.02, seed: int = 0) -> torch.Tensor:
+    """Fit :class:`SkipGram` on the walks' pairs with Adam; negatives ~ unigram^{3/4}. Returns ``(num_nodes, dim)``."""
+    num_nodes = check_int("num_nodes", num_nodes, min_value=1)
+    num_negative = check_int("num_negative", num_negative, min_value=1)
+    epochs = check_int("epochs", epochs, min_value=1)
+    batch_size = check_int("batch_size", batch_size, min_value=1)
+    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
+    c, o = skipgram_pairs(walks, window)
+    if max(c.max(), o.max()) >= num_nodes:
+        raise ValueError(f"walks contain node {max(c.max(), o.max())} >= num_nodes={num_nodes}")
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model = SkipGram(num_nodes, dim)
+    c, o = torch.as_tensor(c), torch.as_tensor(o)
+    freq = torch.bincount(c, minlength=num_nodes).double() ** 0.75
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(epochs):
+        perm = torch.randperm(len(c), generator=g)
+        for s in range(0, len(c), batch_size):
+            idx = perm[s : s + batch_size]
+            neg = torch.multinomial(freq, len(idx) * num_negative, replacement=True, generator=g).view(-1, num_negative)
+            loss = model.loss(c[idx], o[idx], neg)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return model.centre.weight.detach().clone()
+
+
+# ---------------------------------------------------------------- message passing
+def _scatter(src: torch.Tensor, index: torch.Tensor, n: int, reduce: str) -> torch.Tensor:
+    """out[i] = REDUCE_{e : index[e] = i} src[e]; rows with no entry are 0."""
+    out = torch.zeros((n,) + src.shape[1:], dtype=src.dtype, device=src.device)
+    idx = index.view(-1, *([1] * (src.dim() - 1))).expand_as(src)
+    if reduce == "sum":
+        return out.scatter_add(0, idx, src)
+    return out.scatter_reduce(0, idx, src, reduce={"mean": "mean", "max": "amax"}[reduce], include_self=False)
+
+
+class MessagePassing(nn.Module):
+    """Base class: ``propagate`` = message on every edge j → i, aggregate at i, update.
+
+    Subclasses override :meth:`message` and :meth:`update`; ``aggr`` is
+    ``"sum"``, ``"mean"`` or ``"max"`` — all symmetric in their inputs, which is
+    what makes the layer permutation-equivariant.
+    """
+
+    def __init__(self, aggr: str = "sum"):
+        super().__init__()
+        self.aggr = check_choice("aggr", aggr, ("sum", "mean", "max"))
+
+    def message(self, x_j: torch.Tensor, x_i: torch.Tensor, **kwargs) -> torch.Tensor:
+        """Message along each edge; ``x_j`` (source) and ``x_i`` (target) have shape ``(E, d)``."""
+        return x_j
+
+    def aggregate(self, messages: torch.Tensor, target: torch.Tensor, num_nodes: int) -> torch.Tensor:
+        """Combine the messages arriving at each node: ``(E, d) → (n, d)``."""
+        return _scatter(messages, target, num_nodes, self.aggr)
+
+    def update(self, aggregated: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """New node state from the aggregate and the old state."""
+        return aggregated
+
+    def propagate(self, x: torch.Tensor, edge_index: torch.Tensor, **kwargs) -> torch.Tensor:
+        source, target = edge_index
+        messages = self.message(x[source], x[target], **kwargs)
+        return self.update(self.aggregate(messages, target, x.shape[0]), x)
+
+    def _inputs(self, x, edge_index):
+        x = _check_features(x)
+        if x.shape[1] != self.in_dim:
+            raise ValueError(f"x must have {self.in_dim} features (columns), got shape {tuple(x.shape)}")
+        return x, check_edge_index(edge_index, x.shape[0]).to(x.device)
+
+
+def _add_self_loops(edge_index: torch.Tensor, n: int) -> torch.Tensor:
+    keep = edge_index[0] != edge_index[1]
+    loops = torch.arange(n, device=edge_index.device).expand(2, n)
+    return torch.cat([edge_index[:, keep], loops], dim=1)
+
+
+class GCNConv(MessagePassing):
+    """Graph convolution (Kipf & Welling): ``H' = D̃^{-1/2}(A + I)D̃^{-1/2} H W + b``.
+
+    As messages: ``m_{j→i} = (W h_j) / √(d̃_i d̃_j)``, summed over ``N(i) ∪ {i}``;
+    ``d̃`` counts the self-loop. ``lin.weight`` has shape ``(out_dim, in_dim)``.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, bias: bool = True):
+        super().__init__(aggr="sum")
+        self.in_dim = check_int("in_dim", in_dim, min_value=1)
+        self.out_dim = check_int("out_dim", out_dim, min_value=1)
+        self.lin = nn.Linear(in_dim, out_dim, bias=False)
+        self.bias = nn.Parameter(torch.zeros(out_dim)) if bias else None
+
+    def message(self, x_j, x_i, norm):
+        return norm[:, None] * x_j
+
+    def forward(self, x, edge_index) -> torch.Tensor:
+        x, ei = self._inputs(x, edge_index)
+        n = x.shape[0]
+        ei = _add_self_loops(ei, n)
+        deg = torch.bincount(ei[1], minlength=n).to(x.dtype)        # d̃_i, self-loop included
+        norm = deg[ei[0]].rsqrt() * deg[ei[1]].rsqrt()              # 1/√(d̃_j d̃_i)
+        out = self.propagate(self.lin(x), ei, norm=norm)
+        return out if self.bias is None else out + self.bias
+
+
+class SAGEConv(MessagePassing):
+    """GraphSAGE with mean aggregator: ``h_i' = W_1 h_i + W_2 mean_{j ∈ N(i)} h_j + b``.
+
+    Only weights, no graph-sized parameters: it applies unchanged to nodes and
+    graphs never seen in training (inductive).
+    """
+
+    def __init__(self, in_dim: int, out_dim: int):
+        super().__init__(aggr="mean")
+        self.in_dim = check_int("in_dim", in_dim, min_value=1)
+        self.out_dim = check_int("out_dim", out_dim, min_value=1)
+        self.lin_self = nn.Linear(in_dim, out_dim)
+        self.lin_neigh = nn.Linear(in_dim, out_dim, bias=False)
+
+    def update(self, aggregated, x):
+        return self.lin_self(x) + self.lin_neigh(aggregated)
+
+    def forward(self, x, edge_index) -> torch.Tensor:
+        x, ei = self._inputs(x, edge_index)
+        return self.propagate(x, ei)
+
+
+class GATConv(MessagePassing):
+    """Graph attention, one head: ``h_i' = Σ_{j ∈ N(i) ∪ {i}} α_ij W h_j + b`` with
+
+    ``e_ij = LeakyReLU_{0.2}(a_dstᵀ W h_i + a_srcᵀ W h_j)`` (= aᵀ[W h_i ‖ W h_j]),
+    ``α_ij = exp(e_ij) / Σ_{k ∈ N(i) ∪ {i}} exp(e_ik)``.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, negative_slope: float = 0.2):
+        super().__init__(aggr="sum")
+        self.in_dim = check_int("in_dim", in_dim, min_value=1)
+        self.out_dim = check_int("out_dim", out_dim, min_value=1)
+        self.negative_slope = check_float("negative_slope", negative_slope, min_value=0.0)
+        self.lin = nn.Linear(in_dim, out_dim, bias=False)
+        self.att_src = nn.Parameter(torch.empty(out_dim))
+        self.att_dst = nn.Parameter(torch.empty(out_dim))
+        self.bias = nn.Parameter(torch.zeros(out_dim))
+        nn.init.normal_(self.att_src, std=out_dim ** -0.5)
+        nn.init.normal_(self.att_dst, std=out_dim ** -0.5)
+        self.last_attention = None
+
+    def message(self, x_j, x_i, alpha):
+        return alpha[:, None] * x_j
+
+    def forward(self, x, edge_index) -> torch.Tensor:
+        x, ei = self._inputs(x, edge_index)
+        n = x.shape[0]
+        ei = _add_self_loops(ei, n)
+        wh = self.lin(x)
+        e = F.leaky_relu((wh @ self.att_dst)[ei[1]] + (wh @ self.att_src)[ei[0]], self.negative_slope)
+        e = e - _scatter(e, ei[1], n, "max")[ei[1]]                 # softmax is shift-invariant: stabilise
+        w = e.exp()
+        alpha = w / _scatter(w, ei[1], n, "sum")[ei[1]]
+        self.last_attention = (ei, alpha.detach())
+        return self.propagate(wh, ei, alpha=alpha) + self.bias
+
+
+class GGNNConv(MessagePassing):
+    """Gated graph layer (Li et al.): ``m_i = Σ_{j ∈ N(i)} W h_j``, ``h_i' = GRUCell(m_i, h_i)``.
+
+    The state keeps its size, so ``in_dim == out_dim`` (``out_dim`` may be omitted).
+    """
+
+    def __init__(self, in_dim: int, out_dim: int | None = None):
+        super().__init__(aggr="sum")
+        self.in_dim = check_int("in_dim", in_dim, min_value=1)
+        out_dim = self.in_dim if out_dim is None else check_int("out_dim", out_dim, min_value=1)
+        if out_dim != self.in_dim:
+            raise ValueError(f"out_dim must equal in_dim for a GGNN layer (the GRU keeps the state size), got {out_dim} != {in_dim}")
+        self.out_dim = out_dim
+        self.lin = nn.Linear(in_dim, in_dim, bias=False)
+        self.gru = nn.GRUCell(in_dim, in_dim)
+
+    def update(self, aggregated, x):
+        return self.gru(aggregated, x)
+
+    def forward(self, x, edge_index) -> torch.Tensor:
+        x, ei = self._inputs(x, edge_index)
+        m = self.aggregate(self.lin(x)[ei[0]], ei[1], x.shape[0])
+        return self.update(m, x)
+
+
+_LAYERS = {"gcn": GCNConv, "sage": SAGEConv, "gat": GATConv, "ggnn": GGNNConv}
+
+
+class GNN(nn.Module):
+    """``num_layers`` message-passing layers of one ``kind`` with ReLU in between.
+
+    ``in → hidden → … → hidden → out``. ``skip``: ``"none"``; ``"residual"``
+    (``h^{k} = σ(layer(h^{k-1})) + h^{k-1}`` — the notes' Skipped-GCN); or
+    ``"initial"`` (``h^{k} = (1−α) σ(layer(h^{k-1})) + α h^{1}``, GCNII-style
+    initial residual) on the hidden layers. A GGNN stack first maps ``in → hidden`` with a linear layer.
+    """
+
+    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, num_layers: int = 2,
+                 kind: str = "gcn", skip: str = "none", alpha: float = 0.2, dropout: float = 0.0):
+        super().__init__()
+        in_dim = check_int("in_dim", in_dim, min_value=1)
+        hidden_dim = check_int("hidden_dim", hidden_dim, min_value=1)
+        out_dim = check_int("out_dim", out_dim, min_value=1)
+        self.num_layers = check_int("num_layers", num_layers, min_value=1)
+        self.kind = check_choice("kind", kind, tuple(_LAYERS))
+        self.skip = check_choice("skip", skip, ("none", "residual", "initial"))
+        self.alpha = check_float("alpha", alpha, min_value=0.0, max_value=1.0)
+        self.dropout = check_float("dropout", dropout, min_value=0.0, max_value=1.0, max_inclusive=False)
+        layer = _LAYERS[kind]
+        if kind == "ggnn":
+            self.inp = nn.Linear(in_dim, hidden_dim)
+            self.layers = nn.ModuleList(layer(hidden_dim) for _ in range(num_layers))
+            self.out = nn.Linear(hidden_dim, out_dim)
+        else:
+            dims = [in_dim] + [hidden_dim] * (num_layers - 1) + [out_dim]
+            self.inp, self.out = None, None
+            self.layers = nn.ModuleList(layer(a, b) for a, b in zip(dims[:-1], dims[1:]))
+
+    def forward(self, x, edge_index, return_hidden: bool = False):
+        """``x (n, in_dim) → logits (n, out_dim)``; with ``return_hidden`` also the list of hidden states."""
+        x = _check_features(x)
+        hidden = []
+        h = x if self.inp is None else torch.relu(self.inp(x))
+        h0 = None
+        last = len(self.layers) - 1 if self.out is None else len(self.layers)
+        for k, layer in enumerate(self.layers):
+            h = F.dropout(h, self.dropout, self.training)
+            z = layer(h, edge_index)
+            if k == last:                       # output layer: no activation, no skip
+                h = z
+                break
+            z = torch.relu(z) if self.kind != "ggnn" else z
+            if self.skip == "residual" and z.shape == h.shape:
+                z = z + h
+            elif self.skip == "initial" and h0 is not None:
+                z = (1 - self.alpha) * z + self.alpha * h0
+            if h0 is None:
+                h0 = z
+            h = z
+            hidden.append(h)
+        if self.out is not None:
+            h = self.out(h)
+        return (h, hidden) if return_hidden else h
+
+
+def accuracy(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | None = None) -> float:
+    """Fraction of nodes (in ``mask``) whose arg-max logit is the label."""
+    pred = logits.argmax(dim=1)
+    ok = pred == labels
+    return float(ok[mask].float().mean() if mask is not None else ok.float().mean())
+
+
+def train_node_classifier(model: nn.Module, x, edge_index, labels, train_mask, epochs: int = 200,
+                          lr: float = 0.01, weight_decay: float = 5e-4) -> list[float]:
+    """Full-batch Adam on the cross-entropy of the labelled nodes (``train_mask``); returns the loss curve."""
+    x = _check_features(x)
+    ei = check_edge_index(edge_index, x.shape[0])
+    labels = check_tensor("labels", labels, ndim=1, shape=(x.shape[0],)).long()
+    train_mask = check_tensor("train_mask", train_mask, ndim=1, shape=(x.shape[0],)).bool()
+    if not bool(train_mask.any()):
+        raise ValueError("train_mask must select at least one node")
+    epochs = check_int("epochs", epochs, min_value=1)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    losses = []
+    model.train()
+    for _ in range(epochs):
+        loss = F.cross_entropy(model(x, ei)[train_mask], labels[train_mask])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
+# ---------------------------------------------------------------- over-smoothing
+def dirichlet_energy(x, adj, normalized: bool = False) -> torch.Tensor:
+    """``E(X) = ½ Σ_{i,j} A_ij ‖x_i − x_j‖² = tr(Xᵀ L X)`` with ``L = D − A``. x ``(n, d)``, adj ``(n, n)``.
+
+    Zero exactly when ``X`` is constant on every connected component.
+    ``normalized=True`` uses the graph GCN propagates on, ``Ã = A + I``, and
+    degree-scaled rows: ``½ Σ Ã_ij ‖x_i/√d̃_i − x_j/√d̃_j‖² = tr(Xᵀ (I − Â) X)``,
+    zero exactly when ``X ∝ D̃^{1/2} 1 cᵀ`` — the fixed direction of ``Â = D̃^{-1/2} Ã D̃^{-1/2}``.
+    """
+    x = _check_features(x)
+    a = _check_adjacency(adj).to(x)
+    if a.shape[0] != x.shape[0]:
+        raise ValueError(f"adj must be ({x.shape[0]}, {x.shape[0]}) to match x, got {tuple(a.shape)}")
+    if normalized:
+        a = a + torch.eye(a.shape[0], dtype=a.dtype, device=a.device)
+        x = x * a.sum(1).rsqrt()[:, None]
+    sq = torch.cdist(x, x).pow(2)
+    return 0.5 * (a * sq).sum()
+
+
+def mean_cosine_similarity(x) -> torch.Tensor:
+    """Mean cosine similarity over all pairs ``i ≠ j`` of rows of ``x`` (→ 1 when embeddings collapse)."""
+    x = _check_features(x)
+    n = x.shape[0]
+    if n < 2:
+        raise ValueError(f"x must have at least 2 rows, got {n}")
+    u = F.normalize(x, dim=1)
+    s = u @ u.T
+    return (s.sum() - s.diagonal().sum()) / (n * (n - 1))
+
+
+# ---------------------------------------------------------------- synthetic graphs
+def sbm_graph(sizes=(40, 40, 40), p_in: float = 0.15, p_out: float = 0.02, feature_dim: int = 8,
+              noise: float = 1.0, seed: int = 0, feature_seed: int = 0):
+    """Stochastic block model with noisy class-mean features.
+
+    Returns ``(x (n, feature_dim), edge_index (2, 2m), labels (n,))`` as tensors.
+    ``x_i = μ_{y_i} + noise · ε``, with random unit class means ``μ_c`` fixed by
+    ``feature_seed`` (so graphs drawn with different ``seed`` share them: the same
+    "world", new nodes and edges). With ``noise ≈ 1`` features alone are a weak signal.
+    """
+    import networkx as nx
+
+    sizes = [check_int("sizes[i]", s, min_value=1) for s in sizes]
+    p_in = check_float("p_in", p_in, min_value=0.0, max_value=1.0)
+    p_out = check_float("p_out", p_out, min_value=0.0, max_value=1.0)
+    feature_dim = check_int("feature_dim", feature_dim, min_value=1)
+    noise = check_float("noise", noise, min_value=0.0)
+    k = len(sizes)
+    probs = [[p_in if a == b else p_out for b in range(k)] for a in range(k)]
+    g = nx.stochastic_block_model(sizes, probs, seed=seed)
+    rng = np.random.default_rng([seed, 1])
+    labels = np.repeat(np.arange(k), sizes)
+    mu = np.random.default_rng([feature_seed, 2]).normal(size=(k, feature_dim))
+    mu /= np.linalg.norm(mu, axis=1, keepdims=True)
+    x = mu[labels] + noise * rng.normal(size=(len(labels), feature_dim))
+    edges = np.array(list(g.edges()), dtype=np.int64).reshape(-1, 2).T
+    ei = np.concatenate([edges, edges[::-1]], axis=1)
+    return (torch.tensor(x, dtype=torch.get_default_dtype()), torch.as_tensor(ei), torch.as_tensor(labels))
+
+
+# ---------------------------------------------------------------- exercises
+def mean_aggregation(x, edge_index) -> torch.Tensor:
+    """One mean-aggregation step: ``out_i = mean_{j : (j → i)} x_j`` (0 for nodes with no in-edges). x ``(n, d)``."""
+    x = _check_features(x)
+    ei = check_edge_index(edge_index, x.shape[0]).to(x.device)
+    return _scatter(x[ei[0]], ei[1], x.shape[0], "mean")
+
+
+def _exercise_graph(dtype=torch.float64):
+    g = torch.Generator().manual_seed(3)
+    a = (torch.rand(7, 7, generator=g) < 0.4).to(dtype)
+    a = torch.triu(a, 1)
+    a = a + a.T
+    a[6, :] = 0
+    a[:, 6] = 0
+    a[5, 6] = a[6, 5] = 1.0                        # a pendant node
+    x = torch.randn(7, 3, generator=g, dtype=dtype)
+    return a, x
+
+
+def _wrong_norm_no_loops(adj):
+    return normalized_adjacency(adj, self_loops=False)
+
+
+def _wrong_norm_row(adj):
+    a = torch.as_tensor(adj) + torch.eye(len(adj), dtype=torch.as_tensor(adj).dtype)
+    return a / a.sum(1, keepdim=True)
+
+
+@exercise("gnn.normalized_adjacency", reference=normalized_adjacency,
+          wrong=[_wrong_norm_no_loops, _wrong_norm_row],
+          hint="Add the identity first, then D̃ = diag of the row sums of A + I; return D̃^{-1/2} (A + I) D̃^{-1/2}.")
+def _check_normalized_adjacency(func):
+    a, _ = _exercise_graph()
+    got = func(a.clone())
+    expect_close(got, normalized_adjacency(a), "normalised adjacency of a 7-node graph", atol=1e-8)
+    path = torch.tensor([[0.0, 1.0], [1.0, 0.0]], dtype=torch.float64)
+    expect_close(func(path), torch.full((2, 2), 0.5, dtype=torch.float64), "normalised adjacency of one edge")
+
+
+def _wrong_mean_sum(x, edge_index):
+    x = torch.as_tensor(x)
+    ei = torch.as_tensor(edge_index)
+    return _scatter(x[ei[0]], ei[1], x.shape[0], "sum")
+
+
+def _wrong_mean_direction(x, edge_index):
+    return mean_aggregation(x, torch.as_tensor(edge_index).flip(0))
+
+
+@exercise("gnn.mean_aggregation", reference=mean_aggregation, wrong=[_wrong_mean_sum, _wrong_mean_direction],
+          hint="For every edge (j, i) = (edge_index[0, e], edge_index[1, e]) add x[j] to node i, then divide by i's in-degree.")
+def _check_mean_aggregation(func):
+    a, x = _exercise_graph()
+    ei = torch.stack(torch.nonzero(a, as_tuple=True)[::-1])
+    expect_close(func(x.clone(), ei.clone()), mean_aggregation(x, ei), "mean aggregation on a 7-node graph", atol=1e-8)
+    directed = torch.tensor([[0, 0, 1], [1, 2, 2]])
+    x3 = torch.tensor([[1.0], [2.0], [4.0]], dtype=torch.float64)
+    want = torch.tensor([[0.0], [1.0], [1.5]], dtype=torch.float64)
+    expect_close(func(x3, directed), want, "directed 3-node graph (edges 0→1, 0→2, 1→2; node 0 has no in-edges)")
+
+
+def _wrong_energy_no_half(x, adj):
+    return 2 * dirichlet_energy(x, adj)
+
+
+def _wrong_energy_distance(x, adj):
+    x = torch.as_tensor(x)
+    return 0.5 * (torch.as_tensor(adj) * torch.cdist(x, x)).sum()
+
+
+@exercise("gnn.dirichlet_energy", reference=dirichlet_energy, wrong=[_wrong_energy_no_half, _wrong_energy_distance],
+          hint="E(X) = ½ Σ_i Σ_j A_ij ‖x_i − x_j‖² — squared distances, each undirected edge counted once overall.")
+def _check_dirichlet_energy(func):
+    a, x = _exercise_graph()
+    expect_close(func(x.clone(), a.clone()), dirichlet_energy(x, a), "Dirichlet energy on a 7-node graph", atol=1e-8)
+    one = torch.tensor([[0.0, 1.0], [1.0, 0.0]], dtype=torch.float64)
+    xs = torch.tensor([[0.0, 0.0], [3.0, 4.0]], dtype=torch.float64)
+    expect_close(func(xs, one), 25.0, "one edge between (0,0) and (3,4)")
+    if abs(float(func(torch.ones(7, 3, dtype=torch.float64), a))) > 1e-10:
+        raise CheckFailed("a constant signal must have zero energy")
