@@ -1,0 +1,406 @@
+"""Variational autoencoders (变分自编码器), chapter 13.
+
+The model, with a Bernoulli decoder for binary images and a standard normal prior::
+
+    p(z) = N(0, I)                          prior over the latent z ∈ R^d
+    p_θ(x | z) = Π_j Bernoulli(x_j; σ(decode(z)_j))
+    q_φ(z | x) = N(μ_φ(x), diag exp(logvar_φ(x)))   the encoder (amortised posterior)
+
+    ELBO(x) = E_q[log p_θ(x | z)] − KL(q_φ(z | x) ‖ p(z))   ≤ log p_θ(x)
+
+The expectation is estimated with the reparameterisation
+``z = μ + exp(logvar / 2) ⊙ ε``, ``ε ~ N(0, I)``, so gradients flow through ``z``.
+
+**Stable API** (reused by the latent-diffusion chapter)::
+
+    vae = VAE(input_dim=64, latent_dim=2, hidden=(128,))
+    mu, logvar = vae.encode(x)          # x (B, 64) → two (B, latent_dim) tensors
+    logits = vae.decode(z)              # z (B, latent_dim) → (B, 64) Bernoulli logits
+    vae.elbo(x)                         # (B,) per-example ELBO in nats
+    vae.sample(n)                       # (n, 64) decoder means σ(decode(z)), z ~ N(0, I)
+    history = train_vae(vae, X_train, steps=3000, lr=2e-3, seed=0)
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nnbook.exercises import CheckFailed, exercise, expect_close
+from nnbook.validate import check_callable, check_float, check_int, check_tensor
+
+__all__ = [
+    "gaussian_kl",
+    "reparameterize",
+    "bernoulli_log_likelihood",
+    "bernoulli_elbo",
+    "VAE",
+    "train_vae",
+    "independent_pixel_nll",
+    "importance_log_likelihood",
+    "reparam_gradient",
+    "score_function_gradient",
+    "mean_bernoulli_entropy",
+]
+
+
+# ---------------------------------------------------------------- plain functions (the maths)
+def _check_mu_logvar(mu, logvar):
+    mu = check_tensor("mu", mu, ndim=2)
+    logvar = check_tensor("logvar", logvar, ndim=2)
+    if mu.shape != logvar.shape:
+        raise ValueError(f"logvar must have the same shape as mu {tuple(mu.shape)}, got {tuple(logvar.shape)}")
+    if not mu.is_floating_point():
+        mu = mu.to(torch.get_default_dtype())
+    return mu, logvar.to(mu.dtype).to(mu.device)
+
+
+def gaussian_kl(mu, logvar) -> torch.Tensor:
+    """KL(N(μ, diag σ²) ‖ N(0, I)) in closed form, one value per row.
+
+    ``mu``, ``logvar``: ``(B, d)`` with ``logvar = log σ²``. Returns ``(B,)``::
+
+        KL = ½ Σ_k (μ_k² + σ_k² − log σ_k² − 1)
+    """
+    mu, logvar = _check_mu_logvar(mu, logvar)
+    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(dim=1)
+
+
+def reparameterize(mu, logvar, eps=None, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``z = μ + σ ⊙ ε`` with ``σ = exp(logvar / 2)`` and ``ε ~ N(0, I)`` (drawn if not given).
+
+    ``mu``, ``logvar``, ``eps``: ``(B, d)``; returns ``z`` of shape ``(B, d)``, differentiable in μ and logvar.
+    """
+    mu, logvar = _check_mu_logvar(mu, logvar)
+    if eps is None:
+        eps = torch.randn(mu.shape, generator=generator, device="cpu" if generator is not None else mu.device, dtype=mu.dtype).to(mu.device)
+    else:
+        eps = check_tensor("eps", eps, ndim=2)
+        if eps.shape != mu.shape:
+            raise ValueError(f"eps must have the same shape as mu {tuple(mu.shape)}, got {tuple(eps.shape)}")
+        eps = eps.to(device=mu.device, dtype=mu.dtype)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def bernoulli_log_likelihood(x, logits) -> torch.Tensor:
+    """``log p(x | z) = Σ_j [x_j log p_j + (1 − x_j) log(1 − p_j)]`` with ``p = σ(logits)``.
+
+    ``x``, ``logits``: ``(B, D)`` (``x`` in [0, 1]); returns ``(B,)`` in nats. Computed
+    from the logits (``binary_cross_entropy_with_logits``), which is stable for large |logits|.
+    """
+    logits = check_tensor("logits", logits, ndim=2)
+    x = check_tensor("x", x, ndim=2)
+    if x.shape != logits.shape:
+        raise ValueError(f"x must have the same shape as logits {tuple(logits.shape)}, got {tuple(x.shape)}")
+    x = x.to(device=logits.device, dtype=logits.dtype)
+    return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=1)
+
+
+def bernoulli_elbo(x, logits, mu, logvar) -> torch.Tensor:
+    """One-sample ELBO per example: ``log p(x | z) − KL(q(z | x) ‖ N(0, I))``, shape ``(B,)``.
+
+    ``logits`` are the decoder's output for a ``z`` drawn from ``q(z | x) = N(mu, exp(logvar))``.
+    """
+    return bernoulli_log_likelihood(x, logits) - gaussian_kl(mu, logvar).to(logits.device)
+
+
+# ---------------------------------------------------------------- the model
+def _mlp(sizes: Sequence[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class VAE(nn.Module):
+    """A variational autoencoder with MLP encoder/decoder and a Bernoulli likelihood.
+
+    Parameters
+    ----------
+    input_dim : number of pixels D (64 for the 8×8 digits).
+    latent_dim : size d of the latent z (≥ 1).
+    hidden : widths of the hidden layers of the encoder (the decoder mirrors them);
+        an int means one hidden layer.
+
+    Shapes: ``x (B, D)`` → ``encode`` → ``mu, logvar (B, d)``; ``z (B, d)`` → ``decode`` → logits ``(B, D)``.
+    """
+
+    def __init__(self, input_dim: int = 64, latent_dim: int = 2, hidden: int | Sequence[int] = (128,)):
+        super().__init__()
+        self.input_dim = check_int("input_dim", input_dim, min_value=1)
+        self.latent_dim = check_int("latent_dim", latent_dim, min_value=1)
+        if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
+            hidden = (int(hidden),)
+        if not isinstance(hidden, (tuple, list)):
+            raise TypeError(f"hidden must be an int or a sequence of ints, got {type(hidden).__name__}")
+        self.hidden = tuple(check_int(f"hidden[{i}]", h, min_value=1) for i, h in enumerate(hidden))
+        D, d, H = self.input_dim, self.latent_dim, self.hidden
+        self.encoder = _mlp([D, *H, 2 * d])          # x → [μ, logvar]
+        self.decoder = _mlp([d, *H[::-1], D])        # z → logits of p(x | z)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def _check_x(self, x) -> torch.Tensor:
+        x = check_tensor("x", x, dtype=torch.get_default_dtype())
+        if x.ndim != 2 or x.shape[1] != self.input_dim:
+            raise ValueError(f"x must have shape (batch, {self.input_dim}) (flattened images), got {tuple(x.shape)}")
+        return x.to(device=self.device, dtype=next(self.parameters()).dtype)
+
+    def encode(self, x) -> tuple[torch.Tensor, torch.Tensor]:
+        """``q(z | x)``: returns ``mu, logvar``, each ``(B, latent_dim)``."""
+        h = self.encoder(self._check_x(x))
+        mu, logvar = h.chunk(2, dim=1)
+        return mu, logvar
+
+    def decode(self, z) -> torch.Tensor:
+        """``p(x | z)``: Bernoulli logits ``(B, input_dim)`` for latents ``z (B, latent_dim)``."""
+        z = check_tensor("z", z, dtype=torch.get_default_dtype())
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"z must have shape (batch, {self.latent_dim}), got {tuple(z.shape)}")
+        return self.decoder(z.to(device=self.device, dtype=next(self.parameters()).dtype))
+
+    def forward(self, x):
+        """``(logits, mu, logvar)`` for one reparameterised sample ``z ~ q(z | x)``."""
+        mu, logvar = self.encode(x)
+        z = reparameterize(mu, logvar)
+        return self.decode(z), mu, logvar
+
+    def elbo_terms(self, x) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(reconstruction, kl)``, each ``(B,)``: ``E_q log p(x|z)`` (one sample) and ``KL(q ‖ p)``."""
+        x = self._check_x(x)
+        logits, mu, logvar = self(x)
+        return bernoulli_log_likelihood(x, logits), gaussian_kl(mu, logvar)
+
+    def elbo(self, x, beta: float = 1.0) -> torch.Tensor:
+        """Per-example ``reconstruction − β·KL`` in nats, shape ``(B,)`` (β = 1: the ELBO)."""
+        beta = check_float("beta", beta, min_value=0.0)
+        rec, kl = self.elbo_terms(x)
+        return rec - beta * kl
+
+    @torch.no_grad()
+    def sample(self, n: int, binary: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` images from the model: ``z ~ N(0, I)``, then the decoder mean ``σ(decode(z))``.
+
+        ``binary=True`` draws pixels ``x ~ Bernoulli(σ(decode(z)))`` instead of returning the mean.
+        Returns ``(n, input_dim)``.
+        """
+        n = check_int("n", n, min_value=1)
+        z = torch.randn(n, self.latent_dim, generator=generator).to(self.device)
+        p = torch.sigmoid(self.decode(z))
+        if binary:
+            u = torch.rand(p.shape, generator=generator).to(self.device)
+            return (u < p).to(p.dtype)
+        return p
+
+
+def train_vae(
+    model: VAE,
+    X,
+    *,
+    steps: int = 3000,
+    lr: float = 2e-3,
+    batch_size: int = 128,
+    beta: float = 1.0,
+    seed: int = 0,
+    callback: Callable[[int, VAE], None] | None = None,
+    every: int = 100,
+) -> list[float]:
+    """Train ``model`` by Adam on minibatches of ``X (n, input_dim)``, minimising ``−(rec − β·KL)``.
+
+    Returns the training loss (mean −ELBO_β per example, nats) every ``every`` steps.
+    ``callback(step, model)`` is called at the same moments (e.g. to record animation frames).
+    """
+    if not isinstance(model, VAE):
+        raise TypeError(f"model must be a nnbook.vae.VAE, got {type(model).__name__}")
+    X = model._check_x(X)
+    steps = check_int("steps", steps, min_value=1)
+    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
+    batch_size = check_int("batch_size", batch_size, min_value=1)
+    beta = check_float("beta", beta, min_value=0.0)
+    seed = check_int("seed", seed, min_value=0)
+    every = check_int("every", every, min_value=1)
+    if callback is not None:
+        check_callable("callback", callback)
+    torch.manual_seed(seed)  # the ε of the reparameterisation come from the global stream
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    n, history, running = len(X), [], 0.0
+    model.train()
+    for step in range(1, steps + 1):
+        idx = torch.randint(n, (min(batch_size, n),), generator=g).to(X.device)
+        loss = -model.elbo(X[idx], beta=beta).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        running += float(loss.detach())
+        if step % every == 0:
+            history.append(running / every)
+            running = 0.0
+            if callback is not None:
+                model.eval()
+                callback(step, model)
+                model.train()
+    model.eval()
+    return history
+
+
+# ---------------------------------------------------------------- evaluation
+def independent_pixel_nll(X_train, X_test, alpha: float = 1.0) -> float:
+    """Mean test NLL (nats/image) of the best *independent-pixel* Bernoulli model.
+
+    Each pixel gets its own probability, fitted on ``X_train`` with add-``alpha`` smoothing.
+    """
+    Xtr = check_tensor("X_train", X_train, ndim=2, dtype=torch.float64)
+    Xte = check_tensor("X_test", X_test, ndim=2, dtype=torch.float64)
+    if Xtr.shape[1] != Xte.shape[1]:
+        raise ValueError(f"X_test must have {Xtr.shape[1]} columns like X_train, got {Xte.shape[1]}")
+    alpha = check_float("alpha", alpha, min_value=0.0, min_inclusive=False)
+    p = (Xtr.sum(0) + alpha) / (len(Xtr) + 2 * alpha)
+    ll = Xte @ torch.log(p) + (1 - Xte) @ torch.log1p(-p)
+    return float(-ll.mean())
+
+
+@torch.no_grad()
+def importance_log_likelihood(model: VAE, x, k: int = 100, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Importance-sampled estimate of ``log p(x)`` with ``k`` samples from ``q(z|x)``, shape ``(B,)``.
+
+    ``log (1/k) Σ_i p(x|z_i) p(z_i) / q(z_i|x)``: a lower bound on ``log p(x)`` that is at least
+    the ELBO in expectation and tightens as ``k`` grows (Burda et al., 2016).
+    """
+    if not isinstance(model, VAE):
+        raise TypeError(f"model must be a nnbook.vae.VAE, got {type(model).__name__}")
+    k = check_int("k", k, min_value=1)
+    x = model._check_x(x)
+    mu, logvar = model.encode(x)
+    B, d = mu.shape
+    eps = torch.randn(k, B, d, generator=generator).to(mu.device)
+    std = torch.exp(0.5 * logvar)
+    z = mu + std * eps                                           # (k, B, d)
+    log_q = (-0.5 * eps.pow(2) - 0.5 * logvar - 0.5 * math.log(2 * math.pi)).sum(-1)
+    log_prior = (-0.5 * z.pow(2) - 0.5 * math.log(2 * math.pi)).sum(-1)
+    logits = model.decode(z.reshape(k * B, d)).reshape(k, B, -1)
+    log_lik = -F.binary_cross_entropy_with_logits(logits, x.expand(k, B, -1), reduction="none").sum(-1)
+    return torch.logsumexp(log_lik + log_prior - log_q, dim=0) - math.log(k)
+
+
+def mean_bernoulli_entropy(p) -> float:
+    """Mean per-pixel entropy ``−p log p − (1−p) log(1−p)`` in nats (0 = binary, log 2 = all grey)."""
+    p = check_tensor("p", p, dtype=torch.float64).clamp(1e-12, 1 - 1e-12)
+    if bool(((p < 0) | (p > 1)).any()):
+        raise ValueError("p must lie in [0, 1]")
+    return float((-(p * p.log() + (1 - p) * (1 - p).log())).mean())
+
+
+# ---------------------------------------------------------------- two gradient estimators (toy problem)
+def _toy_args(f, mu, log_sigma, n, generator):
+    check_callable("f", f)
+    mu = check_float("mu", mu)
+    log_sigma = check_float("log_sigma", log_sigma)
+    n = check_int("n", n, min_value=1)
+    eps = torch.randn(n, generator=generator, dtype=torch.float64)
+    return mu, log_sigma, eps
+
+
+def reparam_gradient(f: Callable, mu: float, log_sigma: float, n: int, generator: torch.Generator | None = None):
+    """Reparameterised estimate of ``∇_(μ, log σ) E_{z~N(μ,σ²)}[f(z)]`` from ``n`` samples.
+
+    ``z = μ + σ ε``: differentiate ``mean f(z)`` through ``z`` by autograd. Returns a tensor ``(2,)``.
+    """
+    mu, log_sigma, eps = _toy_args(f, mu, log_sigma, n, generator)
+    m = torch.tensor(mu, dtype=torch.float64, requires_grad=True)
+    s = torch.tensor(log_sigma, dtype=torch.float64, requires_grad=True)
+    f(m + s.exp() * eps).mean().backward()
+    return torch.stack([m.grad, s.grad]).detach()
+
+
+def score_function_gradient(f: Callable, mu: float, log_sigma: float, n: int, generator: torch.Generator | None = None):
+    """Score-function (REINFORCE) estimate of the same gradient: ``mean f(z) ∇ log q(z)``.
+
+    Needs only values of ``f`` (no derivative): ``∇_μ log q = (z−μ)/σ²``,
+    ``∇_{log σ} log q = (z−μ)²/σ² − 1``. Returns a tensor ``(2,)``.
+    """
+    mu, log_sigma, eps = _toy_args(f, mu, log_sigma, n, generator)
+    sigma = math.exp(log_sigma)
+    z = mu + sigma * eps
+    with torch.no_grad():
+        fz = f(z)
+    return torch.stack([(fz * eps / sigma).mean(), (fz * (eps.pow(2) - 1)).mean()])
+
+
+# ---------------------------------------------------------------- exercise checkers
+def _cases(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.randn(b, d, generator=g, dtype=torch.float64), torch.randn(b, d, generator=g, dtype=torch.float64))
+            for b, d in [(1, 1), (3, 2), (5, 8)]]
+
+
+def _wrong_kl_no_half(mu, logvar):
+    return (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(dim=1)
+
+
+def _wrong_kl_std(mu, logvar):
+    return 0.5 * (mu.pow(2) + logvar.pow(2) - torch.log(logvar.pow(2)) - 1.0).sum(dim=1)
+
+
+@exercise(
+    "vae.gaussian_kl",
+    reference=lambda mu, logvar: gaussian_kl(mu, logvar),
+    wrong=[_wrong_kl_no_half, _wrong_kl_std],
+    hint="KL = ½ Σ_k (μ_k² + σ_k² − log σ_k² − 1) with σ_k² = exp(logvar_k); sum over the latent dimensions, one value per row.",
+)
+def _check_gaussian_kl(func):
+    for mu, logvar in _cases():
+        got = func(mu.clone(), logvar.clone())
+        want = 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(1)
+        expect_close(got, want, f"KL for mu of shape {tuple(mu.shape)}", atol=1e-8)
+    zero = func(torch.zeros(2, 3, dtype=torch.float64), torch.zeros(2, 3, dtype=torch.float64))
+    expect_close(zero, [0.0, 0.0], "KL(N(0, I) ‖ N(0, I))", atol=1e-10)
+
+
+@exercise(
+    "vae.reparameterize",
+    reference=lambda mu, logvar, eps: mu + torch.exp(0.5 * logvar) * eps,
+    wrong=[lambda mu, logvar, eps: mu + torch.exp(logvar) * eps,
+           lambda mu, logvar, eps: mu + logvar * eps,
+           lambda mu, logvar, eps: (mu + torch.exp(0.5 * logvar) * eps).detach()],
+    hint="σ = exp(logvar / 2), and z = μ + σ ⊙ ε must stay differentiable in μ and logvar (no .detach(), no torch.no_grad).",
+)
+def _check_reparameterize(func):
+    for mu, logvar in _cases(1):
+        eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+        m, lv = mu.clone().requires_grad_(True), logvar.clone().requires_grad_(True)
+        z = func(m, lv, eps)
+        expect_close(z.detach() if isinstance(z, torch.Tensor) else z, mu + torch.exp(0.5 * logvar) * eps,
+                     f"z for shape {tuple(mu.shape)}", atol=1e-8)
+        if not (isinstance(z, torch.Tensor) and z.requires_grad):
+            raise CheckFailed("z does not depend on mu and logvar through autograd — the whole point of the trick is that gradients flow")
+        z.sum().backward()
+        expect_close(m.grad, torch.ones_like(mu), "dz/dmu", atol=1e-8)
+        expect_close(lv.grad, 0.5 * torch.exp(0.5 * logvar) * eps, "dz/dlogvar", atol=1e-8)
+
+
+@exercise(
+    "vae.bernoulli_elbo",
+    reference=lambda x, logits, mu, logvar: bernoulli_elbo(x, logits, mu, logvar),
+    wrong=[lambda x, logits, mu, logvar: bernoulli_log_likelihood(x, logits) + gaussian_kl(mu, logvar),
+           lambda x, logits, mu, logvar: bernoulli_log_likelihood(x, logits) / x.shape[1] - gaussian_kl(mu, logvar),
+           lambda x, logits, mu, logvar: -F.mse_loss(torch.sigmoid(logits), x, reduction="none").sum(1) - gaussian_kl(mu, logvar)],
+    hint="ELBO = Σ_pixels [x log p + (1−x) log(1−p)] − KL, with p = sigmoid(logits); sum (not average) over pixels, and subtract the KL.",
+)
+def _check_bernoulli_elbo(func):
+    g = torch.Generator().manual_seed(3)
+    for b, D, d in [(1, 4, 1), (4, 64, 2), (3, 10, 5)]:
+        x = (torch.rand(b, D, generator=g) < 0.4).double()
+        logits = 3 * torch.randn(b, D, generator=g, dtype=torch.float64)
+        mu, logvar = torch.randn(b, d, generator=g, dtype=torch.float64), torch.randn(b, d, generator=g, dtype=torch.float64)
+        p = torch.sigmoid(logits)
+        want = (x * p.log() + (1 - x) * (1 - p).log()).sum(1) - 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(1)
+        expect_close(func(x, logits, mu, logvar), want, f"ELBO for x of shape {(b, D)}", atol=1e-6)

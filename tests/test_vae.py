@@ -1,0 +1,206 @@
+"""Tests for nnbook.vae: the Gaussian KL, the reparameterisation, the ELBO and the VAE API."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nnbook.exercises import run_check
+from nnbook.vae import (
+    VAE,
+    bernoulli_elbo,
+    bernoulli_log_likelihood,
+    gaussian_kl,
+    importance_log_likelihood,
+    independent_pixel_nll,
+    mean_bernoulli_entropy,
+    reparam_gradient,
+    reparameterize,
+    score_function_gradient,
+    train_vae,
+)
+
+D = torch.distributions
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models are much faster on one thread on a shared CPU; restore the setting afterwards."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@settings(max_examples=30, deadline=None)
+@given(b=st.integers(1, 5), d=st.integers(1, 6), seed=st.integers(0, 10_000))
+def test_gaussian_kl_matches_torch_distributions(b, d, seed):
+    g = torch.Generator().manual_seed(seed)
+    mu = 2 * torch.randn(b, d, generator=g, dtype=torch.float64)
+    logvar = 2 * torch.randn(b, d, generator=g, dtype=torch.float64)
+    q = D.Independent(D.Normal(mu, torch.exp(0.5 * logvar)), 1)
+    p = D.Independent(D.Normal(torch.zeros_like(mu), torch.ones_like(mu)), 1)
+    torch.testing.assert_close(gaussian_kl(mu, logvar), D.kl_divergence(q, p), rtol=1e-10, atol=1e-10)
+    assert torch.all(gaussian_kl(mu, logvar) >= 0)  # Gibbs' inequality
+
+
+def test_gaussian_kl_matches_monte_carlo():
+    g = torch.Generator().manual_seed(0)
+    mu = torch.tensor([[0.5, -1.0]], dtype=torch.float64)
+    logvar = torch.tensor([[-1.0, 0.7]], dtype=torch.float64)
+    z = reparameterize(mu.expand(200_000, 2), logvar.expand(200_000, 2), generator=g)
+    q = D.Normal(mu, torch.exp(0.5 * logvar))
+    mc = (q.log_prob(z) - D.Normal(0.0, 1.0).log_prob(z)).sum(1).mean()
+    assert float(mc) == pytest.approx(float(gaussian_kl(mu, logvar)[0]), abs=0.01)
+
+
+def test_reparameterize_moments_and_gradient():
+    g = torch.Generator().manual_seed(1)
+    mu = torch.full((50_000, 1), 1.5, requires_grad=True)
+    logvar = torch.full((50_000, 1), math.log(0.25), requires_grad=True)
+    z = reparameterize(mu, logvar, generator=g)
+    z0 = z.detach()
+    assert float(z0.mean()) == pytest.approx(1.5, abs=0.01)
+    assert float(z0.std()) == pytest.approx(0.5, abs=0.01)
+    z.sum().backward()  # dz/dmu = 1 for every sample
+    assert torch.all(mu.grad == 1)
+    assert logvar.grad is not None
+
+
+def test_bernoulli_log_likelihood_matches_torch_distribution():
+    g = torch.Generator().manual_seed(2)
+    x = (torch.rand(4, 10, generator=g) < 0.5).double()
+    logits = 5 * torch.randn(4, 10, generator=g, dtype=torch.float64)
+    want = D.Bernoulli(logits=logits).log_prob(x).sum(1)
+    torch.testing.assert_close(bernoulli_log_likelihood(x, logits), want)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 1000))
+def test_elbo_below_log_likelihood_in_a_tiny_enumerable_model(seed):
+    """ELBO ≤ log p(x), with the gap = KL(q ‖ p(z|x)) ≥ 0 — checked by numerical integration over a 1-D z."""
+    torch.manual_seed(seed)
+    model = VAE(input_dim=3, latent_dim=1, hidden=4).double()
+    x = torch.tensor([[1.0, 0.0, 1.0]], dtype=torch.float64)
+    z = torch.linspace(-8, 8, 4001, dtype=torch.float64)[:, None]
+    with torch.no_grad():
+        log_joint = bernoulli_log_likelihood(x.expand(len(z), 3), model.decode(z)) + D.Normal(0.0, 1.0).log_prob(z[:, 0])
+        log_px = torch.logsumexp(log_joint, 0) + math.log(float(z[1, 0] - z[0, 0]))
+        elbo = torch.stack([model.elbo(x.expand(20_000, 3)).mean()])
+    assert float(elbo) <= float(log_px) + 0.02
+
+
+def test_importance_bound_tighter_than_elbo():
+    torch.manual_seed(0)
+    X = (torch.rand(200, 16) < 0.3).float()
+    model = VAE(16, 2, 16)
+    train_vae(model, X, steps=200, lr=1e-2, seed=0)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        elbo = model.elbo(X.repeat(50, 1)).mean()  # average over many z to remove sampling noise
+    iw = importance_log_likelihood(model, X, k=64).mean()
+    assert float(iw) > float(elbo)
+
+
+def test_vae_api_shapes_and_sampling():
+    model = VAE(input_dim=64, latent_dim=3, hidden=(32, 16))
+    x = (torch.rand(5, 64) < 0.5).float()
+    mu, logvar = model.encode(x)
+    assert mu.shape == logvar.shape == (5, 3)
+    assert model.decode(mu).shape == (5, 64)
+    assert model.elbo(x).shape == (5,)
+    s = model.sample(7)
+    assert s.shape == (7, 64) and float(s.min()) >= 0 and float(s.max()) <= 1
+    b = model.sample(7, binary=True)
+    assert set(b.unique().tolist()) <= {0.0, 1.0}
+    rec, kl = model.elbo_terms(x)
+    assert torch.all(kl >= 0) and torch.all(rec <= 0)
+
+
+def test_training_beats_independent_pixels():
+    g = torch.Generator().manual_seed(0)
+    proto = (torch.rand(4, 16, generator=g) < 0.5).float()
+    X = proto[torch.randint(4, (400,), generator=g)]
+    X = torch.where(torch.rand(X.shape, generator=g) < 0.05, 1 - X, X)  # 4 noisy prototypes
+    model = VAE(16, 2, 32)
+    hist = train_vae(model, X[:300], steps=600, lr=1e-2, seed=0, every=100)
+    assert len(hist) == 6 and hist[-1] < hist[0]
+    torch.manual_seed(0)
+    with torch.no_grad():
+        nll = float(-model.elbo(X[300:]).mean())
+    assert nll < independent_pixel_nll(X[:300], X[300:]) - 2.0
+
+
+def test_independent_pixel_nll_by_hand():
+    Xtr = np.array([[1, 0], [1, 1], [0, 0], [1, 0]], dtype=float)
+    Xte = np.array([[1, 0]], dtype=float)
+    p = np.array([4 / 6, 2 / 6])  # add-one smoothing
+    assert independent_pixel_nll(Xtr, Xte) == pytest.approx(-(np.log(p[0]) + np.log(1 - p[1])))
+
+
+def test_mean_bernoulli_entropy():
+    assert mean_bernoulli_entropy(torch.tensor([0.5, 0.5])) == pytest.approx(math.log(2))
+    assert mean_bernoulli_entropy(torch.tensor([0.0, 1.0])) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_gradient_estimators_unbiased_and_reparam_has_lower_variance():
+    """E_{z~N(μ,σ²)}[z²] = μ² + σ²: ∇_μ = 2μ, ∇_{log σ} = 2σ²."""
+    g = torch.Generator().manual_seed(0)
+    mu, ls = 1.0, math.log(0.5)
+    f = lambda z: z**2
+    rep = torch.stack([reparam_gradient(f, mu, ls, 10, generator=g) for _ in range(2000)])
+    sf = torch.stack([score_function_gradient(f, mu, ls, 10, generator=g) for _ in range(2000)])
+    want = torch.tensor([2 * mu, 2 * 0.25], dtype=torch.float64)
+    torch.testing.assert_close(rep.mean(0), want, atol=0.03, rtol=0)
+    torch.testing.assert_close(sf.mean(0), want, atol=0.1, rtol=0)
+    assert torch.all(rep.var(0) * 5 < sf.var(0))
+
+
+@pytest.mark.parametrize("name", ["vae.gaussian_kl", "vae.reparameterize", "vae.bernoulli_elbo"])
+def test_checkers_accept_reference_and_reject_wrong(name):
+    from nnbook.exercises import get
+
+    ex = get(name)
+    assert run_check(name, ex.reference).passed
+    for w in ex.wrong:
+        assert not run_check(name, w).passed
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="latent_dim"):
+        VAE(64, 0)
+    with pytest.raises(ValueError, match="input_dim"):
+        VAE(-1, 2)
+    with pytest.raises(TypeError, match="hidden"):
+        VAE(64, 2, hidden="big")
+    with pytest.raises(ValueError, match="hidden"):
+        VAE(64, 2, hidden=(0,))
+    model = VAE(64, 2, 8)
+    with pytest.raises(ValueError, match="x must have shape"):
+        model.encode(torch.zeros(3, 8, 8))
+    with pytest.raises(ValueError, match="x must have shape"):
+        model.elbo(torch.zeros(3, 63))
+    with pytest.raises(ValueError, match="z must have shape"):
+        model.decode(torch.zeros(3, 5))
+    with pytest.raises(ValueError, match="logvar"):
+        gaussian_kl(torch.zeros(3, 2), torch.zeros(3, 4))
+    with pytest.raises(ValueError, match="logvar"):
+        reparameterize(torch.zeros(3, 2), torch.zeros(2, 2))
+    with pytest.raises(ValueError, match="eps"):
+        reparameterize(torch.zeros(3, 2), torch.zeros(3, 2), eps=torch.zeros(3, 1))
+    with pytest.raises(ValueError, match="x"):
+        bernoulli_elbo(torch.zeros(2, 4), torch.zeros(2, 5), torch.zeros(2, 1), torch.zeros(2, 1))
+    with pytest.raises(ValueError, match="beta"):
+        model.elbo(torch.zeros(2, 64), beta=-1.0)
+    with pytest.raises(TypeError, match="model"):
+        train_vae(torch.nn.Linear(2, 2), torch.zeros(2, 64))
+    with pytest.raises(ValueError, match="steps"):
+        train_vae(model, torch.zeros(2, 64), steps=0)
+    with pytest.raises(ValueError, match="x must have shape"):
+        train_vae(model, torch.zeros(2, 10))
+    with pytest.raises(ValueError, match="X_test"):
+        independent_pixel_nll(np.zeros((3, 4)), np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="n"):
+        model.sample(0)
