@@ -1,0 +1,253 @@
+"""Tests of nnbook.rbm: Boltzmann machines, RBMs, DBNs."""
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nnbook import rbm as R
+from nnbook.exercises import get, run_check
+
+torch.set_default_dtype(torch.float32)
+
+
+def random_bm(n, seed, scale=1.0):
+    g = torch.Generator().manual_seed(seed)
+    A = scale * torch.randn(n, n, generator=g, dtype=torch.float64)
+    W = (A + A.T) / 2
+    W.fill_diagonal_(0)
+    return W, scale * torch.randn(n, generator=g, dtype=torch.float64)
+
+
+def random_rbm(nv, nh, seed, scale=1.0):
+    g = torch.Generator().manual_seed(seed)
+    m = R.RBM(nv, nh).double()
+    with torch.no_grad():
+        m.W.copy_(scale * torch.randn(nv, nh, generator=g, dtype=torch.float64))
+        m.b.copy_(scale * torch.randn(nv, generator=g, dtype=torch.float64))
+        m.c.copy_(scale * torch.randn(nh, generator=g, dtype=torch.float64))
+    return m
+
+
+def brute_joint_logits(m):
+    """−E(v, h) for every pair (v, h), shape (2^nv, 2^nh), by the definition of the energy."""
+    v = R.all_binary_states(m.n_visible, dtype=torch.float64)
+    h = R.all_binary_states(m.n_hidden, dtype=torch.float64)
+    with torch.no_grad():
+        return (v @ m.W) @ h.T + (v @ m.b)[:, None] + (h @ m.c)[None, :], v, h
+
+
+# ------------------------------------------------------------------ Boltzmann machine
+def test_all_binary_states():
+    s = R.all_binary_states(3)
+    assert s.shape == (8, 3)
+    assert s[5].tolist() == [1, 0, 1]
+    assert len({tuple(r) for r in s.tolist()}) == 8
+
+
+def test_bm_energy_matches_double_sum():
+    W, b = random_bm(4, 0)
+    s = torch.tensor([[1.0, 0, 1, 1], [0, 1, 1, 0]], dtype=torch.float64)
+    for row, e in zip(s, R.bm_energy(W, b, s)):
+        want = -sum(W[i, j] * row[i] * row[j] for i in range(4) for j in range(i + 1, 4)) - (b * row).sum()
+        assert float(e) == pytest.approx(float(want))
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), T=st.floats(0.3, 5.0))
+def test_boltzmann_ratio_property(seed, T):
+    """p(s)/p(s') = exp(−(E(s) − E(s'))/T) for every pair of states."""
+    W, b = random_bm(4, seed)
+    states, p = R.boltzmann_distribution(W, b, T)
+    E = R.bm_energy(W, b, states)
+    assert float(p.sum()) == pytest.approx(1.0)
+    assert torch.allclose(torch.log(p[1:] / p[0]), -(E[1:] - E[0]) / T, atol=1e-9)
+
+
+def test_high_temperature_is_uniform():
+    W, b = random_bm(4, 1)
+    _, p = R.boltzmann_distribution(W, b, T=1e6)
+    assert torch.allclose(p, torch.full_like(p, 1 / 16), atol=1e-5)
+
+
+def test_gibbs_stationary_distribution_matches_enumeration():
+    W, b = random_bm(5, 3)
+    g = torch.Generator().manual_seed(0)
+    samples = R.bm_gibbs(W, b, 60, T=1.5, n_chains=3000, generator=g)[20:]
+    _, p = R.boltzmann_distribution(W, b, T=1.5)
+    tv = R.total_variation(R.empirical_distribution(samples), p)
+    assert tv < 0.02
+    # a wrong temperature is clearly distinguishable
+    _, p_wrong = R.boltzmann_distribution(W, b, T=0.5)
+    assert R.total_variation(R.empirical_distribution(samples), p_wrong) > 0.1
+
+
+# ------------------------------------------------------------------ RBM
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), nv=st.integers(1, 5), nh=st.integers(1, 4))
+def test_free_energy_is_minus_log_sum_over_h(seed, nv, nh):
+    m = random_rbm(nv, nh, seed)
+    logits, v, _ = brute_joint_logits(m)
+    with torch.no_grad():
+        assert torch.allclose(m.free_energy(v), -torch.logsumexp(logits, 1), atol=1e-9)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), nv=st.integers(1, 5), nh=st.integers(1, 5), scale=st.floats(0.1, 4.0))
+def test_log_partition_against_all_pairs(seed, nv, nh, scale):
+    """Both code paths (enumerate h, or enumerate v when h is bigger) give log Σ_{v,h} exp(−E)."""
+    m = random_rbm(nv, nh, seed, scale)
+    logits, _, _ = brute_joint_logits(m)
+    assert float(m.log_partition()) == pytest.approx(float(torch.logsumexp(logits.flatten(), 0)), abs=1e-9)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_conditional_independence_of_hidden_units(seed):
+    """p(h | v) computed from the joint equals Π_j p(h_j | v) with p(h_j=1|v) = σ(c_j + vᵀW_:j)."""
+    m = random_rbm(4, 3, seed)
+    logits, v, h = brute_joint_logits(m)
+    post = torch.softmax(logits, 1)                        # exact p(h | v), (16, 8)
+    with torch.no_grad():
+        ph = m.p_h(v)                                      # (16, 3)
+        prod = torch.exp(h @ torch.log(ph).T + (1 - h) @ torch.log1p(-ph).T).T
+        pv_given_h = torch.softmax(logits.T, 1)            # exact p(v | h)
+        pv = m.p_v(h)
+        prod_v = torch.exp(v @ torch.log(pv).T + (1 - v) @ torch.log1p(-pv).T).T
+    assert torch.allclose(post, prod, atol=1e-10)
+    assert torch.allclose(pv_given_h, prod_v, atol=1e-10)
+
+
+def test_log_likelihood_gradient_is_data_minus_model():
+    """Autograd of the exact mean log p(v) equals ⟨v p(h|v)ᵀ⟩_data − ⟨v hᵀ⟩_model (the gradient CD approximates)."""
+    m = random_rbm(5, 3, 7)
+    g = torch.Generator().manual_seed(1)
+    X = (torch.rand(6, 5, generator=g) < 0.5).double()
+    logits, v, h = brute_joint_logits(m)
+    logZ = torch.logsumexp(((v @ m.W) @ h.T + (v @ m.b)[:, None] + (h @ m.c)[None, :]).flatten(), 0)
+    ll = (-m.free_energy(X)).mean() - logZ
+    ll.backward()
+    with torch.no_grad():
+        pos = X.T @ m.p_h(X) / len(X)
+        P = torch.softmax(logits.flatten(), 0).reshape(logits.shape)
+        neg = v.T @ P @ h
+    assert torch.allclose(m.W.grad, pos - neg, atol=1e-10)
+
+
+def test_free_energy_matches_sklearn():
+    from sklearn.neural_network import BernoulliRBM
+
+    rng = np.random.RandomState(0)
+    X = (rng.rand(40, 6) < 0.4).astype(float)
+    sk = BernoulliRBM(n_components=3, n_iter=3, random_state=0).fit(X)
+    m = R.rbm_from_sklearn(sk).double()
+    with torch.no_grad():
+        ours = m.free_energy(torch.as_tensor(X)).numpy()
+    assert np.allclose(ours, sk._free_energy(X), atol=1e-5)
+
+
+def test_gibbs_step_shapes_and_binary():
+    m = random_rbm(6, 4, 0)
+    v = (torch.rand(5, 6) < 0.5).double()
+    v2, h = m.gibbs_step(v)
+    assert v2.shape == (5, 6) and h.shape == (5, 4)
+    assert bool(((v2 == 0) | (v2 == 1)).all()) and bool(((h == 0) | (h == 1)).all())
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from nnbook.data import load_digits
+
+    d = load_digits(binarize=True)
+    return torch.as_tensor(d.X_train[:400]), torch.as_tensor(d.X_test[:200])
+
+
+@pytest.mark.parametrize("method", ["cd", "pcd"])
+def test_training_raises_exact_log_likelihood(digits, method):
+    Xtr, Xte = digits
+    torch.manual_seed(0)
+    m = R.RBM(64, 8, init_std=0.1)
+    hist = R.train_rbm(m, Xtr, method=method, k=1, lr=0.05, epochs=4, batch_size=20, X_test=Xte, eval_every=2)
+    assert hist.epoch == [0, 2, 4]
+    assert hist.test_ll[-1] > hist.test_ll[0] + 3
+    assert hist.train_ll[-1] == pytest.approx(m.log_likelihood(Xtr), abs=1e-3)
+
+
+def test_dbn_with_tied_top_equals_rbm_and_matches_brute_force():
+    m1 = random_rbm(4, 3, 11)
+    top = R.RBM(3, 4).double()
+    with torch.no_grad():
+        top.W.copy_(m1.W.T), top.b.copy_(m1.c), top.c.copy_(m1.b)
+    dbn = R.DBN(m1, top)
+    v = R.all_binary_states(4, dtype=torch.float64)
+    assert dbn.log_likelihood(v) == pytest.approx(m1.log_likelihood(v), abs=1e-9)
+    # an untied top RBM: compare with Σ_{h1,h2} p(v|h1) exp(−E_top(h1,h2)) / Z_top by brute force
+    dbn.top = random_rbm(3, 2, 5)
+    h1 = R.all_binary_states(3, dtype=torch.float64)
+    logits_top, _, _ = brute_joint_logits(dbn.top)
+    log_p_h1 = torch.logsumexp(logits_top, 1) - torch.logsumexp(logits_top.flatten(), 0)
+    with torch.no_grad():
+        pv = torch.sigmoid(h1 @ dbn.G + dbn.gb)                      # (8, 4)
+    lik = torch.exp(v @ torch.log(pv).T + (1 - v) @ torch.log1p(-pv).T)   # (16, 8)
+    want = torch.log(lik @ torch.exp(log_p_h1)).mean()
+    assert dbn.log_likelihood(v) == pytest.approx(float(want), abs=1e-9)
+
+
+def test_wake_sleep_changes_both_directions(digits):
+    Xtr, _ = digits
+    torch.manual_seed(0)
+    m1 = R.RBM(64, 6, init_std=0.1)
+    R.train_rbm(m1, Xtr, epochs=1, eval_every=0)
+    dbn = R.DBN(m1, R.RBM(6, 5, init_std=0.1))
+    before = copy.deepcopy(dbn.state_dict())
+    R.wake_sleep(dbn, Xtr, lr=0.01, epochs=1)
+    after = dbn.state_dict()
+    for name in ("G", "R", "top.W"):
+        assert not torch.equal(before[name], after[name]), name
+    assert math.isfinite(dbn.log_likelihood(Xtr[:20]))
+    assert dbn.sample(3, n_gibbs=5).shape == (3, 64)
+
+
+# ------------------------------------------------------------------ bad input
+def test_bad_input_errors():
+    W, b = random_bm(3, 0)
+    with pytest.raises(ValueError, match="T"):
+        R.boltzmann_distribution(W, b, T=-1.0)
+    with pytest.raises(ValueError, match="T"):
+        R.bm_gibbs(W, b, 3, T=0.0)
+    with pytest.raises(ValueError, match="W"):
+        R.boltzmann_distribution(W + torch.triu(torch.ones(3, 3, dtype=W.dtype), 1), b)
+    with pytest.raises(ValueError, match="b"):
+        R.boltzmann_distribution(W, torch.zeros(4))
+    m = R.RBM(4, 2)
+    with pytest.raises(ValueError, match="X"):
+        R.train_rbm(m, torch.rand(5, 4) * 0.5 + 0.25)
+    with pytest.raises(ValueError, match="X"):
+        R.train_rbm(m, torch.ones(5, 3))
+    with pytest.raises(ValueError, match="k"):
+        R.train_rbm(m, torch.ones(5, 4), k=0)
+    with pytest.raises(ValueError, match="method"):
+        R.train_rbm(m, torch.ones(5, 4), method="ml")
+    with pytest.raises(ValueError, match="v"):
+        m.free_energy(torch.ones(5, 3))
+    with pytest.raises(ValueError, match="v"):
+        m.p_h(torch.full((2, 4), 0.5))
+    with pytest.raises(ValueError, match="n_hidden"):
+        R.RBM(4, 0)
+    with pytest.raises(TypeError, match="rbm"):
+        R.train_rbm("not an rbm", torch.ones(5, 4))
+    with pytest.raises(ValueError, match="rbm2"):
+        R.DBN(R.RBM(4, 3), R.RBM(2, 2))
+
+
+# ------------------------------------------------------------------ checkers
+@pytest.mark.parametrize("name", ["rbm.free_energy", "rbm.gibbs_probs", "rbm.log_partition"])
+def test_checkers_accept_reference_and_reject_wrong(name):
+    ex = get(name)
+    assert run_check(name, ex.reference).passed
+    for wrong in ex.wrong:
+        assert not run_check(name, wrong).passed
