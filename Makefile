@@ -7,11 +7,11 @@ STAMP := $(VENV)/.installed-stamp
 JOBS ?= 2
 BUILD_FLAGS ?=
 
-.PHONY: help venv book test test-lib test-notebooks test-build notebooks timings serve clean
+.PHONY: help venv book test test-lib test-notebooks test-student test-build notebooks timings serve clean
 
 help:
 	@echo "make book   - set up .venv, execute every chapter, build the website into _build/html"
-	@echo "make test   - set up .venv, run lib tests, pairing checks, every notebook (nbval), strict book build"
+	@echo "make test   - set up .venv, run lib tests, pairing checks, every notebook and its student edition (nbval), strict book build"
 	@echo "make notebooks - regenerate notebooks/*.ipynb (and badges) from book/*.md"
 	@echo "make timings   - time each chapter on its own; writes book/appendix/timings.json"
 	@echo "make serve     - serve _build/html on http://127.0.0.1:8000"
@@ -42,7 +42,12 @@ test-notebooks: $(STAMP)
 test-build: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --all -W -n --keep-going $(BUILD_FLAGS)
 
-test: test-lib test-notebooks test-build
+test-student: $(STAMP)
+	rm -rf _build/student
+	$(PY) -m nnbook.teaching student --out _build/student
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(JOBS) --dist loadscope --nbval-lax _build/student
+
+test: test-lib test-notebooks test-student test-build
 	@echo "make test: all checks passed"
 
 timings: $(STAMP)

@@ -180,3 +180,46 @@ def test_command_line_grades_the_exercises_a_notebook_checks(tmp_path, capsys):
     assert T.main(["grade", str(subs), "--out", str(out), "--timeout", "20", "--checkers", str(CHECKERS)]) == 0
     assert "magics.ipynb                           3/3" in capsys.readouterr().out
     assert out.read_text().count("True") == 2
+
+
+# ------------------------------------------------------------ every real chapter
+from chapters import BOOK, chapter_sources  # noqa: E402
+
+SOLUTION_BLOCK = r"```\{solution-start\}.*?```\{solution-end\}|(```|:::)\{solution\}.*?^\1\s*$"
+
+
+def chapter_secrets(md: Path) -> list[str]:
+    """Lines only a solution holds: solution code cells and solution prose, minus any line found elsewhere."""
+    import re
+
+    nb = jupytext.read(md)
+    elsewhere = {line.strip() for c in nb.cells if c.cell_type == "code" and "solution" not in c.metadata.get("tags", [])
+                 for line in c.source.splitlines()}
+    text = md.read_text(encoding="utf-8")
+    solution_text = "\n".join(m.group(0) for m in re.finditer(SOLUTION_BLOCK, text, re.S | re.M))
+    outside = re.sub(SOLUTION_BLOCK, "", text, flags=re.S | re.M)
+    outside_lines = {line.strip() for line in outside.splitlines()}
+    code = [line.strip() for c in nb.cells if "solution" in c.metadata.get("tags", []) for line in c.source.splitlines()]
+    prose = [line.strip() for line in solution_text.splitlines()]
+    return [
+        line for line in code + prose
+        if len(line) > 12 and line not in outside_lines and line not in elsewhere and not line.startswith(("```", ":::", ":"))
+    ]
+
+
+@pytest.mark.parametrize("md", chapter_sources(), ids=[p.stem for p in chapter_sources()])
+def test_no_solution_survives_in_any_chapter(md, tmp_path):
+    path = T.student_edition(md, tmp_path, book=BOOK)
+    text = path.read_text(encoding="utf-8")
+    secrets = chapter_secrets(md)
+    assert len(secrets) >= 4, f"{md.name}: found too few solution lines to test ({len(secrets)})"
+    for secret in secrets:
+        assert json_escaped(secret) not in text, f"{md.name}: the student edition still holds {secret!r}"
+    nb = nbformat.read(path, as_version=4)
+    assert len(T.exercises_in(nb)) >= 2 and "raise NotImplementedError" in text
+
+
+def json_escaped(line: str) -> str:
+    import json
+
+    return json.dumps(line)[1:-1]
