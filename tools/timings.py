@@ -51,9 +51,9 @@ def main(only: list[str]) -> int:
     rows = {}
     if CSV.exists():
         with CSV.open(encoding="utf-8") as f:
-            rows = {r["Chapter"]: r for r in csv.DictReader(f)}
+            rows = {r["Chapter"]: r for r in csv.DictReader(f) if "Chapter" in r}
     gpu = gpu_name()
-    chosen = [Path(p).resolve() for p in only]
+    chosen = [(Path(p) if Path(p).is_absolute() else ROOT / p).resolve() for p in only]
     over = []
     for md in chapter_sources():
         if chosen and md not in chosen:

@@ -1,0 +1,267 @@
+"""How generative models are judged: the metrics every generative chapter reuses.
+
+Stable API (chapters 10–17 rely on it):
+
+- :func:`train_digit_classifier` ``(seed=0) -> DigitClassifier`` — a small CNN on the
+  8×8 digits (``nnbook.data.load_digits``), trained in a few seconds with ±1-pixel shift
+  augmentation; ``model.test_accuracy_`` is its held-out accuracy.
+- :func:`digit_features` ``(model, X) -> (n, 64)`` — the penultimate-layer features;
+  :func:`digit_probabilities` ``(model, X) -> (n, 10)`` — the softmax output.
+- :func:`frechet_distance` ``(features_a, features_b) -> float`` — the Fréchet distance
+  between Gaussians fitted to two feature sets (FID's formula)::
+
+      FD = ‖μ_a − μ_b‖² + tr(Σ_a + Σ_b − 2 (Σ_a Σ_b)^{1/2})
+
+  and :func:`frechet_distance_gaussians` for given means and covariances.
+- :func:`precision_recall` ``(real, fake, k=3) -> (precision, recall)`` — k-NN manifold
+  precision and recall (Kynkäänniemi et al., 2019): precision = share of fake samples
+  inside the real data's k-NN balls (quality), recall = share of real samples inside the
+  fake samples' k-NN balls (coverage).
+- :func:`evaluate_samples` ``(model, X_real, X_fake) -> dict`` — all of the above on images
+  ``(n, 64)`` in [0, 1], plus the share of confident predictions and the class histogram.
+
+Images are rows of 64 pixels in [0, 1] (the layout of ``load_digits``); models run on the
+device of their parameters.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import linalg
+from scipy.spatial.distance import cdist
+from torch import nn
+
+from nnbook.exercises import CheckFailed, exercise, expect_close
+from nnbook.validate import check_array, check_int, check_tensor
+
+__all__ = [
+    "DigitClassifier",
+    "train_digit_classifier",
+    "digit_features",
+    "digit_probabilities",
+    "frechet_distance",
+    "frechet_distance_gaussians",
+    "precision_recall",
+    "evaluate_samples",
+]
+
+
+# ---------------------------------------------------------------- the digit classifier
+class DigitClassifier(nn.Module):
+    """Small CNN for 8×8 digits: conv(16)–conv(32)–pool → 64 features → 10 logits.
+
+    ``x`` of shape ``(N, 64)`` or ``(N, 1, 8, 8)`` → logits ``(N, 10)``; :meth:`features`
+    gives the 64-d penultimate layer used by the Fréchet distance and k-NN metrics.
+    """
+
+    n_features = 64
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, padding=1)            # (N, 16, 8, 8)
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)           # (N, 32, 8, 8) → pool → (N, 32, 4, 4)
+        self.fc = nn.Linear(32 * 4 * 4, self.n_features)       # (N, 64): the features
+        self.out = nn.Linear(self.n_features, 10)              # (N, 10): the logits
+
+    @staticmethod
+    def _as_images(x: torch.Tensor) -> torch.Tensor:
+        if x.ndim == 2 and x.shape[1] == 64:
+            return x.view(-1, 1, 8, 8)
+        if x.ndim == 4 and tuple(x.shape[1:]) == (1, 8, 8):
+            return x
+        raise ValueError(f"x must have shape (N, 64) or (N, 1, 8, 8), got {tuple(x.shape)}")
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.conv1(self._as_images(x)))
+        h = F.max_pool2d(F.relu(self.conv2(h)), 2)
+        return F.relu(self.fc(h.flatten(1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.features(x))
+
+
+def _shift(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Shift each image (N, 1, 8, 8) by a random (dy, dx) ∈ {−1, 0, 1}², filling with zeros."""
+    N = len(x)
+    padded = F.pad(x, (1, 1, 1, 1))
+    d = torch.randint(0, 3, (N, 2), generator=g).tolist()
+    return torch.stack([padded[i, :, dy : dy + 8, dx : dx + 8] for i, (dy, dx) in enumerate(d)])
+
+
+def train_digit_classifier(seed: int = 0, epochs: int = 30, device=None) -> DigitClassifier:
+    """Train :class:`DigitClassifier` on the training split of ``load_digits(seed=0)``.
+
+    Adam (lr 3e-3, cosine decay), batches of 64, ±1-pixel random shifts. Returns the model in
+    eval mode on ``device`` (default: the CPU) with ``test_accuracy_`` = accuracy on the
+    450 held-out test digits. A few seconds on a CPU.
+    """
+    from nnbook.data import load_digits
+
+    seed = check_int("seed", seed, min_value=0)
+    epochs = check_int("epochs", epochs, min_value=1)
+    device = torch.device("cpu") if device is None else torch.device(device)
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    split = load_digits(seed=0)
+    X, y, Xt, yt = split.tensors()
+    X = X.view(-1, 1, 8, 8)
+    model = DigitClassifier().to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    steps = epochs * ((len(X) + 63) // 64)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(X), generator=g)
+        for i in range(0, len(X), 64):
+            idx = order[i : i + 64]
+            loss = F.cross_entropy(model(_shift(X[idx], g).to(device)), y[idx].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+    model.eval()
+    model.test_accuracy_ = float((digit_probabilities(model, Xt).argmax(1) == yt.numpy()).mean())
+    return model
+
+
+def _images(model, X, name="X") -> torch.Tensor:
+    if not isinstance(model, DigitClassifier):
+        raise TypeError(f"model must be a DigitClassifier (from train_digit_classifier), got {type(model).__name__}")
+    X = check_tensor(name, X, ndim=2)
+    if X.shape[1] != 64:
+        raise ValueError(f"{name} must have shape (n, 64) (8×8 images as rows), got {tuple(X.shape)}")
+    return X.float().to(next(model.parameters()).device)
+
+
+@torch.no_grad()
+def digit_features(model: DigitClassifier, X) -> np.ndarray:
+    """Penultimate-layer features ``(n, 64)`` of images ``X (n, 64)``."""
+    X = _images(model, X)
+    return torch.cat([model.features(X[i : i + 1024]) for i in range(0, len(X), 1024)]).cpu().double().numpy()
+
+
+@torch.no_grad()
+def digit_probabilities(model: DigitClassifier, X) -> np.ndarray:
+    """Class probabilities ``(n, 10)`` of images ``X (n, 64)``."""
+    X = _images(model, X)
+    return torch.cat([F.softmax(model(X[i : i + 1024]), 1) for i in range(0, len(X), 1024)]).cpu().double().numpy()
+
+
+# ---------------------------------------------------------------- Fréchet distance
+def frechet_distance_gaussians(mu1, cov1, mu2, cov2) -> float:
+    """``‖μ₁ − μ₂‖² + tr(Σ₁ + Σ₂ − 2 (Σ₁ Σ₂)^{1/2})``: the 2-Wasserstein distance² of two Gaussians.
+
+    ``mu (d,)``, ``cov (d, d)`` symmetric positive semi-definite. The matrix square root is
+    ``scipy.linalg.sqrtm``; tiny imaginary parts from round-off are dropped, and a result
+    below zero by round-off is returned as 0.
+    """
+    mu1 = check_array("mu1", mu1, ndim=1)
+    d = len(mu1)
+    mu2 = check_array("mu2", mu2, shape=(d,))
+    cov1 = check_array("cov1", cov1, shape=(d, d))
+    cov2 = check_array("cov2", cov2, shape=(d, d))
+    with warnings.catch_warnings():                           # singular Σ (dead ReLU features) is fine
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(cov1 @ cov2)
+        if not np.all(np.isfinite(covmean)):                  # sqrtm failed: nudge both covariances
+            eps = 1e-6 * np.eye(d)
+            covmean = linalg.sqrtm((cov1 + eps) @ (cov2 + eps))
+    covmean = np.real(covmean)
+    fd = float(np.sum((mu1 - mu2) ** 2) + np.trace(cov1) + np.trace(cov2) - 2 * np.trace(covmean))
+    return max(fd, 0.0)
+
+
+def _check_sets(a, b, names, min_rows):
+    a = check_array(names[0], a, ndim=2)
+    b = check_array(names[1], b, ndim=2)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"{names[0]} and {names[1]} must have the same number of columns, got {a.shape} and {b.shape}")
+    for name, x in zip(names, (a, b)):
+        if len(x) < min_rows:
+            raise ValueError(f"{name} needs at least {min_rows} rows (samples), got {len(x)}")
+    return a, b
+
+
+def frechet_distance(features_a, features_b) -> float:
+    """Fréchet distance between Gaussians fitted to two sets of features ``(n_a, d)``, ``(n_b, d)``.
+
+    Each set needs at least 2 rows (a covariance); fewer rows than ``d`` give a singular
+    covariance, which is allowed but makes the number noisy — compare sets of equal size.
+    """
+    a, b = _check_sets(features_a, features_b, ("features_a", "features_b"), 2)
+    return frechet_distance_gaussians(a.mean(0), np.cov(a, rowvar=False).reshape(a.shape[1], -1),
+                                      b.mean(0), np.cov(b, rowvar=False).reshape(b.shape[1], -1))
+
+
+# ---------------------------------------------------------------- precision and recall
+def _knn_radii(X: np.ndarray, k: int) -> np.ndarray:
+    """Distance from each row of ``X`` to its k-th nearest *other* row."""
+    D = cdist(X, X)
+    return np.sort(D, axis=1)[:, k]                           # column 0 is the point itself
+
+
+def precision_recall(real, fake, k: int = 3) -> tuple[float, float]:
+    """k-NN manifold precision and recall of ``fake (m, d)`` against ``real (n, d)``.
+
+    Around every real point put a ball reaching its k-th nearest real neighbour; their union
+    estimates the real manifold. **Precision** = share of fake points inside it (are the samples
+    realistic?). **Recall** = the same with the roles swapped (is every part of the real data
+    produced?). Both sets need more than ``k`` rows.
+    """
+    k = check_int("k", k, min_value=1)
+    real, fake = _check_sets(real, fake, ("real", "fake"), k + 1)
+    r_real, r_fake = _knn_radii(real, k), _knn_radii(fake, k)
+    D = cdist(fake, real)                                      # (m, n)
+    precision = float(np.mean((D <= r_real[None, :]).any(1)))
+    recall = float(np.mean((D.T <= r_fake[None, :]).any(1)))
+    return precision, recall
+
+
+def evaluate_samples(model: DigitClassifier, X_real, X_fake, k: int = 3, confidence: float = 0.9) -> dict:
+    """Every sample metric of the book for images ``X_fake (m, 64)`` against ``X_real (n, 64)``.
+
+    Returns ``{"fd", "precision", "recall", "confident", "class_hist"}``: Fréchet distance and
+    k-NN precision/recall on :func:`digit_features`, the share of samples whose top class
+    probability exceeds ``confidence``, and the share of samples predicted as each class (10,).
+    """
+    fr, ff = digit_features(model, X_real), digit_features(model, X_fake)
+    p, r = precision_recall(fr, ff, k)
+    probs = digit_probabilities(model, X_fake)
+    return {
+        "fd": frechet_distance(fr, ff),
+        "precision": p,
+        "recall": r,
+        "confident": float(np.mean(probs.max(1) > confidence)),
+        "class_hist": np.bincount(probs.argmax(1), minlength=10) / len(probs),
+    }
+
+
+# ---------------------------------------------------------------- exercise checker
+def _ref_frechet_1d(mu1, sigma1, mu2, sigma2):
+    return (mu1 - mu2) ** 2 + (sigma1 - sigma2) ** 2
+
+
+def _wrong_frechet_variances(mu1, sigma1, mu2, sigma2):
+    return (mu1 - mu2) ** 2 + (sigma1**2 - sigma2**2) ** 2
+
+
+def _wrong_frechet_no_cross(mu1, sigma1, mu2, sigma2):
+    return (mu1 - mu2) ** 2 + sigma1**2 + sigma2**2
+
+
+@exercise(
+    "metrics.frechet_1d",
+    reference=_ref_frechet_1d,
+    wrong=[_wrong_frechet_variances, _wrong_frechet_no_cross],
+    hint="in 1-D, Σ = σ²; the matrix square root of σ₁²σ₂² is σ₁σ₂. Expand σ₁² + σ₂² − 2σ₁σ₂.",
+)
+def _check_frechet_1d(func):
+    cases = [(0.0, 1.0, 0.0, 1.0), (1.0, 1.0, -1.0, 1.0), (0.0, 1.0, 0.0, 3.0), (2.0, 0.5, -1.0, 2.0)]
+    for mu1, s1, mu2, s2 in cases:
+        want = frechet_distance_gaussians([mu1], [[s1**2]], [mu2], [[s2**2]])
+        expect_close(float(func(mu1, s1, mu2, s2)), want, f"frechet_1d{(mu1, s1, mu2, s2)}", atol=1e-8)
+    if abs(float(func(3.0, 2.0, 3.0, 2.0))) > 1e-12:
+        raise CheckFailed("a distribution must be at distance 0 from itself")

@@ -1,0 +1,133 @@
+"""Tests for nnbook.metrics: digit classifier, Fréchet distance, k-NN precision/recall."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+from scipy.stats import wasserstein_distance
+
+from nnbook import metrics as M
+from nnbook.exercises import get, run_check
+
+
+def spd(rng, d):
+    A = rng.normal(size=(d, d))
+    return A @ A.T + 0.1 * np.eye(d)
+
+
+@settings(max_examples=30, deadline=None)
+@given(mu1=st.floats(-5, 5), mu2=st.floats(-5, 5), s1=st.floats(0.1, 5), s2=st.floats(0.1, 5))
+def test_frechet_1d_closed_form(mu1, mu2, s1, s2):
+    fd = M.frechet_distance_gaussians([mu1], [[s1**2]], [mu2], [[s2**2]])
+    assert fd == pytest.approx((mu1 - mu2) ** 2 + (s1 - s2) ** 2, rel=1e-7, abs=1e-9)
+
+
+def test_frechet_1d_is_squared_wasserstein_of_quantiles():
+    # W2 between two 1-D Gaussians: compare with the quantile-coupling integral computed by scipy's W1 of
+    # the difference of quantile functions is not W2, so integrate (F1⁻¹ − F2⁻¹)² numerically instead.
+    from scipy.stats import norm
+    u = (np.arange(200000) + 0.5) / 200000
+    w2 = np.mean((norm.ppf(u, 1.0, 2.0) - norm.ppf(u, -0.5, 0.7)) ** 2)
+    assert M.frechet_distance_gaussians([1.0], [[4.0]], [-0.5], [[0.49]]) == pytest.approx(w2, rel=1e-3)
+
+
+def test_frechet_commuting_covariances_closed_form():
+    # diagonal covariances commute: FD = |Δμ|² + Σ (σ1 − σ2)²
+    rng = np.random.default_rng(0)
+    v1, v2 = rng.uniform(0.1, 3, 5), rng.uniform(0.1, 3, 5)
+    m1, m2 = rng.normal(size=5), rng.normal(size=5)
+    want = np.sum((m1 - m2) ** 2) + np.sum((np.sqrt(v1) - np.sqrt(v2)) ** 2)
+    assert M.frechet_distance_gaussians(m1, np.diag(v1), m2, np.diag(v2)) == pytest.approx(want, rel=1e-9)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), d=st.integers(1, 6))
+def test_frechet_properties(seed, d):
+    rng = np.random.default_rng(seed)
+    m1, m2, S1, S2 = rng.normal(size=d), rng.normal(size=d), spd(rng, d), spd(rng, d)
+    assert M.frechet_distance_gaussians(m1, S1, m1, S1) == pytest.approx(0.0, abs=1e-7)
+    a = M.frechet_distance_gaussians(m1, S1, m2, S2)
+    assert a == pytest.approx(M.frechet_distance_gaussians(m2, S2, m1, S1), rel=1e-6, abs=1e-8)
+    assert a >= 0
+    shift = rng.normal(size=d)   # a common shift changes nothing
+    assert M.frechet_distance_gaussians(m1 + shift, S1, m2 + shift, S2) == pytest.approx(a, rel=1e-9, abs=1e-9)
+
+
+def test_frechet_distance_of_samples_uses_sample_moments():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(400, 3)), 2.0 + 1.5 * rng.normal(size=(300, 3))
+    want = M.frechet_distance_gaussians(a.mean(0), np.cov(a.T), b.mean(0), np.cov(b.T))
+    assert M.frechet_distance(a, b) == pytest.approx(want, rel=1e-12)
+    assert M.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-8)
+    # a large sample of N(0, I) vs N(2·1, 2.25 I): 3·4 + 3·(1 − 1.5)² = 12.75
+    assert M.frechet_distance(a, b) == pytest.approx(12.75, rel=0.15)
+
+
+def test_precision_recall_toy_cases():
+    rng = np.random.default_rng(2)
+    real = rng.normal(size=(200, 2))
+    assert M.precision_recall(real, real, k=3) == (1.0, 1.0)
+    collapsed = real[np.argsort(np.linalg.norm(real - real[0], axis=1))[:20]] + 1e-3  # one small region
+    p, r = M.precision_recall(real, collapsed, k=3)
+    assert p > 0.9 and r < 0.3
+    far = rng.normal(loc=20.0, size=(200, 2))
+    assert M.precision_recall(real, far, k=3) == (0.0, 0.0)
+
+
+def test_precision_recall_brute_force():
+    rng = np.random.default_rng(3)
+    real, fake = rng.normal(size=(15, 2)), rng.normal(loc=0.5, size=(12, 2))
+    k = 2
+    def radius(X, i):
+        return sorted(np.linalg.norm(X - X[i], axis=1))[k]
+    prec = np.mean([any(np.linalg.norm(f - real[j]) <= radius(real, j) for j in range(15)) for f in fake])
+    rec = np.mean([any(np.linalg.norm(r - fake[j]) <= radius(fake, j) for j in range(12)) for r in real])
+    assert M.precision_recall(real, fake, k=k) == (pytest.approx(prec), pytest.approx(rec))
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    torch.set_num_threads(1)
+    return M.train_digit_classifier(seed=0, epochs=6)
+
+
+def test_classifier_learns_and_exposes_features(classifier):
+    from nnbook.data import load_digits
+    s = load_digits()
+    assert classifier.test_accuracy_ > 0.85          # 6 epochs only; the default 30 epochs reach ~99 %
+    f = M.digit_features(classifier, s.X_test[:20])
+    P = M.digit_probabilities(classifier, s.X_test[:20])
+    assert f.shape == (20, 64) and P.shape == (20, 10)
+    np.testing.assert_allclose(P.sum(1), 1.0, atol=1e-6)
+    ev = M.evaluate_samples(classifier, s.X_train[:200], s.X_test[:200])
+    noise = np.random.default_rng(0).random((200, 64))
+    ev_noise = M.evaluate_samples(classifier, s.X_train[:200], noise)
+    assert ev["fd"] < ev_noise["fd"] and ev["recall"] > ev_noise["recall"]
+    assert ev["class_hist"].sum() == pytest.approx(1.0)
+
+
+def test_bad_input(classifier):
+    with pytest.raises(ValueError, match="features_b"):
+        M.frechet_distance(np.zeros((5, 3)), np.zeros((5, 2)))
+    with pytest.raises(ValueError, match="at least 2"):
+        M.frechet_distance(np.zeros((1, 3)), np.zeros((5, 3)))
+    with pytest.raises(ValueError, match="finite"):
+        M.frechet_distance(np.full((4, 2), np.nan), np.zeros((5, 2)))
+    with pytest.raises(ValueError, match="cov2"):
+        M.frechet_distance_gaussians([0.0, 0.0], np.eye(2), [0.0, 0.0], np.eye(3))
+    with pytest.raises(ValueError, match="fake"):
+        M.precision_recall(np.zeros((10, 2)), np.zeros((3, 2)), k=3)
+    with pytest.raises(TypeError, match="k"):
+        M.precision_recall(np.zeros((10, 2)), np.zeros((10, 2)), k=1.5)
+    with pytest.raises(ValueError, match=r"\(n, 64\)"):
+        M.digit_features(classifier, np.zeros((3, 63)))
+    with pytest.raises(TypeError, match="model"):
+        M.digit_features(torch.nn.Linear(64, 10), np.zeros((3, 64)))
+    with pytest.raises(ValueError, match="x must have shape"):
+        classifier(torch.zeros(2, 1, 7, 7))
+
+
+def test_checker_accepts_reference_and_rejects_wrong():
+    ex = get("metrics.frechet_1d")
+    assert run_check(ex.name, ex.reference).passed
+    for w in ex.wrong:
+        assert not run_check(ex.name, w).passed
