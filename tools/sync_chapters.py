@@ -6,6 +6,7 @@ overwrite an edit (see FACTS.md).
 """
 from __future__ import annotations
 
+import hashlib
 import sys
 
 import jupytext
@@ -31,6 +32,8 @@ def main(only: list[str]) -> int:
         nb = jupytext.read(md)
         nb.metadata.pop("jupytext", None)
         out = notebook_for(md)
+        for i, cell in enumerate(nb.cells):  # stable ids: regenerating gives the same file
+            cell.id = hashlib.sha1(f"{out.name}:{i}".encode()).hexdigest()[:8]
         out.parent.mkdir(parents=True, exist_ok=True)
         jupytext.write(nb, out, fmt="ipynb")
         wanted.add(out)
