@@ -31,7 +31,7 @@ book: $(STAMP)
 	@echo "The book is built. Open: file://$(CURDIR)/_build/html/index.html"
 
 notebooks: $(STAMP)
-	cd tools && ../$(PY) sync_chapters.py $(CHAPTERS) && ../$(PY) glossary.py
+	cd tools && ../$(PY) sync_chapters.py $(CHAPTERS) && ../$(PY) glossary.py && ../$(PY) exercise_index.py
 
 test-lib: $(STAMP)
 	$(PY) -m pytest -q -n $(JOBS) tests

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from chapters import BOOK, NOTEBOOKS, ROOT, badge, chapter_sources, install_line, notebook_for
+import exercise_index
 import glossary
 
 CHAPTERS = chapter_sources()
@@ -125,3 +126,11 @@ def test_every_citation_resolves():
         for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", md.read_text(encoding="utf-8")):
             for key in group.split(","):
                 assert key.strip() in keys, f"{md.name} cites {key!r}, which is not in references.bib"
+
+
+def test_exercise_index_is_generated_from_the_chapters():
+    page = exercise_index.INDEX_PAGE.read_text(encoding="utf-8")
+    assert page == exercise_index.render(), "book/part0/exercise_index.md is stale: run `make notebooks`"
+    for md in CHAPTERS:
+        kinds = [k for k, _, _ in exercise_index.chapter_exercises(md)]
+        assert kinds.count("coding") >= 2 and len(kinds) >= 4, f"{md.name}: the index sees too few exercises"
