@@ -12,7 +12,6 @@ from scipy.integrate import quad, solve_ivp
 from nnbook import chnn as C
 from nnbook.exercises import run_check
 
-torch.set_num_threads(1)
 
 
 def _cities(n, seed):

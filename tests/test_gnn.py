@@ -9,13 +9,6 @@ from nnbook import gnn
 from nnbook.exercises import run_check
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny graphs: one thread avoids OpenMP contention on a shared CPU
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def _random_graph(n, p, seed):

@@ -86,7 +86,7 @@ def test_precision_recall_brute_force():
 
 @pytest.fixture(scope="module")
 def classifier():
-    torch.set_num_threads(1)
+    torch.set_num_threads(1)  # module-scoped: runs before the per-test fixture
     return M.train_digit_classifier(seed=0, epochs=6)
 
 

@@ -25,13 +25,6 @@ from nnbook.vae import (
 D = torch.distributions
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models are much faster on one thread on a shared CPU; restore the setting afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @settings(max_examples=30, deadline=None)
