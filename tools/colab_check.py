@@ -1,61 +1,143 @@
-"""Run chapters the way a student in Colab does, minus the network.
+"""Run every chapter the way a student in Colab does, minus the network.
 
-Installs the package alone (non-editable, from this checkout, as `pip install
-git+URL` would) into a clean virtual environment, copies each notebook to a
-temporary directory outside the repository, and executes it top to bottom
-there. Fails if a notebook needs a file from the repository or a package the
-package does not declare.
+1. Installs the package alone — built and installed non-editable from this
+   checkout, as `pip install "nnbook @ git+URL"` does — into a clean virtual
+   environment, with only the runtime dependencies it declares (versions
+   constrained to the dev pins so runs are reproducible) plus the test harness
+   (pytest, nbval, xdist, ipykernel).
+2. Copies each notebook into its own folder in a temporary directory outside
+   the repository, with HOME pointing into that directory too.
+3. Executes them all top to bottom with nbval (each kernel starts in its
+   notebook's folder), then fails if a notebook
+   - errored (it read a file from the repository, or imported a package the
+     package does not declare), or
+   - wrote anywhere but its own folder: into the repository, next to another
+     notebook, or into HOME beyond the caches of matplotlib/IPython/Jupyter.
 
-    python3 tools/colab_check.py [notebooks/part1_static/01_principles.ipynb ...]
+    python3 tools/colab_check.py [-n JOBS] [notebooks/part1_static/01_principles.ipynb ...]
+
+The virtual environment is kept in $COLAB_VENV (default /tmp/nnbook-colab-venv)
+and rebuilt when pyproject.toml changes.
 """
 from __future__ import annotations
 
+import argparse
+import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(os.environ.get("COLAB_VENV", Path(tempfile.gettempdir()) / "nnbook-colab-venv"))
-RUNNER = """
-import sys, nbformat
-from nbclient import NotebookClient
-nb = nbformat.read(sys.argv[1], as_version=4)
-NotebookClient(nb, timeout=900, kernel_name="python3").execute()
-print("executed", len(nb.cells), "cells")
-"""
+HARNESS = ["pytest", "nbval", "pytest-xdist", "ipykernel"]
+# what Python, IPython, Jupyter and matplotlib write for themselves under HOME
+TOOL_CACHES = (".cache", ".config/matplotlib", ".ipython", ".local/share/jupyter", ".jupyter")
+
+
+def dev_pins() -> dict[str, str]:
+    """name -> 'name==version' for every pin of pyproject's dev extra."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    pins = project["project"]["optional-dependencies"]["dev"]
+    return {re.split("[<>=]", p)[0].lower(): p for p in pins if "==" in p}
 
 
 def ensure_venv() -> Path:
+    """A venv holding torch (Colab has its own), the harness and the package alone."""
     py = VENV / "bin" / "python"
-    if not py.exists():
+    pyproject = (ROOT / "pyproject.toml").read_bytes()
+    stamp = VENV / ".pyproject-sha"
+    digest = hashlib.sha256(pyproject).hexdigest()
+    if not py.exists() or not stamp.exists() or stamp.read_text() != digest:
+        shutil.rmtree(VENV, ignore_errors=True)
         subprocess.check_call([sys.executable, "-m", "venv", str(VENV)])
-        # Colab already has torch; locally we take the CPU wheel (see FACTS.md).
-        subprocess.check_call([str(py), "-m", "pip", "install", "-q", "torch==2.13.0", "ipykernel", "nbclient", "nbformat"])
+        constraints = VENV / "constraints.txt"
+        constraints.write_text("\n".join(dev_pins().values()) + "\n")
+        pins = dev_pins()
+        harness = [pins.get(h, h) for h in HARNESS]
+        # torch first: the CPU wheel on disk (see FACTS.md); Colab brings its own torch
+        subprocess.check_call([str(py), "-m", "pip", "install", "-q", pins["torch"], *harness, "-c", str(constraints)])
+        stamp.write_text(digest)
     # the package exactly as a user gets it: built and installed, not editable
+    constraints = VENV / "constraints.txt"
     subprocess.check_call([str(py), "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", str(ROOT)])
-    subprocess.check_call([str(py), "-m", "pip", "install", "-q", str(ROOT)])
+    subprocess.check_call([str(py), "-m", "pip", "install", "-q", str(ROOT), "-c", str(constraints)])
+    subprocess.check_call([str(py), "-m", "pip", "check"])
     return py
 
 
-def main(paths: list[str]) -> int:
-    notebooks = [Path(p).resolve() for p in paths] or sorted((ROOT / "notebooks").rglob("*.ipynb"))
+def snapshot(folder: Path) -> dict[str, float]:
+    """path -> mtime of every file under folder."""
+    return {str(p.relative_to(folder)): p.stat().st_mtime for p in folder.rglob("*") if p.is_file()}
+
+
+def repo_state() -> str:
+    """git's view of the working tree (tracked changes and untracked, non-ignored files)."""
+    r = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT, capture_output=True, text=True)
+    return r.stdout if r.returncode == 0 else ""
+
+
+def stray_writes(sandbox: Path, before: dict[str, float], folders: list[Path]) -> list[str]:
+    """Files created or changed in the sandbox outside every notebook's own folder."""
+    home = sandbox / "home"
+    allowed = [f.relative_to(sandbox).as_posix() + "/" for f in folders]
+    allowed += [(home / c).relative_to(sandbox).as_posix() + "/" for c in TOOL_CACHES]
+    stray = []
+    for path, mtime in snapshot(sandbox).items():
+        if before.get(path) == mtime:
+            continue
+        posix = Path(path).as_posix()
+        if not any(posix.startswith(a) for a in allowed):
+            stray.append(posix)
+    return stray
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--jobs", type=int, default=2, help="notebooks run at once (pytest-xdist)")
+    parser.add_argument("notebooks", nargs="*", help="default: every notebook under notebooks/")
+    args = parser.parse_args(argv)
+    notebooks = [Path(p).resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").rglob("*.ipynb"))
     py = ensure_venv()
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    failed = []
-    for nb in notebooks:
-        with tempfile.TemporaryDirectory(prefix="colab-") as tmp:
-            target = Path(tmp) / nb.name
-            shutil.copy(nb, target)
-            r = subprocess.run([str(py), "-c", RUNNER, str(target)], cwd=tmp, env=env, capture_output=True, text=True)
-            ok = r.returncode == 0
-            print(("PASS " if ok else "FAIL ") + str(nb.relative_to(ROOT)), flush=True)
-            if not ok:
-                print(r.stderr[-4000:])
-                failed.append(nb)
-    return 1 if failed else 0
+
+    sandbox = Path(tempfile.mkdtemp(prefix="nnbook-colab-"))
+    try:
+        (sandbox / "home").mkdir()
+        folders = []
+        for nb in notebooks:
+            folder = sandbox / "notebooks" / nb.relative_to(ROOT / "notebooks").with_suffix("")
+            folder.mkdir(parents=True)
+            shutil.copy(nb, folder / nb.name)
+            folders.append(folder)
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "JUPYTER_PATH")}
+        env.update(HOME=str(sandbox / "home"), PATH=f"{VENV / 'bin'}:{env.get('PATH', '')}", OMP_NUM_THREADS="1",
+                   MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
+        before, repo_before = snapshot(sandbox), repo_state()
+        cmd = [str(py), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", "notebooks"]
+        if args.jobs > 1:
+            cmd += ["-n", str(args.jobs), "--dist", "loadscope"]
+        print(f"Colab situation: {len(notebooks)} notebook(s) in {sandbox}, package from a clean venv {VENV}", flush=True)
+        status = subprocess.run(cmd, cwd=sandbox, env=env).returncode
+
+        problems = []
+        if status != 0:
+            problems.append("a notebook failed to run outside the repository (see the pytest report above)")
+        stray = stray_writes(sandbox, before, folders)
+        if stray:
+            problems.append("notebooks wrote outside their own folder:\n  " + "\n  ".join(sorted(stray)[:20]))
+        if repo_state() != repo_before:
+            problems.append("the repository changed while notebooks ran (a notebook wrote into it)")
+        for p in problems:
+            print("FAIL:", p)
+        if not problems:
+            print(f"Colab situation: all {len(notebooks)} notebook(s) ran outside the repository and wrote only in their own folders")
+        return 1 if problems else 0
+    finally:
+        shutil.rmtree(sandbox, ignore_errors=True)
 
 
 if __name__ == "__main__":
