@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 JOBS ?= 2
 BUILD_FLAGS ?=
 
-.PHONY: help venv book test test-lib test-notebooks test-student test-build notebooks timings serve clean
+.PHONY: help venv book test test-lib test-notebooks test-gpu test-student test-build notebooks timings serve clean
 
 help:
 	@echo "make book   - set up .venv, execute every chapter, build the website into _build/html"
@@ -40,6 +40,11 @@ test-lib: $(STAMP)
 # clean venv; each notebook copied outside the repository and executed there by nbval.
 test-notebooks: $(STAMP)
 	$(PY) tools/colab_check.py -n $(JOBS)
+
+# Every notebook on the GPU, when there is one; says SKIPPED (never "passed") when there is none.
+test-gpu: $(STAMP)
+	@$(PY) tools/gpu_check.py; status=$$?; \
+	if [ $$status -eq 77 ]; then echo "make test-gpu: SKIPPED (no CUDA device here)"; else exit $$status; fi
 
 test-build: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --all -W -n --keep-going $(BUILD_FLAGS)

@@ -134,3 +134,13 @@ def test_exercise_index_is_generated_from_the_chapters():
     for md in CHAPTERS:
         kinds = [k for k, _, _ in exercise_index.chapter_exercises(md)]
         assert kinds.count("coding") >= 2 and len(kinds) >= 4, f"{md.name}: the index sees too few exercises"
+
+
+HAND_PLACED_DEVICE = re.compile(r"\.cuda\(|\.to\(\s*['\"]cuda|device\s*=\s*['\"]cuda")
+
+
+@pytest.mark.parametrize("path", CHAPTERS + sorted((ROOT / "lib" / "nnbook").glob("*.py")), ids=lambda p: p.name)
+def test_no_device_is_hard_coded(path):
+    """Chapters run unchanged on CPU and GPU: the device comes from nnbook.get_device()."""
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        assert not HAND_PLACED_DEVICE.search(line), f"{path.name}:{n} places a tensor on CUDA by hand: {line.strip()}"
