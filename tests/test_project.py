@@ -144,3 +144,13 @@ def test_no_device_is_hard_coded(path):
     """Chapters run unchanged on CPU and GPU: the device comes from nnbook.get_device()."""
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         assert not HAND_PLACED_DEVICE.search(line), f"{path.name}:{n} places a tensor on CUDA by hand: {line.strip()}"
+
+
+def test_pages_workflow_builds_the_book_and_deploys_the_html():
+    wf = yaml.safe_load((ROOT / ".github" / "workflows" / "pages.yml").read_text(encoding="utf-8"))
+    assert wf[True]["push"]["branches"] == ["main"]  # YAML 1.1 reads the key `on` as True
+    steps = wf["jobs"]["build"]["steps"]
+    assert any(s.get("run") == "make book" for s in steps)
+    upload = next(s for s in steps if str(s.get("uses", "")).startswith("actions/upload-pages-artifact"))
+    assert upload["with"]["path"] == "_build/html"
+    assert wf["jobs"]["deploy"]["needs"] == "build"
