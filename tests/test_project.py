@@ -154,3 +154,14 @@ def test_pages_workflow_builds_the_book_and_deploys_the_html():
     upload = next(s for s in steps if str(s.get("uses", "")).startswith("actions/upload-pages-artifact"))
     assert upload["with"]["path"] == "_build/html"
     assert wf["jobs"]["deploy"]["needs"] == "build"
+
+
+def test_every_term_is_defined_once_and_listed_with_its_chinese_and_chapter():
+    page = (BOOK / "appendix" / "glossary.md").read_text(encoding="utf-8")
+    seen = {}
+    for md in CHAPTERS:
+        doc = "/" + md.relative_to(ROOT).with_suffix("").as_posix()
+        for en, zh in glossary.chapter_terms(md):
+            assert en.lower() not in seen, f"{en!r} is defined in {seen.get(en.lower())} and again in {md.name}"
+            seen[en.lower()] = md.name
+            assert f"| {{term}}`{en}` | {zh} | " in page and f"<{doc}>`" in page, f"{en!r} missing from the glossary page"
