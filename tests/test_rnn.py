@@ -239,3 +239,73 @@ def test_bad_input_errors():
         R.layer_norm(torch.zeros(2, 4), gain=torch.ones(3))
     with pytest.raises(ValueError, match="detach_every"):
         R.ElmanRNN(2, 3)(torch.zeros(1, 4, 2), detach_every=0)
+
+
+# ------------------------------------------------------------ the copy task
+def test_forget_bias_sets_only_the_forget_block():
+    torch.manual_seed(0)
+    m = R.GatedRegressor("lstm", 3, 5, forget_bias=1.0)
+    b_ih, b_hh = m.core.bias_ih_l0.detach(), m.core.bias_hh_l0.detach()
+    assert torch.all(b_ih[5:10] == 1.0) and torch.all(b_hh[5:10] == 0.0)      # gate order i, f, g, o
+    torch.manual_seed(0)
+    ref = R.GatedRegressor("lstm", 3, 5)
+    for blk in (slice(0, 5), slice(10, 20)):                                  # the other blocks are untouched
+        assert torch.equal(b_ih[blk], ref.core.bias_ih_l0.detach()[blk])
+    # the initial forget gate is σ(1) for a zero input and state (hand-computed with lstm_step)
+    x, h, c = torch.zeros(1, 3), torch.zeros(1, 5), torch.ones(1, 5)
+    core = m.core
+    with torch.no_grad():
+        m.core.bias_ih_l0.zero_(); m.core.bias_hh_l0.zero_(); m.core.bias_ih_l0[5:10] = 1.0
+        m.core.bias_ih_l0[10:15] = -100.0    # candidate g = tanh(-100) = -1, input gate σ(0) = 1/2
+        _, c1 = R.lstm_step(x, h, c, core.weight_ih_l0, core.weight_hh_l0, core.bias_ih_l0, core.bias_hh_l0)
+    torch.testing.assert_close(c1, torch.full((1, 5), torch.sigmoid(torch.tensor(1.0)).item() - 0.5))
+
+
+@FAST
+@given(n=st.integers(1, 6), T=st.integers(1, 7), K=st.integers(2, 5), seed=st.integers(0, 1000))
+def test_token_accuracy_matches_hand_count(n, T, K, seed):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randint(K, (n, T), generator=g)
+    y = torch.randint(K, (n, T), generator=g)
+    y[torch.rand(n, T, generator=g) < 0.3] = -100
+    y[0, 0] = 1                                            # at least one targeted step
+    torch.manual_seed(seed)
+    m = R.GatedRegressor("gru", K, 4, output_size=K)
+    with torch.no_grad():
+        pred = m(torch.nn.functional.one_hot(X, K).float()).argmax(-1)
+    keep = y != -100
+    assert R.token_accuracy(m, X, y) == pytest.approx(float((pred[keep] == y[keep]).float().mean()))
+
+
+def test_copy_task_is_learnt_at_a_short_delay():
+    from nnbook.data import copy_task
+
+    X, y = (torch.as_tensor(a) for a in copy_task(400, 2, 3, 2, seed=0))
+    y[:, :-2] = -100
+    torch.manual_seed(0)
+    m = R.GatedRegressor("gru", 5, 16, output_size=4)
+    before = R.token_accuracy(m, X, y)
+    res = R.train_token_classifier(m, X, y, steps=150, batch_size=32, lr=1e-2)
+    assert len(res.loss) == 150 and max(res.grad_norm) < float("inf")
+    assert R.token_accuracy(m, X, y) > 0.9 > before + 0.3
+
+
+def test_copy_helpers_bad_input():
+    m = R.GatedRegressor("gru", 4, 3, output_size=4)
+    X = torch.zeros(2, 5, dtype=torch.long)
+    with pytest.raises(TypeError, match="torch.long"):
+        R.train_token_classifier(m, X.float(), X)
+    with pytest.raises(ValueError, match="same shape"):
+        R.token_accuracy(m, X, X[:, :4])
+    with pytest.raises(ValueError, match="input_size"):
+        R.token_accuracy(m, X + 4, X)
+    with pytest.raises(ValueError, match="no targeted step"):
+        R.token_accuracy(m, X, torch.full_like(X, -100))
+    with pytest.raises(ValueError, match="clip"):
+        R.train_token_classifier(m, X, X, clip=-1.0)
+    with pytest.raises(TypeError, match="model"):
+        R.train_token_classifier(torch.nn.Linear(2, 2), X, X)
+    with pytest.raises(ValueError, match="forget_bias"):
+        R.GatedRegressor("gru", 2, 3, forget_bias=1.0)
+    with pytest.raises(TypeError, match="forget_bias"):
+        R.GatedRegressor("lstm", 2, 3, forget_bias="1")

@@ -48,6 +48,8 @@ __all__ = [
     "gru_param_count",
     "TrainResult",
     "train_regressor",
+    "train_token_classifier",
+    "token_accuracy",
 ]
 
 _ACTS = ("tanh", "linear")
@@ -297,9 +299,12 @@ class GatedRegressor(nn.Module):
     """``torch.nn.RNN`` / ``LSTM`` / ``GRU`` (batch-first, one layer) + a linear read-out.
 
     ``kind`` is ``"rnn"``, ``"lstm"`` or ``"gru"``; ``x (B, T, I)`` → outputs ``(B, T, O)``.
+    ``forget_bias`` (LSTM only) sets the forget gate's bias, e.g. 1.0 so that the
+    cell starts out remembering (``f_t ≈ σ(1) ≈ 0.73``; PyTorch's default gives ≈ 1/2).
     """
 
-    def __init__(self, kind: str, input_size: int, hidden_size: int, output_size: int = 1):
+    def __init__(self, kind: str, input_size: int, hidden_size: int, output_size: int = 1,
+                 forget_bias: float | None = None):
         super().__init__()
         self.kind = check_choice("kind", kind, ["rnn", "lstm", "gru"])
         self.input_size = check_int("input_size", input_size, min_value=1)
@@ -308,6 +313,14 @@ class GatedRegressor(nn.Module):
         cls = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind]
         self.core = cls(input_size, hidden_size, batch_first=True)
         self.readout = nn.Linear(hidden_size, output_size)
+        if forget_bias is not None:  # LSTM only: start with f_t = σ(forget_bias) instead of σ(≈0) = 1/2
+            if self.kind != "lstm":
+                raise ValueError(f"forget_bias applies only to kind='lstm', got kind={kind!r}")
+            forget_bias = check_float("forget_bias", forget_bias)
+            H = hidden_size
+            with torch.no_grad():  # PyTorch's gate order is (i, f, g, o): the forget block is rows H..2H
+                self.core.bias_ih_l0[H:2 * H] = forget_bias
+                self.core.bias_hh_l0[H:2 * H] = 0.0
 
     def forward(self, x, detach_every=None):
         x = _seq("x", x)
@@ -460,6 +473,71 @@ def evaluate_mse(model: nn.Module, X, y) -> float:
 
 
 __all__.append("evaluate_mse")
+
+
+def _tokens_and_targets(model, X, y):
+    if not isinstance(model, nn.Module) or not hasattr(model, "input_size"):
+        raise TypeError(f"model must be a GatedRegressor or ElmanRNN (with an input_size), got {type(model).__name__}")
+    X = check_tensor("X", X, ndim=2)
+    y = check_tensor("y", y, ndim=2)
+    if X.dtype != torch.long or y.dtype != torch.long:
+        raise TypeError(f"X and y must hold integer token ids (torch.long), got {X.dtype} and {y.dtype}")
+    if X.shape != y.shape:
+        raise ValueError(f"X and y must have the same shape (N, T), got {tuple(X.shape)} and {tuple(y.shape)}")
+    if X.min() < 0 or X.max() >= model.input_size:
+        raise ValueError(f"X must hold token ids in [0, {model.input_size}) (the model's input_size)")
+    return X, y
+
+
+def train_token_classifier(model: nn.Module, X, y, *, steps: int = 300, batch_size: int = 64, lr: float = 1e-2,
+                           clip: float | None = 1.0, seed: int = 0) -> TrainResult:
+    """Train ``model`` to predict a class at every step of a token sequence (e.g. the copy task).
+
+    ``X (N, T)`` holds input token ids, fed to the model one-hot (``model.input_size``
+    tokens); ``y (N, T)`` holds the target class of every step, ``-100`` where there is
+    no target. Adam on the mean cross-entropy over the targeted steps, with the total
+    gradient norm clipped to ``clip`` (``None``: no clipping).
+    """
+    X, y = _tokens_and_targets(model, X, y)
+    steps = check_int("steps", steps, min_value=1)
+    batch_size = check_int("batch_size", batch_size, min_value=1)
+    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
+    if clip is not None:
+        clip = check_float("clip", clip, min_value=0.0, min_inclusive=False)
+    device = next(model.parameters()).device
+    X, y = X.to(device), y.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    g = torch.Generator().manual_seed(check_int("seed", seed, min_value=0))
+    res = TrainResult()
+    start = time.perf_counter()
+    model.train()
+    for _ in range(steps):
+        idx = torch.randint(len(X), (min(batch_size, len(X)),), generator=g).to(device)
+        logits = model(nn.functional.one_hot(X[idx], model.input_size).float())    # (B, T, classes)
+        loss = nn.functional.cross_entropy(logits.flatten(0, 1), y[idx].flatten(), ignore_index=-100)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip if clip is not None else float("inf"))
+        res.loss.append(float(loss.detach()))
+        res.grad_norm.append(float(norm))
+        opt.step()
+    res.seconds = time.perf_counter() - start
+    model.eval()
+    return res
+
+
+@torch.no_grad()
+def token_accuracy(model: nn.Module, X, y) -> float:
+    """Fraction of the targeted steps (``y != -100``) where the model's most likely class is ``y`` (eval mode)."""
+    X, y = _tokens_and_targets(model, X, y)
+    device = next(model.parameters()).device
+    X, y = X.to(device), y.to(device)
+    model.eval()
+    pred = model(nn.functional.one_hot(X, model.input_size).float()).argmax(-1)
+    keep = y != -100
+    if not keep.any():
+        raise ValueError("y has no targeted step (every entry is -100)")
+    return float((pred[keep] == y[keep]).float().mean())
 
 
 # ------------------------------------------------------------------ exercises

@@ -50,6 +50,10 @@ __all__ = [
     "lm_batch",
     "mask_tokens",
     "reversal_data",
+    "PARITY_TOKENS",
+    "parity_data",
+    "parity_batch",
+    "parity_accuracy",
     "train_steps",
     "distillation_loss",
     "distill_steps",
@@ -283,17 +287,23 @@ class Transformer(nn.Module):
 
 @torch.no_grad()
 def generate(model: Transformer, idx, n_new: int, temperature: float = 1.0, generator=None):
-    """Sample ``n_new`` tokens one by one from a causal ``model``, starting after ``idx`` (B, T)."""
+    """Sample ``n_new`` tokens one by one from a causal ``model``, starting after ``idx`` (B, T).
+
+    ``temperature=0`` is greedy decoding: always the most likely token.
+    """
     if not isinstance(model, Transformer) or not model.config.causal:
         raise ValueError("model must be a causal Transformer (config.causal=True)")
     n_new = check_int("n_new", n_new, min_value=0)
-    temperature = check_float("temperature", temperature, min_value=0.0, min_inclusive=False)
+    temperature = check_float("temperature", temperature, min_value=0.0)
     idx = check_tensor("idx", idx, ndim=2)
     was_training = model.training
     model.eval()
     for _ in range(n_new):
-        logits = model(idx[:, -model.config.block_size:])[:, -1] / temperature     # (B, V)
-        nxt = torch.multinomial(torch.softmax(logits, -1), 1, generator=generator)  # (B, 1)
+        logits = model(idx[:, -model.config.block_size:])[:, -1]                   # (B, V)
+        if temperature == 0:
+            nxt = logits.argmax(-1, keepdim=True)                                  # (B, 1)
+        else:
+            nxt = torch.multinomial(torch.softmax(logits / temperature, -1), 1, generator=generator)
         idx = torch.cat([idx, nxt], dim=1)
     model.train(was_training)
     return idx
@@ -364,6 +374,74 @@ def reversal_data(n: int, length: int = 10, n_symbols: int = 10, generator=None)
     n_symbols = check_int("n_symbols", n_symbols, min_value=2)
     x = torch.randint(n_symbols, (n, length), generator=generator)
     return x, x.flip(1)
+
+
+#: Tokens of the parity task: bits 0 and 1 are ids 0 and 1, "=" is id 2.
+PARITY_TOKENS = "01="
+
+
+def _parity_sequences(codes, n_bits: int, scratchpad: bool):
+    """Sequences for the bit strings whose binary values are ``codes`` (first bit = most significant)."""
+    bits = (codes[:, None] >> torch.arange(n_bits - 1, -1, -1)) & 1      # (n, n_bits)
+    running = bits.cumsum(dim=1) % 2                                   # p_1 … p_n
+    tail = running if scratchpad else running[:, -1:]
+    prompt = torch.cat([bits, torch.full((len(codes), 1), 2, dtype=torch.long)], dim=1)
+    return torch.cat([prompt, tail], dim=1), prompt.shape[1], running[:, -1]
+
+
+def _parity_args(n_bits, scratchpad, pool):
+    n_bits = check_int("n_bits", n_bits, min_value=1, max_value=30)
+    if not isinstance(scratchpad, bool):
+        raise TypeError(f"scratchpad must be True or False, got {scratchpad!r}")
+    if pool is not None:
+        pool = check_tensor("pool", pool, ndim=1)
+        if pool.dtype != torch.long or len(pool) == 0 or pool.min() < 0 or pool.max() >= 2**n_bits:
+            raise ValueError(f"pool must be a non-empty long tensor of string codes in [0, 2**n_bits = {2**n_bits})")
+    return n_bits, pool
+
+
+def parity_data(n: int, n_bits: int = 8, scratchpad: bool = False, generator=None, pool=None):
+    """``n`` random bit strings and their parity (1 if the number of ones is odd).
+
+    Every sequence starts with the prompt ``b_1 … b_n =``. Without a scratchpad it ends
+    with the parity ``p_n``. With ``scratchpad=True`` it ends with the running parities
+    ``p_1 p_2 … p_n`` (``p_i = b_1 ⊕ … ⊕ b_i``): each written bit is the previous one
+    XOR the next input bit, and the last one is the answer. A string is identified by
+    its binary value (its *code*); ``pool`` (1-D long tensor of codes) restricts the
+    draw to those strings, e.g. to keep a held-out set out of training.
+
+    Returns ``(seq (n, T) long, prompt_len, answer (n,) long)``.
+    """
+    n = check_int("n", n, min_value=1)
+    n_bits, pool = _parity_args(n_bits, scratchpad, pool)
+    if pool is None:
+        codes = torch.randint(2**n_bits, (n,), generator=generator)
+    else:
+        codes = pool[torch.randint(len(pool), (n,), generator=generator)]
+    return _parity_sequences(codes, n_bits, scratchpad)
+
+
+def parity_batch(n: int, n_bits: int = 8, scratchpad: bool = False, generator=None, pool=None):
+    """A next-token batch ``(x, y)`` of parity problems; the prompt's targets are -100 (no loss on the question)."""
+    seq, prompt_len, _ = parity_data(n, n_bits, scratchpad, generator, pool)
+    x, y = seq[:, :-1], seq[:, 1:].clone()
+    y[:, : prompt_len - 1] = -100
+    return x, y
+
+
+@torch.no_grad()
+def parity_accuracy(model: Transformer, codes, n_bits: int = 8, scratchpad: bool = False) -> float:
+    """Fraction of the strings ``codes`` (each once) whose final answer the model gets right, by greedy decoding.
+
+    With a scratchpad the model writes, and then reads back, its own running parities.
+    """
+    n_bits, codes = _parity_args(n_bits, scratchpad, codes)
+    if codes is None:
+        raise ValueError("codes must be a 1-D long tensor of string codes")
+    seq, prompt_len, answer = _parity_sequences(codes, n_bits, scratchpad)
+    device = next(model.parameters()).device
+    out = generate(model, seq[:, :prompt_len].to(device), n_new=seq.shape[1] - prompt_len, temperature=0.0)
+    return (out[:, -1].cpu() == answer).float().mean().item()
 
 
 def train_steps(model: nn.Module, batch_fn, steps: int, lr: float = 3e-3, callback=None) -> list[float]:
