@@ -1,0 +1,313 @@
+"""Normalizing flows (标准化流), chapter 15: RealNVP affine coupling layers.
+
+A flow is an invertible, differentiable map ``z = f(x)`` onto a simple base density
+``p_Z = N(0, I)``. The change-of-variables formula gives the exact density::
+
+    log p_X(x) = log p_Z(f(x)) + log |det ∂f/∂x (x)|
+
+and for a composition ``f = f_K ∘ … ∘ f_1`` the log-determinants add.
+
+An affine coupling layer (Dinh et al., 2017) with a fixed 0/1 mask ``b`` keeps the
+masked coordinates and transforms the others with a scale and shift computed from them::
+
+    y = b ⊙ x + (1 − b) ⊙ (x ⊙ exp(s(b ⊙ x)) + t(b ⊙ x))
+    log |det ∂y/∂x| = Σ_j (1 − b_j) s_j(b ⊙ x)          (the Jacobian is triangular)
+    x = b ⊙ y + (1 − b) ⊙ (y − t(b ⊙ y)) ⊙ exp(−s(b ⊙ y))   (exact inverse)
+
+**Stable API** (used by chapter 17)::
+
+    flow = RealNVP(dim=2, n_couplings=8, hidden=64)
+    z, log_det = flow(x)        # x (n, dim) → z (n, dim), log|det ∂z/∂x| (n,)
+    x = flow.inverse(z)         # (n, dim)
+    flow.log_prob(x)            # (n,) exact log-density, nats
+    flow.sample(n)              # (n, dim): z ~ N(0, I), x = f⁻¹(z)
+    flow = train_flow(X_train, steps=2000, seed=0)
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from nnbook.exercises import exercise, expect_close
+from nnbook.validate import check_callable, check_float, check_int, check_tensor
+
+__all__ = [
+    "AffineCoupling",
+    "RealNVP",
+    "train_flow",
+    "autograd_log_det",
+    "standard_normal_log_prob",
+]
+
+
+def _floating(t: torch.Tensor) -> torch.Tensor:
+    """Keep a floating tensor's dtype (float64 stays float64); convert ints and bools to the default float."""
+    return t if t.is_floating_point() else t.to(torch.get_default_dtype())
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def standard_normal_log_prob(z) -> torch.Tensor:
+    """``log N(z; 0, I) = −½ (‖z‖² + d log 2π)`` for ``z (n, d)``; returns ``(n,)``."""
+    z = check_tensor("z", z, ndim=2)
+    if not z.is_floating_point():
+        z = z.to(torch.get_default_dtype())
+    return -0.5 * (z.pow(2).sum(dim=1) + z.shape[1] * LOG_2PI)
+
+
+def _check_rows(name: str, x, dim: int, like: nn.Module) -> torch.Tensor:
+    x = _floating(check_tensor(name, x, ndim=2))
+    if x.shape[1] != dim:
+        raise ValueError(f"{name} must have shape (n, {dim}), got {tuple(x.shape)}")
+    p = next(like.parameters())
+    return x.to(device=p.device, dtype=p.dtype)
+
+
+class AffineCoupling(nn.Module):
+    """One RealNVP affine coupling layer with a fixed 0/1 ``mask (dim,)`` (1 = passed through unchanged).
+
+    The conditioner is an MLP ``dim → hidden → hidden → 2·dim`` that sees only ``mask ⊙ x``;
+    its outputs are the log-scale ``s = scale · tanh(·)`` (bounded, for stable training) and the shift ``t``.
+    """
+
+    def __init__(self, dim: int, mask, hidden: int = 64):
+        super().__init__()
+        self.dim = check_int("dim", dim, min_value=2)
+        hidden = check_int("hidden", hidden, min_value=1)
+        mask = check_tensor("mask", mask, shape=(self.dim,), dtype=torch.get_default_dtype())
+        if not bool(((mask == 0) | (mask == 1)).all()) or mask.sum() == 0 or mask.sum() == self.dim:
+            raise ValueError("mask must contain only 0 and 1, with at least one of each")
+        self.register_buffer("mask", mask)
+        self.net = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                                 nn.Linear(hidden, 2 * dim))
+        nn.init.zeros_(self.net[-1].weight)      # start as the identity map
+        nn.init.zeros_(self.net[-1].bias)
+        self.scale = nn.Parameter(torch.ones(dim))
+
+    def _s_t(self, x_kept):
+        s, t = self.net(x_kept).chunk(2, dim=1)
+        free = 1 - self.mask
+        return free * self.scale * torch.tanh(s), free * t
+
+    def forward(self, x):
+        """``x (n, dim)`` → ``(y (n, dim), log|det ∂y/∂x| (n,))``."""
+        s, t = self._s_t(self.mask * x)
+        y = self.mask * x + (1 - self.mask) * (x * torch.exp(s) + t)
+        return y, s.sum(dim=1)
+
+    def inverse(self, y):
+        """``y (n, dim)`` → ``x (n, dim)``: the exact inverse of :meth:`forward`."""
+        s, t = self._s_t(self.mask * y)       # the kept half is unchanged, so s, t are recomputable
+        return self.mask * y + (1 - self.mask) * (y - t) * torch.exp(-s)
+
+
+class RealNVP(nn.Module):
+    """A stack of affine couplings with alternating masks, after an element-wise affine normalisation.
+
+    Parameters
+    ----------
+    dim : data dimension (≥ 2).
+    n_couplings : number of coupling layers (masks alternate: even / odd coordinates).
+    hidden : width of each conditioner's two hidden layers.
+
+    ``forward(x)`` maps data to latent: ``z = f(x)`` with ``log|det ∂z/∂x|``; the first step is
+    ``(x − loc) · exp(−log_scale)`` (set from the data by :func:`train_flow`).
+    """
+
+    def __init__(self, dim: int = 2, n_couplings: int = 8, hidden: int = 64):
+        super().__init__()
+        self.dim = check_int("dim", dim, min_value=2)
+        self.n_couplings = check_int("n_couplings", n_couplings, min_value=1)
+        self.hidden = check_int("hidden", hidden, min_value=1)
+        even = (torch.arange(dim) % 2 == 0).float()
+        self.couplings = nn.ModuleList(
+            AffineCoupling(dim, even if k % 2 == 0 else 1 - even, hidden) for k in range(n_couplings))
+        self.loc = nn.Parameter(torch.zeros(dim))
+        self.log_scale = nn.Parameter(torch.zeros(dim))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def forward(self, x):
+        """``x (n, dim)`` → ``(z (n, dim), log_det (n,))`` with ``log_det = log|det ∂z/∂x|``."""
+        x = _check_rows("x", x, self.dim, self)
+        z = (x - self.loc) * torch.exp(-self.log_scale)
+        log_det = (-self.log_scale.sum()).expand(len(x)).clone()
+        for layer in self.couplings:
+            z, ld = layer(z)
+            log_det = log_det + ld
+        return z, log_det
+
+    def inverse(self, z) -> torch.Tensor:
+        """``z (n, dim)`` → ``x (n, dim)`` with ``forward(inverse(z))[0] == z`` (up to rounding)."""
+        x = _check_rows("z", z, self.dim, self)
+        for layer in reversed(self.couplings):
+            x = layer.inverse(x)
+        return x * torch.exp(self.log_scale) + self.loc
+
+    def log_prob(self, x) -> torch.Tensor:
+        """Exact ``log p(x) = log N(f(x); 0, I) + log|det ∂f/∂x|`` in nats, ``(n,)``."""
+        z, log_det = self(x)
+        return standard_normal_log_prob(z) + log_det
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` samples ``(n, dim)``: ``z ~ N(0, I)``, then one inverse pass ``x = f⁻¹(z)``."""
+        n = check_int("n", n, min_value=1)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+        p = next(self.parameters())
+        z = torch.randn(n, self.dim, generator=generator, dtype=p.dtype).to(p.device)
+        return self.inverse(z)
+
+
+def train_flow(
+    X_train,
+    *,
+    steps: int = 2000,
+    n_couplings: int = 8,
+    hidden: int = 64,
+    lr: float = 2e-3,
+    batch_size: int = 256,
+    dequantize: bool = False,
+    seed: int = 0,
+    callback: Callable[[int, RealNVP], None] | None = None,
+    every: int = 100,
+) -> RealNVP:
+    """Fit a :class:`RealNVP` to ``X_train (n, dim)`` by maximum likelihood (Adam, ``steps`` minibatches).
+
+    The normalisation ``loc``/``log_scale`` starts at the data's mean and standard deviation.
+    ``dequantize=True`` (for discrete data such as binary pixels) adds fresh uniform noise
+    ``u ~ U[0, 1)^dim`` to every minibatch; the mean ``−log p(x + u)`` of the trained flow is then
+    an upper bound on the discrete NLL of ``x`` in nats.
+    ``callback(step, model)`` runs every ``every`` steps (and at step 0); ``model.history`` holds the
+    mean training NLL (nats) over each block of ``every`` steps. Returns the trained model.
+    """
+    X = _floating(check_tensor("X_train", X_train, ndim=2))
+    if X.shape[1] < 2:
+        raise ValueError(f"X_train must have at least 2 columns (a flow needs dim ≥ 2), got {tuple(X.shape)}")
+    if len(X) < 2:
+        raise ValueError(f"X_train must have at least 2 rows, got {len(X)}")
+    steps = check_int("steps", steps, min_value=1)
+    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
+    batch_size = check_int("batch_size", batch_size, min_value=1)
+    seed = check_int("seed", seed, min_value=0)
+    every = check_int("every", every, min_value=1)
+    if not isinstance(dequantize, bool):
+        raise TypeError(f"dequantize must be True or False, got {dequantize!r}")
+    if callback is not None:
+        check_callable("callback", callback)
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+
+    def batch(idx):
+        xb = X[idx]
+        if dequantize:
+            xb = xb + torch.rand(xb.shape, generator=g, dtype=xb.dtype).to(xb.device)
+        return xb
+
+    model = RealNVP(X.shape[1], n_couplings, hidden).to(X.device)
+    with torch.no_grad():                        # data-dependent initialisation of the normalisation
+        X0 = batch(torch.arange(len(X), device=X.device))
+        model.loc.copy_(X0.mean(0))
+        model.log_scale.copy_(X0.std(0).clamp_min(1e-3).log())
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    model.history, running = [], 0.0
+    if callback is not None:
+        model.eval()
+        callback(0, model)
+    model.train()
+    for step in range(1, steps + 1):
+        idx = torch.randint(len(X), (min(batch_size, len(X)),), generator=g).to(X.device)
+        loss = -model.log_prob(batch(idx)).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        running += float(loss.detach())
+        if step % every == 0:
+            model.history.append(running / every)
+            running = 0.0
+            if callback is not None:
+                model.eval()
+                callback(step, model)
+                model.train()
+    model.eval()
+    return model
+
+
+def autograd_log_det(f: Callable, x) -> torch.Tensor:
+    """``log|det J_f(x_i)|`` for every row of ``x (n, d)``, from the full Jacobian by autograd; ``(n,)``.
+
+    ``f`` maps a ``(1, d)`` tensor to a ``(1, d)`` tensor (or to a tuple whose first entry is one,
+    like :meth:`RealNVP.forward`). Costs ``n`` Jacobians of size ``d × d`` — the reference the
+    cheap coupling formula is checked against.
+    """
+    check_callable("f", f)
+    x = _floating(check_tensor("x", x, ndim=2))
+
+    def single(v):
+        out = f(v[None])
+        out = out[0] if isinstance(out, tuple) else out
+        return out[0]
+
+    out = []
+    for row in x:
+        J = torch.autograd.functional.jacobian(single, row)
+        if J.ndim != 2 or J.shape[0] != J.shape[1]:
+            raise ValueError(f"f must map R^d to R^d (square Jacobian), got a Jacobian of shape {tuple(J.shape)}")
+        out.append(torch.linalg.slogdet(J).logabsdet)
+    return torch.stack(out)
+
+
+# ---------------------------------------------------------------- exercise checker
+def _ref_coupling(x, s, t, mask):
+    y = mask * x + (1 - mask) * (x * torch.exp(s) + t)
+    return y, ((1 - mask) * s).sum(dim=1)
+
+
+def _wrong_coupling_all_s(x, s, t, mask):      # adds the scales of the pass-through half too
+    y = mask * x + (1 - mask) * (x * torch.exp(s) + t)
+    return y, s.sum(dim=1)
+
+
+def _wrong_coupling_exp(x, s, t, mask):        # log-det of exp(s) is s, not exp(s)
+    y = mask * x + (1 - mask) * (x * torch.exp(s) + t)
+    return y, ((1 - mask) * torch.exp(s)).sum(dim=1)
+
+
+def _wrong_coupling_shift_first(x, s, t, mask):  # (x + t)·exp(s): invertible, but not the layer asked for
+    y = mask * x + (1 - mask) * ((x + t) * torch.exp(s))
+    return y, ((1 - mask) * s).sum(dim=1)
+
+
+@exercise(
+    "flows.affine_coupling",
+    reference=_ref_coupling,
+    wrong=[_wrong_coupling_all_s, _wrong_coupling_exp, _wrong_coupling_shift_first],
+    hint="y keeps the masked coordinates (mask = 1) and maps the others to x·exp(s) + t; the Jacobian is "
+         "triangular with diagonal 1 (kept) or exp(s_j) (transformed), so log|det| = Σ over the transformed j of s_j.",
+)
+def _check_affine_coupling(func):
+    g = torch.Generator().manual_seed(0)
+    for n, d in [(1, 2), (4, 3), (5, 6)]:
+        x = torch.randn(n, d, generator=g, dtype=torch.float64)
+        s = torch.randn(n, d, generator=g, dtype=torch.float64)
+        t = torch.randn(n, d, generator=g, dtype=torch.float64)
+        mask = (torch.arange(d) % 2 == 0).double()
+        got = func(x.clone(), s.clone(), t.clone(), mask.clone())
+        if not (isinstance(got, (tuple, list)) and len(got) == 2):
+            raise AssertionError("return a pair (y, log_det)")
+        want_y, want_ld = _ref_coupling(x, s, t, mask)
+        expect_close(got[0], want_y, f"y for x of shape {(n, d)}", atol=1e-8)
+        expect_close(got[1], want_ld, f"log_det for x of shape {(n, d)}", atol=1e-8)
+    # the log-det must be the log|det| of the Jacobian when s, t are fixed (independent reference)
+    x = torch.randn(3, generator=g, dtype=torch.float64)
+    s, t = torch.randn(1, 3, generator=g, dtype=torch.float64), torch.randn(1, 3, generator=g, dtype=torch.float64)
+    mask = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64)
+    J = torch.autograd.functional.jacobian(lambda v: func(v[None], s, t, mask)[0][0], x)
+    expect_close(func(x[None], s, t, mask)[1], torch.linalg.slogdet(J).logabsdet[None], "log_det against autograd's Jacobian", atol=1e-8)

@@ -1,0 +1,146 @@
+"""Tests for nnbook.gan: the losses against hand formulas, the gradient penalty against a
+hand-computed gradient, AdaIN's output statistics, the coverage metric and bad input."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.spatial.distance import jensenshannon
+
+from nnbook import gan as G
+
+
+def test_losses_match_hand_formulas():
+    r = torch.tensor([0.3, -1.2, 2.0], dtype=torch.float64)
+    f = torch.tensor([-0.5, 1.0], dtype=torch.float64)
+    Dr, Df = torch.sigmoid(r), torch.sigmoid(f)
+    want_d = -torch.log(Dr).mean() - torch.log(1 - Df).mean()
+    torch.testing.assert_close(G.discriminator_loss(r, f), want_d)
+    torch.testing.assert_close(G.generator_loss(f), -torch.log(Df).mean())
+    torch.testing.assert_close(G.generator_loss(f, non_saturating=False), torch.log(1 - Df).mean())
+    torch.testing.assert_close(G.critic_loss(r, f), f.mean() - r.mean())
+    assert math.isfinite(float(G.generator_loss(torch.tensor([-200.0]))))   # stable where log σ underflows
+
+
+def test_saturating_gradient_vanishes_non_saturating_does_not():
+    a = torch.tensor([-8.0], requires_grad=True)          # D(G(z)) = σ(−8) ≈ 3e-4: D rejects the sample
+    G.generator_loss(a, non_saturating=False).backward()
+    g_sat = abs(float(a.grad)); a.grad = None
+    G.generator_loss(a).backward()
+    assert g_sat < 1e-3 and abs(float(a.grad)) > 0.99
+
+
+def test_gradient_penalty_by_hand_for_a_linear_and_a_quadratic_critic():
+    w = torch.tensor([[3.0], [4.0]], dtype=torch.float64)     # ‖∇(x·w)‖ = 5 everywhere → (5 − 1)² = 16
+    real, fake = torch.randn(7, 2, dtype=torch.float64), torch.randn(7, 2, dtype=torch.float64)
+    assert float(G.gradient_penalty(lambda x: x @ w, real, fake)) == pytest.approx(16.0)
+    alpha = torch.rand(7, dtype=torch.float64)
+    x_hat = alpha[:, None] * real + (1 - alpha[:, None]) * fake
+    want = ((2 * x_hat).norm(dim=1) - 1).pow(2).mean()     # f = ‖x‖² has gradient 2x
+    got = G.gradient_penalty(lambda x: (x ** 2).sum(1), real, fake, alpha=alpha)
+    torch.testing.assert_close(got, want)
+
+
+def test_gradient_penalty_reaches_critic_parameters():
+    critic = torch.nn.Linear(2, 1)
+    gp = G.gradient_penalty(critic, torch.randn(5, 2), torch.randn(5, 2))
+    gp.backward()
+    assert critic.weight.grad is not None and float(critic.weight.grad.abs().sum()) > 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(b=st.integers(1, 3), c=st.integers(1, 4), h=st.integers(2, 5), seed=st.integers(0, 10_000))
+def test_adain_output_has_the_style_statistics(b, c, h, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = 5 * torch.randn(b, c, h, h + 1, generator=g, dtype=torch.float64) - 2
+    s = torch.rand(b, c, generator=g, dtype=torch.float64) * 3 + 0.1
+    bias = torch.randn(b, c, generator=g, dtype=torch.float64) * 4
+    y = G.adain(x, s, bias, eps=1e-12)
+    torch.testing.assert_close(y.mean((2, 3)), bias, atol=1e-8, rtol=0)
+    torch.testing.assert_close(y.std((2, 3), unbiased=False), s, atol=1e-6, rtol=1e-6)
+
+
+def test_adain_matches_instance_norm():
+    x = torch.randn(2, 3, 4, 4)
+    s, b = torch.rand(2, 3) + 0.5, torch.randn(2, 3)
+    ref = torch.nn.functional.instance_norm(x, eps=1e-5) * s[:, :, None, None] + b[:, :, None, None]
+    torch.testing.assert_close(G.adain(x, s, b), ref, atol=1e-5, rtol=1e-5)
+
+
+def test_optimal_discriminator_and_js_divergence():
+    assert np.allclose(G.optimal_discriminator([1.0, 0.0, 2.0, 0.0], [1.0, 3.0, 0.0, 0.0]), [0.5, 0.0, 1.0, 0.5])
+    p, q = np.array([0.2, 0.5, 0.3]), np.array([0.6, 0.1, 0.3])
+    assert G.js_divergence(p, q) == pytest.approx(jensenshannon(p, q) ** 2)   # scipy returns √JS (nats)
+    assert G.js_divergence([1, 0], [0, 1]) == pytest.approx(math.log(2))       # disjoint supports
+    assert G.js_divergence(p, p) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_mode_coverage_on_constructed_samples():
+    C = G.ring_centres(8, 2.0)
+    rng = np.random.default_rng(0)
+    two_modes = np.concatenate([C[0] + 0.05 * rng.standard_normal((50, 2)), C[3] + 0.05 * rng.standard_normal((50, 2))])
+    far = np.zeros((100, 2))                                    # the ring's centre: near no mode
+    m = G.mode_coverage(np.concatenate([two_modes, far]), C, std=0.05)
+    assert m["modes_covered"] == 2 and m["high_quality"] == pytest.approx(0.5, abs=0.02)
+    assert m["counts"][0] + m["counts"][3] == pytest.approx(100, abs=2)
+    all_modes = np.repeat(C, 10, axis=0)
+    assert G.mode_coverage(all_modes, C, std=0.05)["modes_covered"] == 8
+    assert G.mode_coverage(all_modes, C, std=0.05, min_fraction=0.2)["modes_covered"] == 0
+
+
+def test_ring_gan_runs_are_deterministic_and_independent():
+    X = torch.tensor(G.ring_centres()).float().repeat(20, 1)
+    a = G.train_2d_gan(X, "wgan-gp", steps=3, n_runs=2, seed=0, n_critic=1)
+    b = G.train_2d_gan(X, "wgan-gp", steps=3, n_runs=2, seed=0, n_critic=1)
+    sa, sb = a.sample(5, torch.Generator().manual_seed(0)), b.sample(5, torch.Generator().manual_seed(0))
+    assert sa.shape == (2, 5, 2) and np.array_equal(sa, sb)
+    w = G.train_2d_gan(X, "wgan", steps=2, clip=0.02)
+    assert all(float(p.detach().abs().max()) <= 0.02 + 1e-7 for p in w.discriminator.parameters())
+
+
+def test_ensemble_layer_equals_separate_linear_layers():
+    layer = G.EnsembleLinear(3, 4, 2)
+    x = torch.randn(3, 5, 4)
+    for k in range(3):
+        torch.testing.assert_close(layer(x)[k], x[k] @ layer.weight[k] + layer.bias[k])
+
+
+@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+def test_digit_gan_api(arch):
+    X = torch.rand(40, 64)
+    gen = G.train_digit_gan(X, steps=3, seed=0, arch=arch)
+    s = gen.sample(6, generator=torch.Generator().manual_seed(0))
+    assert s.shape == (6, 64) and float(s.min()) >= 0 and float(s.max()) <= 1
+    s2 = gen.sample(6, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(s, s2)
+
+
+def test_cycle_gan_api():
+    A, B = torch.randn(30, 2), torch.randn(30, 2) + 3
+    Gm, Fm = G.train_cycle_gan(A, B, steps=2)
+    assert Gm(A).shape == (30, 2) and Fm(B).shape == (30, 2)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: G.discriminator_loss(torch.zeros(3, 2), torch.zeros(3)), "real_logits"),
+    (lambda: G.generator_loss(torch.zeros(3), non_saturating=1), "non_saturating"),
+    (lambda: G.gradient_penalty(lambda x: x, torch.zeros(3, 2), torch.zeros(4, 2)), "real and fake"),
+    (lambda: G.gradient_penalty(3, torch.zeros(3, 2), torch.zeros(3, 2)), "critic"),
+    (lambda: G.adain(torch.zeros(2, 3, 4), torch.ones(2, 3), torch.zeros(2, 3)), "x"),
+    (lambda: G.adain(torch.zeros(2, 3, 4, 4), torch.ones(2, 2), torch.zeros(2, 3)), "style_scale"),
+    (lambda: G.mode_coverage(np.zeros((5, 2)), np.zeros((8, 3)), 0.05), "centres"),
+    (lambda: G.mode_coverage(np.zeros((5, 2)), np.zeros((8, 2)), -1.0), "std"),
+    (lambda: G.js_divergence([0.5, 0.5], [1.0]), "q"),
+    (lambda: G.optimal_discriminator([-1.0], [1.0]), "p_data"),
+    (lambda: G.train_2d_gan(np.zeros((10, 2)), "lsgan"), "loss"),
+    (lambda: G.train_2d_gan(np.zeros((10, 2)), n_runs=0), "n_runs"),
+    (lambda: G.train_digit_gan(torch.rand(10, 63)), "X_train"),
+    (lambda: G.train_digit_gan(torch.rand(10, 64) * 2), "X_train"),
+    (lambda: G.train_digit_gan(torch.rand(10, 64), arch="vae"), "arch"),
+    (lambda: G.train_cycle_gan(np.zeros((5, 2)), np.zeros((5, 3))), "X_b"),
+])
+def test_bad_input_names_the_argument(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
