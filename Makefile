@@ -11,7 +11,7 @@ BUILD_FLAGS ?=
 
 help:
 	@echo "make book   - set up .venv, execute every chapter, build the website into _build/html"
-	@echo "make test   - set up .venv, run lib tests, pairing checks, every notebook and its student edition (nbval), strict book build"
+	@echo "make test   - set up .venv, run lib tests, pairing checks, every notebook and its student edition (nbval), strict book build, browser checks of the site"
 	@echo "make notebooks - regenerate notebooks/*.ipynb (and badges) from book/*.md"
 	@echo "make timings   - time each chapter on its own; writes book/appendix/timings.json"
 	@echo "make serve     - serve _build/html on http://127.0.0.1:8000"
@@ -54,8 +54,31 @@ test-student: $(STAMP)
 	$(PY) -m nnbook.teaching student --out _build/student
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(JOBS) --dist loadscope --nbval-lax _build/student
 
-test: test-lib test-notebooks test-student test-build
+# Drive headless Chromium over the built site (tests/browser): math typeset, images,
+# animations, solution dropdowns, internal links, search; screenshots in _build/screenshots/.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$(CHROMIUM)" != /usr/bin/chromium ]; then echo "No Chromium at CHROMIUM=$(CHROMIUM)"; exit 1; fi; \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "No Chromium at $(CHROMIUM). Install it as root: apt-get update && apt-get install -y chromium fonts-noto-cjk"; \
+	    echo "(or run make with CHROMIUM=/path/to/chromium). Playwright's own browser download is not used."; \
+	    exit 1; \
+	  fi; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-cjk; \
+	fi
+
+test-browser: $(STAMP) chromium
+	NNBOOK_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -n $(JOBS) --dist loadgroup tests/browser
+
+test: test-lib test-notebooks test-student test-build test-browser
 	@echo "make test: all checks passed"
+
+# Execute every chapter twice (JOBS at a time, OMP_NUM_THREADS=1) and compare the text outputs;
+# cells tagged `timing` are exempt. Not part of `make test` (it doubles the notebook time).
+.PHONY: test-determinism
+test-determinism: $(STAMP)
+	JOBS=$(JOBS) $(PY) tools/determinism.py
 
 timings: $(STAMP)
 	$(PY) tools/timings.py

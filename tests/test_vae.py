@@ -191,7 +191,7 @@ def test_bad_input():
         train_vae(torch.nn.Linear(2, 2), torch.zeros(2, 64))
     with pytest.raises(ValueError, match="steps"):
         train_vae(model, torch.zeros(2, 64), steps=0)
-    with pytest.raises(ValueError, match="x must have shape"):
+    with pytest.raises(ValueError, match="X must have shape"):
         train_vae(model, torch.zeros(2, 10))
     with pytest.raises(ValueError, match="X_test"):
         independent_pixel_nll(np.zeros((3, 4)), np.zeros((3, 5)))

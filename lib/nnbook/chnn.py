@@ -105,7 +105,8 @@ def logistic_integral(v: torch.Tensor, u0: float) -> torch.Tensor:
 
     Equals ``u0 [v log v + (1-v) log(1-v) + log 2]`` (0 at ``v = 1/2``, ``u0 log 2`` at 0 and 1).
     """
-    v = v.clamp(0.0, 1.0)
+    v = check_tensor("v", v).clamp(0.0, 1.0)
+    u0 = check_float("u0", u0, min_value=0.0, min_inclusive=False)
     return u0 * (torch.special.xlogy(v, v) + torch.special.xlogy(1 - v, 1 - v) + math.log(2.0))
 
 
@@ -215,9 +216,10 @@ def _check_D(D) -> np.ndarray:
 def tour_length(order, D) -> float:
     """Length of the closed tour visiting cities in ``order`` (a permutation of 0..n-1)."""
     D = _check_D(D)
-    order = np.asarray(order)
-    if order.ndim != 1 or sorted(order.tolist()) != list(range(D.shape[0])):
+    order = check_array("order", order, ndim=1, dtype=None)
+    if sorted(order.tolist()) != list(range(D.shape[0])):
         raise ValueError(f"order must be a permutation of 0..{D.shape[0] - 1}, got {order.tolist()}")
+    order = order.astype(np.int64)
     return float(D[order, np.roll(order, -1)].sum())
 
 
@@ -261,10 +263,11 @@ def decode_tour(V) -> list[int]:
 
 def tour_to_matrix(order) -> torch.Tensor:
     """The permutation matrix of a tour: ``V[order[i], i] = 1``."""
-    order = np.asarray(order)
+    order = check_array("order", order, ndim=1, dtype=None)
     n = len(order)
-    if order.ndim != 1 or sorted(order.tolist()) != list(range(n)):
+    if sorted(order.tolist()) != list(range(n)):
         raise ValueError(f"order must be a permutation of 0..{n - 1}, got {order.tolist()}")
+    order = order.astype(np.int64)
     V = torch.zeros(n, n)
     V[torch.as_tensor(order), torch.arange(n)] = 1.0
     return V

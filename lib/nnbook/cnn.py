@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nnbook.exercises import CheckFailed, exercise, expect_close, expect_equal
-from nnbook.validate import check_int, check_tensor
+from nnbook.validate import check_float, check_int, check_tensor
 
 __all__ = [
     "conv_output_size",
@@ -398,7 +398,7 @@ def train_classifier(
     epochs = check_int("epochs", epochs, min_value=1)
     batch_size = check_int("batch_size", batch_size, min_value=1)
     g = torch.Generator().manual_seed(check_int("seed", seed, min_value=0))
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = torch.optim.Adam(model.parameters(), lr=check_float("lr", lr, min_value=0.0, min_inclusive=False))
     steps = epochs * ((len(X) + batch_size - 1) // batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if cosine else None
     losses = []
@@ -427,6 +427,9 @@ def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int
     """Fraction of rows of ``X`` whose arg-max logit equals ``y``."""
     X = check_tensor("X", X)
     y = check_tensor("y", y, ndim=1)
+    if X.ndim == 0 or len(y) != len(X):
+        raise ValueError(f"y must hold one label per row of X, got shapes {tuple(X.shape)} and {tuple(y.shape)}")
+    batch_size = check_int("batch_size", batch_size, min_value=1)
     model.eval()
     with torch.no_grad():
         pred = torch.cat([model(X[i : i + batch_size]).argmax(1) for i in range(0, len(X), batch_size)])

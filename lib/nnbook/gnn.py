@@ -140,7 +140,7 @@ def random_walks(edge_index, num_nodes: int, walk_length: int = 20, walks_per_no
     walks_per_node = check_int("walks_per_node", walks_per_node, min_value=1)
     p = check_float("p", p, min_value=0.0, min_inclusive=False)
     q = check_float("q", q, min_value=0.0, min_inclusive=False)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_int("seed", seed, min_value=0))
     nbrs = _neighbour_lists(ei, num_nodes)
     nbr_sets = [set(a.tolist()) for a in nbrs]
     walks = np.empty((num_nodes * walks_per_node, walk_length), dtype=np.int64)
@@ -209,7 +209,7 @@ def train_skipgram(walks, num_nodes: int, dim: int = 16, window: int = 5, num_ne
     c, o = skipgram_pairs(walks, window)
     if max(c.max(), o.max()) >= num_nodes:
         raise ValueError(f"walks contain node {max(c.max(), o.max())} >= num_nodes={num_nodes}")
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(check_int("seed", seed, min_value=0))
     torch.manual_seed(seed)
     model = SkipGram(num_nodes, dim)
     c, o = torch.as_tensor(c), torch.as_tensor(o)
@@ -451,9 +451,12 @@ class GNN(nn.Module):
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | None = None) -> float:
     """Fraction of nodes (in ``mask``) whose arg-max logit is the label."""
-    pred = logits.argmax(dim=1)
-    ok = pred == labels
-    return float(ok[mask].float().mean() if mask is not None else ok.float().mean())
+    logits = check_tensor("logits", logits, ndim=2)
+    labels = check_tensor("labels", labels, shape=(logits.shape[0],)).to(logits.device)
+    ok = logits.argmax(dim=1) == labels
+    if mask is not None:
+        ok = ok[check_tensor("mask", mask, shape=(logits.shape[0],)).bool().to(ok.device)]
+    return float(ok.float().mean())
 
 
 def train_node_classifier(model: nn.Module, x, edge_index, labels, train_mask, epochs: int = 200,
@@ -466,6 +469,8 @@ def train_node_classifier(model: nn.Module, x, edge_index, labels, train_mask, e
     if not bool(train_mask.any()):
         raise ValueError("train_mask must select at least one node")
     epochs = check_int("epochs", epochs, min_value=1)
+    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
+    weight_decay = check_float("weight_decay", weight_decay, min_value=0.0)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     losses = []
     model.train()
@@ -529,6 +534,7 @@ def sbm_graph(sizes=(40, 40, 40), p_in: float = 0.15, p_out: float = 0.02, featu
     noise = check_float("noise", noise, min_value=0.0)
     k = len(sizes)
     probs = [[p_in if a == b else p_out for b in range(k)] for a in range(k)]
+    seed, feature_seed = check_int("seed", seed, min_value=0), check_int("feature_seed", feature_seed, min_value=0)
     g = nx.stochastic_block_model(sizes, probs, seed=seed)
     rng = np.random.default_rng([seed, 1])
     labels = np.repeat(np.arange(k), sizes)

@@ -90,6 +90,7 @@ def _theta(W: torch.Tensor, theta) -> torch.Tensor:
 
 def sgn(h: torch.Tensor) -> torch.Tensor:
     """The notes' sign function: +1 where h ≥ 0, −1 where h < 0 (so sgn(0) = +1)."""
+    h = check_tensor("h", h)
     return torch.where(h >= 0, torch.ones_like(h), -torch.ones_like(h))
 
 
@@ -375,6 +376,8 @@ def capacity_curve(N: int, loads, *, trials: int = 5, rule: str = "hebbian", noi
     N = check_int("N", N, min_value=2)
     trials = check_int("trials", trials, min_value=1)
     check_choice("rule", rule, ["hebbian", "pseudo_inverse", "perceptron"])
+    noise = check_float("noise", noise, min_value=0.0, max_value=1.0)
+    max_sweeps = check_int("max_sweeps", max_sweeps, min_value=1)
     loads = check_tensor("loads", loads, ndim=1, dtype=torch.float64)
     if bool((loads <= 0).any()):
         raise ValueError("loads must all be > 0")

@@ -35,7 +35,7 @@ from scipy.spatial.distance import cdist
 from torch import nn
 
 from nnbook.exercises import CheckFailed, exercise, expect_close
-from nnbook.validate import check_array, check_int, check_tensor
+from nnbook.validate import check_array, check_float, check_int, check_tensor
 
 __all__ = [
     "DigitClassifier",
@@ -174,14 +174,14 @@ def frechet_distance_gaussians(mu1, cov1, mu2, cov2) -> float:
     return max(fd, 0.0)
 
 
-def _check_sets(a, b, names, min_rows):
+def _check_sets(a, b, names, min_rows, why=""):
     a = check_array(names[0], a, ndim=2)
     b = check_array(names[1], b, ndim=2)
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"{names[0]} and {names[1]} must have the same number of columns, got {a.shape} and {b.shape}")
     for name, x in zip(names, (a, b)):
         if len(x) < min_rows:
-            raise ValueError(f"{name} needs at least {min_rows} rows (samples), got {len(x)}")
+            raise ValueError(f"{name} needs at least {min_rows} rows (samples){why}, got {len(x)}")
     return a, b
 
 
@@ -212,7 +212,7 @@ def precision_recall(real, fake, k: int = 3) -> tuple[float, float]:
     produced?). Both sets need more than ``k`` rows.
     """
     k = check_int("k", k, min_value=1)
-    real, fake = _check_sets(real, fake, ("real", "fake"), k + 1)
+    real, fake = _check_sets(real, fake, ("real", "fake"), k + 1, f" for k={k}")
     r_real, r_fake = _knn_radii(real, k), _knn_radii(fake, k)
     D = cdist(fake, real)                                      # (m, n)
     precision = float(np.mean((D <= r_real[None, :]).any(1)))
@@ -227,6 +227,9 @@ def evaluate_samples(model: DigitClassifier, X_real, X_fake, k: int = 3, confide
     k-NN precision/recall on :func:`digit_features`, the share of samples whose top class
     probability exceeds ``confidence``, and the share of samples predicted as each class (10,).
     """
+    X_real, X_fake = check_array("X_real", X_real, ndim=2), check_array("X_fake", X_fake, ndim=2)
+    k = check_int("k", k, min_value=1)
+    confidence = check_float("confidence", confidence, min_value=0.0, max_value=1.0)
     fr, ff = digit_features(model, X_real), digit_features(model, X_fake)
     p, r = precision_recall(fr, ff, k)
     probs = digit_probabilities(model, X_fake)

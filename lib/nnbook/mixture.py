@@ -202,6 +202,8 @@ def em_missing(X, n_components: int, *, init=None, max_iter: int = 2000, tol: fl
     K = check_int("n_components", n_components, min_value=1)
     max_iter = check_int("max_iter", max_iter, min_value=1)
     tol = check_float("tol", tol, min_value=0.0)
+    reg_covar = check_float("reg_covar", reg_covar, min_value=0.0)
+    seed = check_int("seed", seed, min_value=0)
     n, D = X.shape
     if init is None:
         complete = X[~miss.any(1)]

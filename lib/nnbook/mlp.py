@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from nnbook.exercises import exercise, expect_close
-from nnbook.validate import check_choice, check_float, check_int, check_tensor
+from nnbook.validate import check_callable, check_choice, check_float, check_int, check_tensor
 
 __all__ = [
     "ACTIVATIONS",
@@ -101,6 +101,7 @@ def layer_backward(delta: torch.Tensor, W: torch.Tensor, a_prev: torch.Tensor, z
         δ_prev = (δ W) ⊙ f'(z_prev) (N, n_in)   — None if z_prev is None
     """
     delta = check_tensor("delta", delta, ndim=2)
+    check_callable("f_prime", f_prime)
     W = check_tensor("W", W, ndim=2)
     a_prev = check_tensor("a_prev", a_prev, ndim=2)
     if W.shape[0] != delta.shape[1]:

@@ -168,23 +168,35 @@ def all_targets(n_points: int) -> np.ndarray:
 
 
 # A learner is any function  learner(X_train, y_train, X_query) -> 0/1 predictions for X_query.
+def _learner_args(X_train, y_train, X_query):
+    """The learners' checks: 0/1 arrays ``X_train (n, d)``, ``y_train (n,)``, ``X_query (q, d)``."""
+    X_train, X_query = _check_binary("X_train", X_train), _check_binary("X_query", X_query)
+    y_train = _check_binary("y_train", y_train, ndim=1)
+    if len(y_train) != len(X_train):
+        raise ValueError(f"y_train must have one label per row of X_train ({len(X_train)}), got {len(y_train)}")
+    if X_query.shape[1] != X_train.shape[1]:
+        raise ValueError(f"X_query must have {X_train.shape[1]} columns like X_train, got shape {X_query.shape}")
+    return X_train, y_train, X_query
+
+
 def majority_learner(X_train, y_train, X_query) -> np.ndarray:
     """Predict the majority training label everywhere (a tie predicts 0)."""
+    X_train, y_train, X_query = _learner_args(X_train, y_train, X_query)
     label = int(2 * np.sum(y_train) > len(y_train))
     return np.full(len(X_query), label, dtype=np.int64)
 
 
 def nearest_neighbour_learner(X_train, y_train, X_query) -> np.ndarray:
     """1-nearest neighbour in Hamming distance; a tie goes to the earliest training point."""
-    dist = np.abs(np.asarray(X_query)[:, None, :] - np.asarray(X_train)[None, :, :]).sum(-1)  # (q, n)
-    return np.asarray(y_train, dtype=np.int64)[np.argmin(dist, axis=1)]
+    X_train, y_train, X_query = _learner_args(X_train, y_train, X_query)
+    dist = np.abs(X_query[:, None, :] - X_train[None, :, :]).sum(-1)  # (q, n)
+    return y_train[np.argmin(dist, axis=1)]
 
 
 def stump_learner(X_train, y_train, X_query) -> np.ndarray:
     """A decision stump: predict ``x_j`` or ``1 − x_j`` for the feature ``j`` and polarity
     with the fewest training errors (ties: lowest ``j``, then ``x_j`` before ``1 − x_j``)."""
-    X_train, X_query = np.asarray(X_train), np.asarray(X_query)
-    y = np.asarray(y_train)
+    X_train, y, X_query = _learner_args(X_train, y_train, X_query)
     errors = [(np.sum(X_train[:, j] != y), j, 0) for j in range(X_train.shape[1])]
     errors += [(np.sum(1 - X_train[:, j] != y), j, 1) for j in range(X_train.shape[1])]
     _, j, flip = min(errors, key=lambda e: (e[0], e[1], e[2]))
@@ -194,14 +206,15 @@ def stump_learner(X_train, y_train, X_query) -> np.ndarray:
 def perceptron_learner(X_train, y_train, X_query, epochs: int = 10) -> np.ndarray:
     """Rosenblatt's perceptron on ±1-coded inputs with a bias, ``epochs`` passes in
     training order, integer arithmetic; predicts ``1`` where ``w·x + b ≥ 0``."""
-    s = 2 * np.asarray(X_train) - 1
-    t = 2 * np.asarray(y_train) - 1
+    X_train, y_train, X_query = _learner_args(X_train, y_train, X_query)
+    epochs = check_int("epochs", epochs, min_value=0)
+    s, t = 2 * X_train - 1, 2 * y_train - 1
     w, b = np.zeros(s.shape[1], dtype=np.int64), 0
     for _ in range(epochs):
         for xi, ti in zip(s, t):
             if ti * (xi @ w + b) <= 0:
                 w, b = w + ti * xi, b + ti
-    return ((2 * np.asarray(X_query) - 1) @ w + b >= 0).astype(np.int64)
+    return ((2 * X_query - 1) @ w + b >= 0).astype(np.int64)
 
 
 def anti_learner(learner: Callable) -> Callable:
@@ -274,9 +287,9 @@ def literal_targets(d: int) -> np.ndarray:
 
 
 # =============================================================== Ugly Duckling
-def _check_binary(name: str, value) -> np.ndarray:
-    """A 2-D array of 0s and 1s as int64 (0.5 is rejected, not truncated)."""
-    arr = check_array(name, value, ndim=2)
+def _check_binary(name: str, value, ndim: int = 2) -> np.ndarray:
+    """An array of 0s and 1s as int64 (0.5 is rejected, not truncated)."""
+    arr = check_array(name, value, ndim=ndim)
     if np.any((arr != 0) & (arr != 1)):
         raise ValueError(f"{name} must contain only 0 and 1")
     return arr.astype(np.int64)

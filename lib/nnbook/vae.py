@@ -148,10 +148,10 @@ class VAE(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def _check_x(self, x) -> torch.Tensor:
-        x = check_tensor("x", x, dtype=torch.get_default_dtype())
+    def _check_x(self, x, name: str = "x") -> torch.Tensor:
+        x = check_tensor(name, x, dtype=torch.get_default_dtype())
         if x.ndim != 2 or x.shape[1] != self.input_dim:
-            raise ValueError(f"x must have shape (batch, {self.input_dim}) (flattened images), got {tuple(x.shape)}")
+            raise ValueError(f"{name} must have shape (batch, {self.input_dim}) (flattened images), got {tuple(x.shape)}")
         return x.to(device=self.device, dtype=next(self.parameters()).dtype)
 
     def encode(self, x) -> tuple[torch.Tensor, torch.Tensor]:
@@ -220,7 +220,7 @@ def train_vae(
     """
     if not isinstance(model, VAE):
         raise TypeError(f"model must be a nnbook.vae.VAE, got {type(model).__name__}")
-    X = model._check_x(X)
+    X = model._check_x(X, "X")
     steps = check_int("steps", steps, min_value=1)
     lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
     batch_size = check_int("batch_size", batch_size, min_value=1)

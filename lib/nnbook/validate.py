@@ -104,15 +104,17 @@ def check_array(
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name} must be array-like of numbers, got {type(value).__name__}")
     try:
-        arr = np.asarray(value, dtype=dtype)
+        arr = np.asarray(value)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be array-like of numbers, got {type(value).__name__}: {exc}") from None
+    if arr.dtype.kind not in "biuf":  # bool, int, unsigned, float: no strings, objects or complex numbers
+        raise TypeError(f"{name} must hold real numbers, got an array of dtype {arr.dtype}")
     _check_shape(name, arr.shape, ndim, shape)
     if not allow_empty and arr.size == 0:
         raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
-    if finite and np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+    if finite and arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):  # before a cast to int hides a NaN
         raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
-    return arr
+    return arr if dtype is None else arr.astype(dtype, copy=False)
 
 
 def check_tensor(
@@ -128,11 +130,11 @@ def check_tensor(
     """Return ``value`` as a torch tensor (converted from array-likes) and check it."""
     if not isinstance(value, torch.Tensor):
         arr = check_array(name, value, ndim=ndim, shape=shape, dtype=None, allow_empty=allow_empty, finite=finite)
-        if arr.dtype == object:
-            raise TypeError(f"{name} must be a tensor or array-like of numbers")
         value = torch.as_tensor(arr)
         if value.is_floating_point():
             value = value.to(torch.get_default_dtype())
+    if value.is_complex():
+        raise TypeError(f"{name} must be a real tensor, got dtype {value.dtype}")
     _check_shape(name, tuple(value.shape), ndim, shape)
     if not allow_empty and value.numel() == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(value.shape)}")

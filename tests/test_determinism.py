@@ -1,0 +1,131 @@
+"""The determinism check (tools/determinism.py): its comparison logic, and a cheap version
+of `make test-determinism` for `make test` (seeding of every chapter; one chapter run twice)."""
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+import determinism
+from chapters import BOOK, ROOT, chapter_sources, chapter_title_of, notebook_for
+
+
+def executed(*cells):
+    """A notebook whose code cells have the given outputs; a cell is ``(outputs, tags)`` or ``outputs``."""
+    nb = new_notebook()
+    for c in cells:
+        outputs, tags = c if isinstance(c, tuple) else (c, [])
+        cell = new_code_cell("pass", outputs=outputs)
+        if tags:
+            cell.metadata["tags"] = tags
+        nb.cells.append(cell)
+    return nb
+
+
+def out(text, name="stdout"):
+    return new_output("stream", name=name, text=text)
+
+
+def result(text):
+    return new_output("execute_result", data={"text/plain": text, "text/html": f"<b id='{id(text)}'>{text}</b>"}, execution_count=1)
+
+
+def test_same_outputs_are_the_same():
+    a = executed([out("loss 0.125\n")], [result("array([1, 2])")])
+    assert determinism.compare(a, executed([out("loss 0.125\n")], [result("array([1, 2])")])) == []
+
+
+def test_a_changed_number_is_reported_with_its_cell():
+    a = executed([out("seed 0\n")], [out("loss 0.125\n")])
+    b = executed([out("seed 0\n")], [out("loss 0.126\n")])
+    problems = determinism.compare(a, b)
+    assert len(problems) == 1 and problems[0].startswith("code cell 2")
+    assert "-[stdout] loss 0.125" in problems[0] and "+[stdout] loss 0.126" in problems[0]
+
+
+def test_glued_and_displayed_values_are_compared_but_html_is_not():
+    glued = new_output("display_data", data={"text/plain": "0.93"}, metadata={"scrapbook": {"name": "acc"}})
+    other = new_output("display_data", data={"text/plain": "0.94"}, metadata={"scrapbook": {"name": "acc"}})
+    assert determinism.compare(executed([glued]), executed([other]))
+    html_a = new_output("display_data", data={"text/html": "<div id='a1'>anim</div>", "text/plain": "<IPython.HTML object>"})
+    html_b = new_output("display_data", data={"text/html": "<div id='b2'>anim</div>", "text/plain": "<IPython.HTML object>"})
+    assert determinism.compare(executed([html_a]), executed([html_b])) == []
+
+
+def test_cells_tagged_timing_are_exempt():
+    a = executed(([out("took 0.21 s\n")], ["timing"]), [out("valid 4%\n")])
+    b = executed(([out("took 0.28 s\n")], ["timing"]), [out("valid 4%\n")])
+    assert determinism.compare(a, b) == []
+    b.cells[1].outputs = [out("valid 5%\n")]
+    assert determinism.compare(a, b)[0].startswith("code cell 2")
+
+
+def test_progress_bars_and_addresses_are_ignored():
+    bar1 = "  0%|          | 0/50 [00:00<?, ?it/s]\r 40%|████      | 20/50 [00:01<00:01, 19.2it/s]\r100%|██████████| 50/50 [00:02<00:00, 21.0it/s]\n"
+    bar2 = "100%|██████████| 50/50 [00:03<00:00, 15.5it/s]\n"
+    warn = "<ipython-input>:3: UserWarning: object at 0x7f3a2c1b9d00 is slow\n"
+    a = executed([out(bar1, "stderr"), out("done\n")], [result("<Figure at 0x7f00deadbeef>")], [out(warn, "stderr")])
+    b = executed([out(bar2, "stderr"), out("done\n")], [result("<Figure at 0x7f11cafef00d>")], [out(warn.replace("2c1b", "99aa"), "stderr")])
+    assert determinism.compare(a, b) == []
+    b.cells[2].outputs = [out(warn.replace("is slow", "is fast"), "stderr")]  # a warning's words still count
+    assert determinism.compare(a, b)
+
+
+def test_one_print_split_into_chunks_equals_one_chunk():
+    a = executed([out("sync:"), out(" [[1, -1]] period 2\n")])
+    assert determinism.compare(a, executed([out("sync: [[1, -1]] period 2\n")])) == []
+
+
+def test_errors_are_compared_and_a_changed_notebook_is_flagged():
+    err = lambda v: new_output("error", ename="ValueError", evalue=v, traceback=[])  # noqa: E731
+    assert determinism.compare(executed([err("x must be >= 0")]), executed([err("x must be >= 1")]))
+    assert "different code cells" in determinism.compare(executed([], []), executed([]))[0]
+
+
+# ---- the cheap version for `make test` ----------------------------------------------------------
+
+CHAPTERS = [md for md in chapter_sources() if notebook_for(md).exists()]
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=[md.stem for md in CHAPTERS])
+def test_every_chapter_seeds_once_in_a_code_cell(md):
+    """Reproducible runs start with nnbook.seed_everything (CONTRIBUTING: "seeded, once")."""
+    nb = nbformat.read(notebook_for(md), as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code" and "solution" not in c.metadata.get("tags", []))
+    assert re.search(r"\bseed_everything\(", code), f"{md.name}: no nnbook.seed_everything(...) call in its code cells"
+
+
+def test_no_unseeded_generator_in_nnbook():
+    """`np.random.default_rng()` or `torch.Generator()` without a seed make a run unrepeatable."""
+    lib = ROOT / "lib" / "nnbook"
+    bad = []
+    for path in sorted(lib.glob("*.py")):
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            code = line.split("#")[0]
+            if re.search(r"default_rng\(\s*\)", code) or (re.search(r"torch\.Generator\([^)]*\)", code) and "manual_seed" not in code):
+                bad.append(f"{path.name}:{i}: {line.strip()}")
+    assert not bad, "unseeded random generators:\n" + "\n".join(bad)
+
+
+def cheapest_chapter() -> Path:
+    """The chapter that ran fastest in book/appendix/timings.csv (the first chapter without timings)."""
+    seconds = {}
+    with (BOOK / "appendix" / "timings.csv").open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            try:
+                seconds[row["Chapter"]] = float(row["CPU wall (s)"])
+            except (KeyError, ValueError):
+                pass
+    return min(CHAPTERS, key=lambda md: seconds.get(chapter_title_of(md), float("inf")))
+
+
+def test_cheapest_chapter_runs_the_same_twice(capsys):
+    """`make test-determinism` runs every chapter twice; here only the cheapest, to test the tool end to end."""
+    status = determinism.check([cheapest_chapter()], jobs=2)
+    report = capsys.readouterr().out
+    assert status == 0, report
+    assert re.search(r"^same ", report, re.M), report
