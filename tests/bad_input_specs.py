@@ -28,9 +28,7 @@ EXCLUDED = {
     "plot": "plotting helpers: they hand their input to matplotlib and draw; nothing is computed",
     "exercises": "exercise machinery: checks student functions, tested in test_exercises.py",
     "teaching": "teacher tooling over files and folders (student editions, grading), tested in test_teaching.py",
-    # written right now by other helpers; the integrator adds their specs
-    "autoencoder": "in progress", "gan": "in progress", "autoregressive": "in progress",
-    "flows": "in progress", "diffusion": "in progress", "comparison": "in progress",
+    "gan.GANRun": "result record", "gan.Generator": "base class wrapping a network the caller builds",
     # result records: built by nnbook's own functions, not by users
     "chnn.TSPResult": "result record", "hopfield.RunResult": "result record", "rbm.RBMHistory": "result record",
     "train.History": "result record", "rnn.TrainResult": "result record", "data.Split": "result record",
@@ -365,7 +363,7 @@ S("vae.reparam_gradient", lambda: dict(f=lambda z: z ** 2, mu=0.0, log_sigma=0.0
 S("vae.score_function_gradient", lambda: dict(f=lambda z: z ** 2, mu=0.0, log_sigma=0.0, n=4), f=Func(), mu=Float(), log_sigma=Float(), n=COUNT)
 S("vae.mean_bernoulli_entropy", lambda: dict(p=torch.rand(3, 4)), p=Arr(None))
 
-# ---- rnn (owned by another helper: specs only) --------------------------------------------------
+# ---- rnn --------------------------------------------------------------------------------------
 RNNW = lambda: dict(x=g(2, 5, 3), W_xh=g(4, 3, seed=1) * 0.3, W_hh=g(4, 4, seed=2) * 0.3, b=torch.zeros(4))  # noqa: E731
 S("rnn.rnn_forward", RNNW, x=Arr(3), W_xh=Arr(2), W_hh=Arr(2), b=Arr(1), nonlinearity=Choice())
 S("rnn.rnn_bptt", lambda: dict(RNNW(), hs=__import__("nnbook.rnn").rnn.rnn_forward(**RNNW()), grad_hs=g(2, 5, 4, seed=3)),
@@ -388,7 +386,7 @@ S("rnn.train_regressor", lambda: dict(model=__import__("nnbook.rnn").rnn.ElmanRN
   X=Arr(3), y=Arr(1), steps=COUNT, batch_size=COUNT, lr=POS, optimizer=Choice(), clip=Float(0, lo_open=True, optional=True), detach_every=Int(1, optional=True), seed=SEED)
 S("rnn.evaluate_mse", lambda: dict(model=__import__("nnbook.rnn").rnn.ElmanRNN(1, 3), X=g(8, 5, 1), y=g(8, seed=1)), X=Arr(3), y=Arr(1))
 
-# ---- transformer (owned by another helper: specs only) ------------------------------------------
+# ---- transformer ------------------------------------------------------------------------------
 TF = lambda: __import__("nnbook.transformer").transformer  # noqa: E731
 TINY_TF = lambda: TF().Transformer(TF().TransformerConfig(vocab_size=5, block_size=8, d_model=8, n_heads=2, n_layers=1))  # noqa: E731
 BATCH = lambda: (lambda: (torch.randint(5, (2, 4)), torch.randint(5, (2, 4))))  # noqa: E731
@@ -423,61 +421,111 @@ S("transformer.parity_data", lambda: dict(n=3, n_bits=4), n=COUNT, n_bits=COUNT)
 S("transformer.parity_batch", lambda: dict(n=3, n_bits=4), n=COUNT, n_bits=COUNT)
 S("transformer.parity_accuracy", lambda: dict(model=PARITY_TF(), codes=torch.tensor([1, 2, 3]), n_bits=4), codes=Arr(1), n_bits=COUNT)
 
-# ---- known failures -----------------------------------------------------------------------------
-# Cases that fail today in modules another helper is editing (rnn.py, transformer.py). They are
-# expected to fail (strict xfail): when one is fixed its test XPASSes and fails, so delete its line.
-KNOWN_FAILURES = {
-    "rnn.gru_step-b_ih-dtype",
-    "rnn.gru_step-b_ih-rank",
-    "rnn.gru_step-b_ih-nonfinite",
-    "rnn.gru_step-b_ih-empty",
-    "rnn.gru_step-b_hh-dtype",
-    "rnn.gru_step-b_hh-rank",
-    "rnn.gru_step-b_hh-nonfinite",
-    "rnn.gru_step-b_hh-empty",
-    "rnn.lstm_step-b_ih-dtype",
-    "rnn.lstm_step-b_ih-rank",
-    "rnn.lstm_step-b_ih-nonfinite",
-    "rnn.lstm_step-b_ih-empty",
-    "rnn.lstm_step-b_hh-dtype",
-    "rnn.lstm_step-b_hh-rank",
-    "rnn.lstm_step-b_hh-nonfinite",
-    "rnn.lstm_step-b_hh-empty",
-    "transformer.Block-d_model-type",
-    "transformer.Block-d_model-range",
-    "transformer.Block-d_ff-type",
-    "transformer.Block-d_ff-range",
-    "transformer.FeedForward-d_model-type",
-    "transformer.FeedForward-d_model-range",
-    "transformer.FeedForward-d_ff-type",
-    "transformer.FeedForward-d_ff-range",
-    "transformer.LayerNorm-d_model-type",
-    "transformer.LayerNorm-d_model-range",
-    "transformer.Transformer.forward-idx-dtype",
-    "transformer.Transformer.forward-idx-empty",
-    "transformer.distill_steps-batch_fn-value",
-    "transformer.distillation_loss-student_logits-dtype",
-    "transformer.distillation_loss-student_logits-nonfinite",
-    "transformer.distillation_loss-teacher_logits-dtype",
-    "transformer.distillation_loss-teacher_logits-nonfinite",
-    "transformer.distillation_loss-targets-dtype",
-    "transformer.distillation_loss-targets-rank",
-    "transformer.distillation_loss-targets-nonfinite",
-    "transformer.distillation_loss-targets-empty",
-    "transformer.mask_tokens-mask_id-type",
-    "transformer.parity_accuracy-codes-dtype",
-    "transformer.parity_accuracy-codes-rank",
-    "transformer.parity_accuracy-codes-nonfinite",
-    "transformer.parity_accuracy-codes-empty",
-    "transformer.scaled_dot_product_attention-q-dtype",
-    "transformer.scaled_dot_product_attention-q-nonfinite",
-    "transformer.scaled_dot_product_attention-q-empty",
-    "transformer.scaled_dot_product_attention-k-dtype",
-    "transformer.scaled_dot_product_attention-k-nonfinite",
-    "transformer.scaled_dot_product_attention-k-empty",
-    "transformer.scaled_dot_product_attention-v-dtype",
-    "transformer.scaled_dot_product_attention-v-nonfinite",
-    "transformer.scaled_dot_product_attention-v-empty",
-    "transformer.time_forward-fn-value",
-    "transformer.train_steps-batch_fn-value",
-}
+# ---- autoregressive, flows --------------------------------------------------------------------
+AR_ = lambda: __import__("nnbook.autoregressive").autoregressive  # noqa: E731
+FL_ = lambda: __import__("nnbook.flows").flows  # noqa: E731
+S("autoregressive.check_binary_rows", lambda: dict(name="x", x=bits(3, 4), dim=4), x=Arr(2), dim=Int(1, optional=True))
+S("autoregressive.made_degrees", lambda: dict(input_dim=4, hidden=(3,), order=torch.tensor([2, 0, 3, 1])), input_dim=Int(2), order=Arr(1))
+S("autoregressive.made_masks", lambda: dict(input_dim=4, hidden=(3,), order=torch.tensor([2, 0, 3, 1])), input_dim=Int(2), order=Arr(1))
+S("autoregressive.MaskedLinear", lambda: dict(in_features=3, out_features=2, mask=torch.ones(2, 3)), in_features=COUNT, out_features=COUNT, mask=Arr(2))
+S("autoregressive.MADE", lambda: dict(input_dim=4, hidden=(3,), order=torch.tensor([2, 0, 3, 1])), input_dim=Int(2), order=Arr(1))
+S("autoregressive.MADE.log_prob", lambda: dict(x=bits(3, 4)), make=lambda: AR_().MADE(4, 3).log_prob, x=Arr(2))
+S("autoregressive.MADE.logits", lambda: dict(x=g(3, 4)), make=lambda: AR_().MADE(4, 3).logits, x=Arr(2))
+S("autoregressive.MADE.sample", lambda: dict(n=2), make=lambda: AR_().MADE(4, 3).sample, n=COUNT)
+S("autoregressive.train_made", lambda: dict(X_train=bits(6, 4), epochs=1, hidden=3), X_train=Arr(2), epochs=COUNT, lr=POS, batch_size=COUNT,
+  weight_decay=NONNEG, seed=SEED, callback=Func())
+S("autoregressive.input_output_jacobian", lambda: dict(model=AR_().MADE(4, 3), x=g(4)), x=Arr(1))
+S("flows.standard_normal_log_prob", lambda: dict(z=g(3, 2)), z=Arr(2))
+S("flows.AffineCoupling", lambda: dict(dim=2, mask=torch.tensor([1.0, 0.0]), hidden=3), dim=Int(2), hidden=COUNT, mask=Arr(1))
+S("flows.RealNVP", lambda: dict(dim=2, n_couplings=2, hidden=3), dim=Int(2), n_couplings=COUNT, hidden=COUNT)
+S("flows.RealNVP.forward", lambda: dict(x=g(3, 2)), make=lambda: FL_().RealNVP(2, 2, 3).forward, x=Arr(2))
+S("flows.RealNVP.inverse", lambda: dict(z=g(3, 2)), make=lambda: FL_().RealNVP(2, 2, 3).inverse, z=Arr(2))
+S("flows.RealNVP.log_prob", lambda: dict(x=g(3, 2)), make=lambda: FL_().RealNVP(2, 2, 3).log_prob, x=Arr(2))
+S("flows.RealNVP.sample", lambda: dict(n=2), make=lambda: FL_().RealNVP(2, 2, 3).sample, n=COUNT)
+S("flows.train_flow", lambda: dict(X_train=g(6, 2), steps=1, n_couplings=1, hidden=3), X_train=Arr(2), steps=COUNT, n_couplings=COUNT, hidden=COUNT,
+  lr=POS, batch_size=COUNT, seed=SEED, every=COUNT, callback=Func())
+S("flows.autograd_log_det", lambda: dict(f=lambda v: 2 * v, x=g(3, 2)), f=Func(), x=Arr(2))
+
+# ---- diffusion --------------------------------------------------------------------------------
+DF_ = lambda: __import__("nnbook.diffusion").diffusion  # noqa: E731
+SCHED = lambda: DF_().NoiseSchedule.make("linear", 10)  # noqa: E731
+DDPM_ = lambda: DF_().DDPM(DF_().NoisePredictor(2, 10, hidden=4, depth=1, num_classes=2), SCHED())  # noqa: E731
+STEP = lambda: dict(x_t=g(4, 2), eps=g(4, 2, seed=1), noise=g(4, 2, seed=2))  # noqa: E731
+SAMPLE = lambda: dict(n=2, labels=torch.tensor([0, 1]), guidance=1.0, sampling_steps=2)  # noqa: E731
+SAMPLE_ARGS = dict(n=COUNT, labels=Arr(1), guidance=NONNEG, sampling_steps=Int(1, 10, optional=True))
+BETA = Float(0, 1, True, True)
+S("diffusion.linear_betas", lambda: dict(T=10), T=COUNT, beta_start=Float(0, 1, True, True, optional=True), beta_end=Float(0, 1, True, True, optional=True))
+S("diffusion.cosine_betas", lambda: dict(T=10), T=COUNT, s=NONNEG, max_beta=BETA)
+S("diffusion.NoiseSchedule", lambda: dict(betas=torch.full((5,), 0.1)), betas=Arr(1))
+S("diffusion.NoiseSchedule.make", lambda: dict(kind="cosine", T=10), make=lambda: DF_().NoiseSchedule.make, kind=Choice(), T=COUNT)
+S("diffusion.NoiseSchedule.check_t", lambda: dict(t=torch.tensor([1, 2, 3]), n=3), make=lambda: SCHED().check_t, t=Arr(1))
+S("diffusion.q_mean_var", lambda: dict(x0=g(4, 2), t=torch.tensor([0, 1, 5, 10]), schedule=SCHED()), x0=Arr(2), t=Arr(1))
+S("diffusion.q_sample", lambda: dict(x0=g(4, 2), t=3, schedule=SCHED(), noise=g(4, 2, seed=1)), x0=Arr(2), t=Int(0, 10), noise=Arr(2))
+S("diffusion.forward_iterate", lambda: dict(x0=g(4, 2), t=3, schedule=SCHED()), x0=Arr(2), t=Int(0, 10))
+S("diffusion.ddpm_step", lambda: dict(STEP(), t=3, schedule=SCHED(), clip=1.0), x_t=Arr(2), eps=Arr(2), t=Int(1, 10), noise=Arr(2),
+  clip=Float(0, lo_open=True, optional=True))
+S("diffusion.ddim_step", lambda: dict(STEP(), alpha_bar_t=0.5, alpha_bar_prev=0.9, eta=0.5, clip=1.0), x_t=Arr(2), eps=Arr(2), noise=Arr(2),
+  alpha_bar_t=BETA, alpha_bar_prev=Float(0, 1, True, False), eta=NONNEG, clip=Float(0, lo_open=True, optional=True))
+S("diffusion.ddim_timesteps", lambda: dict(T=10, steps=4), T=COUNT, steps=Int(1, 10))
+S("diffusion.NoisePredictor", lambda: dict(dim=2, T=10, hidden=4, depth=1), dim=COUNT, T=COUNT, hidden=Int(2), depth=Int(0), num_classes=Int(0))
+S("diffusion.DDPM", lambda: dict(net=DF_().NoisePredictor(2, 10, hidden=4, depth=1), schedule=SCHED(), lo=0.0, hi=2.0), lo=Float(), hi=Float())
+S("diffusion.DDPM.normalize", lambda: dict(x=g(3, 2)), make=lambda: DDPM_().normalize, x=Arr(2))
+S("diffusion.DDPM.sample", SAMPLE, make=lambda: DDPM_().sample, **SAMPLE_ARGS)
+S("diffusion.DDPM.trajectory", lambda: dict(SAMPLE(), keep=2), make=lambda: DDPM_().trajectory, **SAMPLE_ARGS, keep=Int(2, optional=True))
+S("diffusion.train_ddpm", lambda: dict(X_train=g(6, 2), y_train=torch.arange(6) % 2, steps=1, T=5, hidden=4, depth=1, batch_size=3, every=1),
+  X_train=Arr(2), y_train=Arr(1), steps=COUNT, T=COUNT, seed=SEED, schedule=Choice(), hidden=Int(2), depth=Int(0), lr=POS, batch_size=COUNT,
+  p_uncond=PROB, num_classes=Int(2, optional=True), callback=Func(), every=COUNT)
+
+
+# ---- autoencoder ------------------------------------------------------------------------------
+_AE = lambda: __import__("nnbook.autoencoder").autoencoder  # noqa: E731
+S("autoencoder.Autoencoder", lambda: dict(sizes=(4, 2)), activation=Choice(), output_activation=Choice())
+S("autoencoder.kl_sparsity_penalty", lambda: dict(rho_hat=torch.rand(5) * 0.9 + 0.05, rho=0.1), rho_hat=Arr(1), rho=Float(0, 1, True, True))
+S("autoencoder.corrupt", lambda: dict(x=torch.rand(3, 4), kind="masking", level=0.3), x=Arr(None), kind=Choice(), level=Float(0, 1))
+S("autoencoder.train_autoencoder", lambda: dict(model=_AE().Autoencoder((4, 2)), X=torch.rand(6, 4), steps=1, batch_size=3),
+  X=Arr(2), steps=COUNT, lr=POS, batch_size=COUNT, noise_level=NONNEG, sparsity_weight=NONNEG,
+  sparsity_target=Float(0, 1, True, True), weight_decay=NONNEG, seed=SEED, every=COUNT, callback=Func())
+S("autoencoder.reconstruction_error", lambda: dict(model=_AE().Autoencoder((4, 2)), X=torch.rand(6, 4), X_target=torch.rand(6, 4)),
+  X=Arr(2), X_target=Arr(2))
+
+# ---- gan --------------------------------------------------------------------------------------
+_GAN = lambda: __import__("nnbook.gan").gan  # noqa: E731
+S("gan.discriminator_loss", lambda: dict(real_logits=g(4), fake_logits=g(4, seed=1)), real_logits=Arr((1, 2)), fake_logits=Arr((1, 2)))
+S("gan.generator_loss", lambda: dict(fake_logits=g(4)), fake_logits=Arr((1, 2)))
+S("gan.critic_loss", lambda: dict(real_scores=g(4), fake_scores=g(4, seed=1)), real_scores=Arr((1, 2)), fake_scores=Arr((1, 2)))
+S("gan.gradient_penalty", lambda: dict(critic=lambda x: x.sum(1), real=g(4, 2), fake=g(4, 2, seed=1)),
+  critic=Func(), real=Arr(2), fake=Arr(2))
+S("gan.optimal_discriminator", lambda: dict(p_data=np.full(5, 0.2), p_model=np.full(5, 0.1)), p_data=Arr(1), p_model=Arr(1))
+S("gan.js_divergence", lambda: dict(p=np.full(5, 0.2), q=np.array([0.1, 0.2, 0.3, 0.2, 0.2])), p=Arr(1), q=Arr(1))
+S("gan.adain", lambda: dict(x=g(2, 3, 4, 4), style_scale=g(2, 3).abs() + 0.5, style_bias=g(2, 3, seed=1)),
+  x=Arr(4), style_scale=Arr(2), style_bias=Arr(2), eps=POS)
+S("gan.ring_centres", lambda: dict(n_modes=8, radius=2.0), n_modes=COUNT, radius=POS)
+S("gan.mode_coverage", lambda: dict(samples=g(50, 2).numpy(), centres=np.array([[0.0, 0.0], [2.0, 0.0]]), std=0.5),
+  samples=Arr(2), centres=Arr(2), std=POS, n_std=POS, min_fraction=PROB)
+S("gan.mlp", lambda: dict(sizes=(2, 4, 1)))
+S("gan.EnsembleLinear", lambda: dict(n_models=2, d_in=3, d_out=4), n_models=COUNT, d_in=COUNT, d_out=COUNT)
+S("gan.ensemble_mlp", lambda: dict(n_models=2, sizes=(2, 4, 1)), n_models=COUNT)
+S("gan.train_2d_gan", lambda: dict(X=g(40, 2).numpy(), steps=2, batch_size=8),
+  X=Arr(2), loss=Choice(), steps=COUNT, seed=SEED, n_runs=COUNT, hidden=COUNT, z_dim=COUNT, lr=POS, batch_size=COUNT,
+  n_critic=Int(1, optional=True), clip=POS, gp_weight=NONNEG, snapshot_every=Int(0), n_snapshot=COUNT)
+S("gan.train_discriminator", lambda: dict(x_data=g(20, 1).numpy(), x_model=g(20, 1, seed=1).numpy(), steps=2, batch_size=8),
+  x_data=Arr(2), x_model=Arr(2), steps=COUNT, hidden=COUNT, lr=POS, batch_size=COUNT, seed=SEED)
+S("gan.MLPDigitGenerator", lambda: dict(z_dim=4, hidden=8), z_dim=COUNT, hidden=COUNT)
+S("gan.MLPDigitDiscriminator", lambda: dict(hidden=8), hidden=COUNT)
+S("gan.DCGANGenerator", lambda: dict(z_dim=4, channels=4), z_dim=COUNT, channels=COUNT)
+S("gan.DCGANDiscriminator", lambda: dict(channels=4), channels=COUNT)
+S("gan.train_digit_gan", lambda: dict(X_train=torch.rand(16, 64), steps=1, batch_size=8, width=4),
+  X_train=Arr(2), steps=COUNT, seed=SEED, arch=Choice(), width=Int(1, optional=True), z_dim=COUNT, lr=POS, batch_size=COUNT,
+  callback=Func(), every=COUNT)
+S("gan.train_cycle_gan", lambda: dict(X_a=g(20, 2).numpy(), X_b=g(20, 2, seed=1).numpy(), steps=1, batch_size=8),
+  X_a=Arr(2), X_b=Arr(2), cycle_weight=NONNEG, steps=COUNT, seed=SEED, hidden=COUNT, lr=POS, batch_size=COUNT)
+
+# ---- comparison -------------------------------------------------------------------------------
+S("comparison.timed", lambda: dict(fn=lambda: 0), fn=Func())
+S("comparison.dequantize", lambda: dict(X=bits(3, 4)), X=Arr(2))
+S("comparison.dequantized_nll", lambda: dict(log_prob=lambda y: -(y ** 2).sum(1), X=bits(3, 4), n_samples=2),
+  log_prob=Func(), X=Arr(2), n_samples=COUNT)
+S("comparison.train_dequantized_flow", lambda: dict(X=bits(6, 4), steps=1, n_couplings=1, hidden=2, batch_size=3),
+  X=Arr(2), steps=COUNT, n_couplings=COUNT, hidden=COUNT, lr=POS, batch_size=COUNT, seed=SEED, every=COUNT)
+S("comparison.edge_energy", lambda: dict(X=torch.rand(2, 64)), X=Arr(2))
+S("comparison.importance_weighted_bound", lambda: dict(log_w=g(3, 2)), log_w=Arr(2))

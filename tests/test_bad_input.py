@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import nnbook
-from bad_input_specs import EXCLUDED, KNOWN_FAILURES, SPECS, Arr, Choice, Float, Func, Int
+from bad_input_specs import EXCLUDED, SPECS, Arr, Choice, Float, Func, Int
 
 NNBOOK_DIR = str(Path(nnbook.__file__).resolve().parent)
 # Few examples and no shrinking: the mutation kinds are enumerated by parametrize, hypothesis only
@@ -155,15 +155,9 @@ def bad_value(draw, kind, how, value):
 
 
 CASES = [
-    pytest.param(name, arg, how, id=f"{name}-{arg}-{how}",
-                 marks=[pytest.mark.xfail(strict=True, reason="known failure")] if f"{name}-{arg}-{how}" in KNOWN_FAILURES else [])
+    pytest.param(name, arg, how, id=f"{name}-{arg}-{how}")
     for name in sorted(SPECS) for arg, kind in SPECS[name].args.items() for how in mutations(kind)
 ]
-
-
-def test_known_failures_are_cases():
-    ids = {p.id for p in CASES}
-    assert not KNOWN_FAILURES - ids, f"KNOWN_FAILURES lists cases that do not exist: {sorted(KNOWN_FAILURES - ids)}"
 
 
 @pytest.mark.parametrize("name,arg,how", CASES)

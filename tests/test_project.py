@@ -165,3 +165,20 @@ def test_every_term_is_defined_once_and_listed_with_its_chinese_and_chapter():
             assert en.lower() not in seen, f"{en!r} is defined in {seen.get(en.lower())} and again in {md.name}"
             seen[en.lower()] = md.name
             assert f"| {{term}}`{en}` | {zh} | " in page and f"<{doc}>`" in page, f"{en!r} missing from the glossary page"
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
+def test_display_math_stands_apart_from_text(md):
+    """`$$` glued to a line of text makes MyST pair the dollars wrongly: the formula shows as raw TeX."""
+    lines = md.read_text(encoding="utf-8").split("\n")
+    opening, in_code = True, False
+    for n, ln in enumerate(lines):
+        s = ln.strip()
+        if s.startswith("```{code-cell") or (s == "```" and in_code):
+            in_code = not in_code
+        if in_code or s != "$$":
+            continue
+        other = lines[n - 1] if opening else (lines[n + 1] if n + 1 < len(lines) else "")
+        fine = not other.strip() or other.strip().startswith((":::", "```", ":label:"))
+        assert fine, f"{md.name}:{n + 1}: put a blank line {'before' if opening else 'after'} this `$$`"
+        opening = not opening

@@ -23,7 +23,11 @@ def _first_sentence(body: str) -> str:
     text = re.sub(r"\s+", " ", text).replace("|", "\\|").strip()
     m = re.match(r"(.+?[.?!])(\s|$)", text)
     text = m.group(1) if m else text
-    return text if len(text) <= 140 else text[:137].rstrip() + "…"
+    if len(text) > 140:
+        text = text[:137].rstrip() + "…"
+    if text.count("$") % 2:  # never cut a formula in half: it would show as raw TeX
+        text = text[: text.rindex("$")].rstrip() + " …"
+    return text
 
 
 def chapter_exercises(md) -> list[tuple[str, str, str]]:

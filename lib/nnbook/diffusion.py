@@ -132,6 +132,10 @@ def _check_x(name, x):
     return x if x.is_floating_point() else x.to(torch.get_default_dtype())
 
 
+def _check_clip(clip):
+    return None if clip is None else check_float("clip", clip, min_value=0.0, min_inclusive=False)
+
+
 def _gather(values: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """``values[t]`` as a column ``(B, 1)`` in the dtype and on the device of ``like``."""
     return values[t.cpu()].to(device=like.device, dtype=like.dtype)[:, None]
@@ -193,6 +197,7 @@ def ddpm_step(x_t, eps, t, schedule: NoiseSchedule, noise=None, clip: float | No
     if eps.shape != x_t.shape:
         raise ValueError(f"eps must have the shape of x_t {tuple(x_t.shape)}, got {tuple(eps.shape)}")
     t = schedule.check_t(t, len(x_t), min_t=1)
+    clip = _check_clip(clip)
     ab_t, ab_prev = _gather(schedule.alpha_bars, t, x_t), _gather(schedule.alpha_bars, t - 1, x_t)
     beta, alpha = _gather(schedule.betas, t, x_t), _gather(schedule.alphas, t, x_t)
     x0 = _predicted_x0(x_t, eps.to(x_t.dtype), ab_t)
@@ -220,11 +225,14 @@ def ddim_step(x_t, eps, alpha_bar_t, alpha_bar_prev, eta: float = 0.0, noise=Non
     x_t, eps = _check_x("x_t", x_t), _check_x("eps", eps)
     if eps.shape != x_t.shape:
         raise ValueError(f"eps must have the shape of x_t {tuple(x_t.shape)}, got {tuple(eps.shape)}")
-    ab_t = check_float("alpha_bar_t", float(alpha_bar_t), min_value=0.0, max_value=1.0, min_inclusive=False, max_inclusive=False)
-    ab_prev = check_float("alpha_bar_prev", float(alpha_bar_prev), min_value=0.0, max_value=1.0, min_inclusive=False)
+    # ᾱ values may come as 0-d tensors (schedule.alpha_bars[t])
+    alpha_bar_t, alpha_bar_prev = (a.item() if isinstance(a, torch.Tensor) and a.ndim == 0 else a for a in (alpha_bar_t, alpha_bar_prev))
+    ab_t = check_float("alpha_bar_t", alpha_bar_t, min_value=0.0, max_value=1.0, min_inclusive=False, max_inclusive=False)
+    ab_prev = check_float("alpha_bar_prev", alpha_bar_prev, min_value=0.0, max_value=1.0, min_inclusive=False)
     if ab_prev < ab_t:
         raise ValueError(f"alpha_bar_prev must be >= alpha_bar_t (a step towards the data), got {ab_prev} < {ab_t}")
     eta = check_float("eta", eta, min_value=0.0)
+    clip = _check_clip(clip)
     eps = eps.to(x_t.dtype)
     x0 = (x_t - math.sqrt(1 - ab_t) * eps) / math.sqrt(ab_t)
     if clip is not None:
@@ -454,6 +462,7 @@ def train_ddpm(
     lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
     batch_size = check_int("batch_size", batch_size, min_value=1)
     p_uncond = check_float("p_uncond", p_uncond, min_value=0.0, max_value=1.0)
+    schedule = check_choice("schedule", schedule, ["linear", "cosine"])
     every = check_int("every", every, min_value=1)
     if callback is not None:
         check_callable("callback", callback)

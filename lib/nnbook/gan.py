@@ -280,6 +280,7 @@ class EnsembleLinear(nn.Module):
     def __init__(self, n_models: int, d_in: int, d_out: int):
         super().__init__()
         K = check_int("n_models", n_models, min_value=1)
+        d_in, d_out = check_int("d_in", d_in, min_value=1), check_int("d_out", d_out, min_value=1)
         bound = 1 / math.sqrt(d_in)                                 # nn.Linear's default initialisation
         self.weight = nn.Parameter(torch.empty(K, d_in, d_out).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(K, 1, d_out).uniform_(-bound, bound))
@@ -464,6 +465,7 @@ class MLPDigitGenerator(Generator):
 
     def __init__(self, z_dim: int = 32, hidden: int = 256):
         hidden = check_int("hidden", hidden, min_value=1)
+        z_dim = check_int("z_dim", z_dim, min_value=1)
         super().__init__(nn.Sequential(mlp([z_dim, hidden, hidden, 64]), nn.Tanh()), z_dim, _to_unit)
 
 
@@ -490,6 +492,7 @@ class DCGANGenerator(Generator):
 
     def __init__(self, z_dim: int = 32, channels: int = 64):
         c = check_int("channels", channels, min_value=1)
+        z_dim = check_int("z_dim", z_dim, min_value=1)
         net = nn.Sequential(
             nn.Linear(z_dim, 2 * c * 4), nn.Unflatten(1, (2 * c, 2, 2)), nn.BatchNorm2d(2 * c), nn.ReLU(),
             nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1), nn.BatchNorm2d(c), nn.ReLU(),      # 2→4

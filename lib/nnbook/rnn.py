@@ -333,7 +333,7 @@ class GatedRegressor(nn.Module):
 
 
 # ------------------------------------------------------------- LSTM and GRU
-def _gate_check(x, h, W_ih, W_hh, n_gates):
+def _gate_check(x, h, W_ih, W_hh, b_ih, b_hh, n_gates):
     x = check_tensor("x", x, ndim=2)
     h = check_tensor("h", h, ndim=2)
     H = h.shape[1]
@@ -341,7 +341,9 @@ def _gate_check(x, h, W_ih, W_hh, n_gates):
         raise ValueError(f"x and h must have the same batch size, got {x.shape[0]} and {h.shape[0]}")
     W_ih = check_tensor("W_ih", W_ih, shape=(n_gates * H, x.shape[1]))
     W_hh = check_tensor("W_hh", W_hh, shape=(n_gates * H, H))
-    return x, h, W_ih, W_hh
+    b_ih = check_tensor("b_ih", b_ih, shape=(n_gates * H,))
+    b_hh = check_tensor("b_hh", b_hh, shape=(n_gates * H,))
+    return x, h, W_ih, W_hh, b_ih, b_hh
 
 
 def lstm_step(x, h, c, W_ih, W_hh, b_ih, b_hh):
@@ -351,7 +353,7 @@ def lstm_step(x, h, c, W_ih, W_hh, b_ih, b_hh):
     ``i, f, o = σ(·)``, ``g = tanh(·)``, ``c' = f ⊙ c + i ⊙ g``, ``h' = o ⊙ tanh(c')``.
     Returns ``(h', c')``.
     """
-    x, h, W_ih, W_hh = _gate_check(x, h, W_ih, W_hh, 4)
+    x, h, W_ih, W_hh, b_ih, b_hh = _gate_check(x, h, W_ih, W_hh, b_ih, b_hh, 4)
     c = check_tensor("c", c, shape=tuple(h.shape))
     z = x @ W_ih.T + b_ih + h @ W_hh.T + b_hh
     i, f, g, o = z.chunk(4, dim=1)
@@ -366,7 +368,7 @@ def gru_step(x, h, W_ih, W_hh, b_ih, b_hh):
     ``r, z = σ(·)``, ``n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))``,
     ``h' = (1 − z) ⊙ n + z ⊙ h``. Returns ``h'``.
     """
-    x, h, W_ih, W_hh = _gate_check(x, h, W_ih, W_hh, 3)
+    x, h, W_ih, W_hh, b_ih, b_hh = _gate_check(x, h, W_ih, W_hh, b_ih, b_hh, 3)
     xi = x @ W_ih.T + b_ih
     hh = h @ W_hh.T + b_hh
     xr, xz, xn = xi.chunk(3, dim=1)

@@ -31,7 +31,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from nnbook.exercises import exercise, expect_close, expect_equal, CheckFailed
-from nnbook.validate import check_float, check_int, check_tensor
+from nnbook.validate import check_callable, check_float, check_int, check_tensor
 
 __all__ = [
     "scaled_dot_product_attention",
@@ -89,6 +89,12 @@ def scaled_dot_product_attention(q, k, v, mask=None, return_weights: bool = Fals
     Returns out (..., T_q, d_v), and the weights (..., T_q, T_k) if ``return_weights``.
     A query row whose keys are all masked gets zero weights (and a zero output).
     """
+    q, k, v = check_tensor("q", q), check_tensor("k", k), check_tensor("v", v)  # real, finite, not empty
+    return _attention(q, k, v, mask, return_weights)
+
+
+def _attention(q, k, v, mask=None, return_weights=False):
+    """:func:`scaled_dot_product_attention` without the value checks (MultiHeadAttention's inner call)."""
     _check_attention_inputs(q, k, v, mask)
     d_k = q.shape[-1]
     scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)            # (..., T_q, T_k)
@@ -173,7 +179,7 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(f"context must have shape (B={x.shape[0]}, S, d_model={self.d_model})")
         B, T, C = x.shape
         q, k, v = self._split(self.W_q(x)), self._split(self.W_k(context)), self._split(self.W_v(context))
-        out, self.weights = scaled_dot_product_attention(q, k, v, mask, return_weights=True)  # (B, H, T, D)
+        out, self.weights = _attention(q, k, v, mask, return_weights=True)                  # (B, H, T, D)
         out = out.transpose(1, 2).reshape(B, T, C)                                         # concat heads
         return self.W_o(out)
 
@@ -183,6 +189,7 @@ class FeedForward(nn.Module):
 
     def __init__(self, d_model: int, d_ff: int):
         super().__init__()
+        d_model, d_ff = check_int("d_model", d_model, min_value=1), check_int("d_ff", d_ff, min_value=1)
         self.net = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, d_model))
 
     def forward(self, x):  # (B, T, C) -> (B, T, C)
@@ -194,6 +201,7 @@ class LayerNorm(nn.Module):
 
     def __init__(self, d_model: int, eps: float = 1e-5):
         super().__init__()
+        d_model = check_int("d_model", d_model, min_value=1)
         self.eps = check_float("eps", eps, min_value=0.0, min_inclusive=False)
         self.gamma = nn.Parameter(torch.ones(d_model))
         self.beta = nn.Parameter(torch.zeros(d_model))
@@ -263,9 +271,9 @@ class Transformer(nn.Module):
         self.head = nn.Linear(c.d_model, c.vocab_size)
 
     def forward(self, idx, pad_mask=None):
-        if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.is_floating_point():
-            raise ValueError(f"idx must be a (B, T) tensor of integer token ids, got "
-                             f"{tuple(idx.shape) if isinstance(idx, torch.Tensor) else type(idx).__name__}")
+        idx = check_tensor("idx", idx, ndim=2)
+        if idx.is_floating_point() or idx.dtype == torch.bool:
+            raise ValueError(f"idx must be a (B, T) tensor of integer token ids, got dtype {idx.dtype}")
         B, T = idx.shape
         if T > self.config.block_size:
             raise ValueError(f"idx has length T={T} > block_size={self.config.block_size}")
@@ -363,6 +371,7 @@ def mask_tokens(x, p: float = 0.15, mask_id: int = CharTokenizer.MASK, generator
     """
     x = check_tensor("x", x, ndim=2)
     p = check_float("p", p, min_value=0.0, max_value=1.0, min_inclusive=False)
+    mask_id = check_int("mask_id", mask_id)
     hide = torch.rand(x.shape, generator=generator).to(x.device) < p
     return x.masked_fill(hide, mask_id), x.masked_fill(~hide, -100)
 
@@ -389,14 +398,14 @@ def _parity_sequences(codes, n_bits: int, scratchpad: bool):
     return torch.cat([prompt, tail], dim=1), prompt.shape[1], running[:, -1]
 
 
-def _parity_args(n_bits, scratchpad, pool):
+def _parity_args(n_bits, scratchpad, pool, name="pool"):
     n_bits = check_int("n_bits", n_bits, min_value=1, max_value=30)
     if not isinstance(scratchpad, bool):
         raise TypeError(f"scratchpad must be True or False, got {scratchpad!r}")
     if pool is not None:
-        pool = check_tensor("pool", pool, ndim=1)
-        if pool.dtype != torch.long or len(pool) == 0 or pool.min() < 0 or pool.max() >= 2**n_bits:
-            raise ValueError(f"pool must be a non-empty long tensor of string codes in [0, 2**n_bits = {2**n_bits})")
+        pool = check_tensor(name, pool, ndim=1)
+        if pool.dtype != torch.long or pool.min() < 0 or pool.max() >= 2**n_bits:
+            raise ValueError(f"{name} must be a long tensor of string codes in [0, 2**n_bits = {2**n_bits})")
     return n_bits, pool
 
 
@@ -435,7 +444,7 @@ def parity_accuracy(model: Transformer, codes, n_bits: int = 8, scratchpad: bool
 
     With a scratchpad the model writes, and then reads back, its own running parities.
     """
-    n_bits, codes = _parity_args(n_bits, scratchpad, codes)
+    n_bits, codes = _parity_args(n_bits, scratchpad, codes, name="codes")
     if codes is None:
         raise ValueError("codes must be a 1-D long tensor of string codes")
     seq, prompt_len, answer = _parity_sequences(codes, n_bits, scratchpad)
@@ -450,6 +459,7 @@ def train_steps(model: nn.Module, batch_fn, steps: int, lr: float = 3e-3, callba
     The loss is token-level cross-entropy of ``model(x)`` (B, T, V) against ``y`` (B, T);
     targets equal to -100 are ignored. ``callback(step, model)`` runs after every step.
     """
+    batch_fn = check_callable("batch_fn", batch_fn)
     steps = check_int("steps", steps, min_value=1)
     lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
     device = next(model.parameters()).device
@@ -480,9 +490,14 @@ def distillation_loss(student_logits, teacher_logits, targets, temperature: floa
     """
     temperature = check_float("temperature", temperature, min_value=0.0, min_inclusive=False)
     alpha = check_float("alpha", alpha, min_value=0.0, max_value=1.0)
-    if student_logits.shape != teacher_logits.shape or student_logits.dim() != 2:
+    student_logits = check_tensor("student_logits", student_logits, ndim=2)
+    teacher_logits = check_tensor("teacher_logits", teacher_logits, ndim=2)
+    if student_logits.shape != teacher_logits.shape:
         raise ValueError(f"student_logits and teacher_logits must both have shape (N, V), got "
                          f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}")
+    targets = check_tensor("targets", targets, shape=(len(student_logits),))
+    if targets.is_floating_point() or targets.dtype == torch.bool:
+        raise TypeError(f"targets must hold integer class ids (-100 = ignored), got dtype {targets.dtype}")
     hard = F.cross_entropy(student_logits, targets)
     soft = F.kl_div(F.log_softmax(student_logits / temperature, -1), F.log_softmax(teacher_logits / temperature, -1),
                     reduction="batchmean", log_target=True)
@@ -492,8 +507,11 @@ def distillation_loss(student_logits, teacher_logits, targets, temperature: floa
 def distill_steps(student: nn.Module, teacher: nn.Module, batch_fn, steps: int, lr: float = 3e-3,
                   temperature: float = 2.0, alpha: float = 0.5) -> list[float]:
     """Like :func:`train_steps`, but the loss is :func:`distillation_loss` against a frozen ``teacher``."""
+    batch_fn = check_callable("batch_fn", batch_fn)
     steps = check_int("steps", steps, min_value=1)
     lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
+    temperature = check_float("temperature", temperature, min_value=0.0, min_inclusive=False)
+    alpha = check_float("alpha", alpha, min_value=0.0, max_value=1.0)
     device = next(student.parameters()).device
     opt = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.01)
     teacher.eval()
@@ -515,6 +533,7 @@ def distill_steps(student: nn.Module, teacher: nn.Module, batch_fn, steps: int, 
 
 def time_forward(fn, repeats: int = 3) -> float:
     """The best of ``repeats`` wall-clock times (seconds) of ``fn()`` under ``torch.no_grad``."""
+    fn = check_callable("fn", fn)
     repeats = check_int("repeats", repeats, min_value=1)
     best = float("inf")
     with torch.no_grad():
