@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -8,6 +9,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 
 import pytest
 import torch
+from hypothesis import settings
+
+# The same examples on every run and machine: a CI failure reproduces here, and what passes
+# here passes in CI. `HYPOTHESIS_PROFILE=explore pytest ...` searches new examples.
+settings.register_profile("ci", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)
