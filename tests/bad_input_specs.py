@@ -337,6 +337,9 @@ S("train.MaxEpochs", lambda: dict(), n=COUNT)
 S("train.fit", lambda: dict(model=torch.nn.Linear(2, 1), train_data=(g(6, 2), g(6, 1, seed=1)), loss_fn=torch.nn.MSELoss(), max_epochs=1),
   loss_fn=Func(), lr=POS, batch_size=Int(1, optional=True), max_epochs=COUNT)
 S("train.gradient_norm", lambda: dict(model=torch.nn.Linear(2, 1)))
+S("train.train_steps", lambda: (lambda m: dict(model=m, step_loss=lambda s: m(g(4, 2)).pow(2).mean(),
+                                                 optimizer=torch.optim.SGD(m.parameters(), lr=0.1), steps=2, every=1))(torch.nn.Linear(2, 1)),
+  step_loss=Func(), steps=COUNT, every=COUNT, callback=Func())
 
 # ---- metrics ----------------------------------------------------------------------------------
 CLF = lambda: __import__("nnbook.metrics").metrics.DigitClassifier()  # noqa: E731
@@ -525,7 +528,5 @@ S("comparison.timed", lambda: dict(fn=lambda: 0), fn=Func())
 S("comparison.dequantize", lambda: dict(X=bits(3, 4)), X=Arr(2))
 S("comparison.dequantized_nll", lambda: dict(log_prob=lambda y: -(y ** 2).sum(1), X=bits(3, 4), n_samples=2),
   log_prob=Func(), X=Arr(2), n_samples=COUNT)
-S("comparison.train_dequantized_flow", lambda: dict(X=bits(6, 4), steps=1, n_couplings=1, hidden=2, batch_size=3),
-  X=Arr(2), steps=COUNT, n_couplings=COUNT, hidden=COUNT, lr=POS, batch_size=COUNT, seed=SEED, every=COUNT)
 S("comparison.edge_energy", lambda: dict(X=torch.rand(2, 64)), X=Arr(2))
 S("comparison.importance_weighted_bound", lambda: dict(log_w=g(3, 2)), log_w=Arr(2))

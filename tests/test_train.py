@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from nnbook import seed_everything
-from nnbook.train import EarlyStopping, GradientNorm, MaxEpochs, RelativeChange, fit, gradient_norm
+from nnbook.train import EarlyStopping, GradientNorm, MaxEpochs, RelativeChange, fit, gradient_norm, train_steps
 
 
 def regression(n=64):
@@ -80,3 +80,32 @@ def test_fit_rejects_bad_input_with_named_errors():
         RelativeChange(0)
     with pytest.raises(ValueError, match="patience"):
         EarlyStopping(0)
+
+
+def test_train_steps_records_block_means_and_calls_back_in_eval_mode():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(1, 1), nn.Dropout(0.5))
+    X, y = regression(20)
+    losses, modes = [], []
+
+    def step_loss(step):
+        loss = nn.MSELoss()(model(X), y)
+        losses.append(float(loss.detach()))
+        return loss
+
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    history = train_steps(model, step_loss, opt, 7, every=3, scheduler=sched,
+                          callback=lambda s, m: modes.append((s, m.training)))
+    assert history == pytest.approx([sum(losses[0:3]) / 3, sum(losses[3:6]) / 3])   # the 7th step is in no full block
+    assert modes == [(3, False), (6, False)] and not model.training
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.01 * 0.5 ** 7)                # scheduler stepped every step
+
+
+def test_train_steps_rejects_a_loss_that_is_not_a_scalar_tensor():
+    model = nn.Linear(1, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match="step_loss must return a scalar tensor"):
+        train_steps(model, lambda s: 1.0, opt, 2)
+    with pytest.raises(TypeError, match="optimizer"):
+        train_steps(model, lambda s: model.weight.sum(), "adam", 2)

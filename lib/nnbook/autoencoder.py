@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nnbook.exercises import CheckFailed, exercise, expect_close
+from nnbook.train import train_steps
 from nnbook.validate import check_callable, check_choice, check_float, check_int, check_tensor
 
 __all__ = [
@@ -269,28 +270,18 @@ def train_autoencoder(
 
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    n, history, running = len(X), [], 0.0
-    model.train()
-    for step in range(1, steps + 1):
+    n = len(X)
+
+    def step_loss(step):
         x = X if batch_size >= n else X[torch.randint(n, (batch_size,), generator=g).to(X.device)]
         x_in = x if noise is None else _corrupt(x, noise, noise_level, g)
         h = model._encode(x_in)
         loss = _per_image_sq_error(model._decode(h), x).mean()
         if sparsity_weight > 0:
             loss = loss + sparsity_weight * _kl_sparsity(h.mean(dim=0), sparsity_target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        running += float(loss.detach())
-        if step % every == 0:
-            history.append(running / every)
-            running = 0.0
-            if callback is not None:
-                model.eval()
-                callback(step, model)
-                model.train()
-    model.eval()
-    return history
+        return loss
+
+    return train_steps(model, step_loss, opt, steps, every=every, callback=callback)
 
 
 @torch.no_grad()

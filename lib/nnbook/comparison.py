@@ -11,9 +11,6 @@ The helpers the comparison chapter needs on top of each family's own module:
 
   an upper bound (in nats) on the negative log-likelihood of the *discrete* data under the
   discrete model ``P`` that a continuous density ``p`` defines (Jensen's inequality).
-- :func:`train_dequantized_flow` — a :class:`nnbook.flows.RealNVP` fitted to binary rows with
-  **fresh** uniform noise in every minibatch (``train_flow`` sees one fixed noisy copy, which a
-  flow can memorise).
 - :func:`edge_energy` ``(X) -> float`` — mean squared difference of neighbouring pixels of 8×8
   images: a simple sharpness measure (blur lowers it).
 - :func:`importance_weighted_bound` ``(log_w) -> (B,)`` — ``log (1/k) Σ_i exp(log_w_i)``, the
@@ -34,7 +31,6 @@ __all__ = [
     "timed",
     "dequantize",
     "dequantized_nll",
-    "train_dequantized_flow",
     "edge_energy",
     "importance_weighted_bound",
 ]
@@ -96,59 +92,6 @@ def dequantized_nll(log_prob: Callable, X, n_samples: int = 10, generator: torch
             lp = log_prob(dequantize(X, generator))
             total += float(lp.mean())
     return -total / n_samples
-
-
-def train_dequantized_flow(X, *, steps: int = 800, n_couplings: int = 6, hidden: int = 64, lr: float = 2e-3,
-                           batch_size: int = 128, seed: int = 0,
-                           callback: Callable | None = None, every: int = 100):
-    """Fit a :class:`nnbook.flows.RealNVP` to uniformly dequantised binary rows ``X (n, D)``.
-
-    Every minibatch draws new noise, ``y = x + u``, and Adam minimises ``−log p(y)``: the
-    objective is the dequantisation bound of :func:`dequantized_nll`. The flow's input
-    normalisation starts at the mean and standard deviation of one dequantised copy of ``X``.
-    ``callback(step, flow)`` runs every ``every`` steps; ``flow.history`` holds the mean training
-    bound (nats) of each block of ``every`` steps. Returns the flow in eval mode, on ``X``'s device.
-    """
-    from nnbook.flows import RealNVP
-
-    X = _binary_rows("X", X)
-    if X.shape[1] < 2:
-        raise ValueError(f"X must have at least 2 columns, got {tuple(X.shape)}")
-    steps = check_int("steps", steps, min_value=1)
-    n_couplings = check_int("n_couplings", n_couplings, min_value=1)
-    hidden = check_int("hidden", hidden, min_value=1)
-    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
-    batch_size = check_int("batch_size", batch_size, min_value=1)
-    seed = check_int("seed", seed, min_value=0)
-    every = check_int("every", every, min_value=1)
-    if callback is not None:
-        check_callable("callback", callback)
-    torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
-    flow = RealNVP(X.shape[1], n_couplings, hidden).to(X.device)
-    with torch.no_grad():
-        Y = dequantize(X, g)
-        flow.loc.copy_(Y.mean(0))
-        flow.log_scale.copy_(Y.std(0).clamp_min(1e-3).log())
-    opt = torch.optim.Adam(flow.parameters(), lr=lr)
-    flow.history, running = [], 0.0
-    flow.train()
-    for step in range(1, steps + 1):
-        idx = torch.randint(len(X), (min(batch_size, len(X)),), generator=g).to(X.device)
-        loss = -flow.log_prob(dequantize(X[idx], g)).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        running += float(loss.detach())
-        if step % every == 0:
-            flow.history.append(running / every)
-            running = 0.0
-            if callback is not None:
-                flow.eval()
-                callback(step, flow)
-                flow.train()
-    flow.eval()
-    return flow
 
 
 # ---------------------------------------------------------------- sharpness

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nnbook.exercises import CheckFailed, exercise, expect_close
+from nnbook.train import train_steps
 from nnbook.validate import check_callable, check_choice, check_float, check_int, check_tensor
 
 __all__ = [
@@ -487,24 +488,12 @@ def train_ddpm(
     Xn = model.normalize(X)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    running = 0.0
-    model.train()
-    for step in range(1, steps + 1):
+
+    def step_loss(step):
         idx = torch.randint(len(Xn), (min(batch_size, len(Xn)),), generator=g).to(device)
-        loss = model.loss(Xn[idx], None if y is None else y[idx], p_uncond, generator=g)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        running += float(loss.detach())
-        if step % every == 0:
-            model.history.append(running / every)
-            running = 0.0
-            if callback is not None:
-                model.eval()
-                callback(step, model)
-                model.train()
-    model.eval()
+        return model.loss(Xn[idx], None if y is None else y[idx], p_uncond, generator=g)
+
+    model.history = train_steps(model, step_loss, opt, steps, every=every, callback=callback, scheduler=sched)
     return model
 
 

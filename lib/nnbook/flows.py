@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from nnbook.exercises import exercise, expect_close
+from nnbook.train import train_steps
 from nnbook.validate import check_callable, check_float, check_int, check_tensor
 
 __all__ = [
@@ -217,26 +218,16 @@ def train_flow(
         model.loc.copy_(X0.mean(0))
         model.log_scale.copy_(X0.std(0).clamp_min(1e-3).log())
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    model.history, running = [], 0.0
+    model.history = []
     if callback is not None:
         model.eval()
         callback(0, model)
-    model.train()
-    for step in range(1, steps + 1):
+
+    def step_loss(step):
         idx = torch.randint(len(X), (min(batch_size, len(X)),), generator=g).to(X.device)
-        loss = -model.log_prob(batch(idx)).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        running += float(loss.detach())
-        if step % every == 0:
-            model.history.append(running / every)
-            running = 0.0
-            if callback is not None:
-                model.eval()
-                callback(step, model)
-                model.train()
-    model.eval()
+        return -model.log_prob(batch(idx)).mean()
+
+    model.history = train_steps(model, step_loss, opt, steps, every=every, callback=callback)
     return model
 
 

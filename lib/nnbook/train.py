@@ -33,6 +33,7 @@ __all__ = [
     "MaxEpochs",
     "fit",
     "gradient_norm",
+    "train_steps",
 ]
 
 
@@ -241,4 +242,53 @@ def fit(
     for c in stopping:
         c.on_train_end(model)
     history.seconds = time.perf_counter() - start
+    return history
+
+
+def train_steps(
+    model: nn.Module,
+    step_loss: Callable[[int], torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    steps: int,
+    *,
+    every: int = 100,
+    callback: Callable[[int, nn.Module], None] | None = None,
+    scheduler=None,
+) -> list:
+    """The minibatch loop the generative chapters share: ``steps`` optimiser steps, counted by step.
+
+    Step ``s`` (from 1) minimises ``step_loss(s)`` (a scalar tensor; the function draws its own
+    minibatch). Every ``every`` steps the mean loss of the last ``every`` steps is appended to the
+    returned list and ``callback(s, model)`` runs with the model in eval mode. ``scheduler``, if
+    given, is stepped after the optimiser. The model is left in eval mode.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_callable("step_loss", step_loss)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    steps = check_int("steps", steps, min_value=1)
+    every = check_int("every", every, min_value=1)
+    if callback is not None:
+        check_callable("callback", callback)
+    history, running = [], 0.0
+    model.train()
+    for step in range(1, steps + 1):
+        loss = step_loss(step)
+        if not (isinstance(loss, torch.Tensor) and loss.numel() == 1):
+            raise TypeError(f"step_loss must return a scalar tensor, got {type(loss).__name__}")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        running += float(loss.detach())
+        if step % every == 0:
+            history.append(running / every)
+            running = 0.0
+            if callback is not None:
+                model.eval()
+                callback(step, model)
+                model.train()
+    model.eval()
     return history

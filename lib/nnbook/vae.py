@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nnbook.exercises import CheckFailed, exercise, expect_close
+from nnbook.train import train_steps
 from nnbook.validate import check_callable, check_float, check_int, check_tensor
 
 __all__ = [
@@ -232,24 +233,13 @@ def train_vae(
     torch.manual_seed(seed)  # the ε of the reparameterisation come from the global stream
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    n, history, running = len(X), [], 0.0
-    model.train()
-    for step in range(1, steps + 1):
+    n = len(X)
+
+    def step_loss(step):
         idx = torch.randint(n, (min(batch_size, n),), generator=g).to(X.device)
-        loss = -model.elbo(X[idx], beta=beta).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        running += float(loss.detach())
-        if step % every == 0:
-            history.append(running / every)
-            running = 0.0
-            if callback is not None:
-                model.eval()
-                callback(step, model)
-                model.train()
-    model.eval()
-    return history
+        return -model.elbo(X[idx], beta=beta).mean()
+
+    return train_steps(model, step_loss, opt, steps, every=every, callback=callback)
 
 
 # ---------------------------------------------------------------- evaluation
