@@ -51,6 +51,12 @@ def test_glued_and_displayed_values_are_compared_but_html_is_not():
     glued = new_output("display_data", data={"text/plain": "0.93"}, metadata={"scrapbook": {"name": "acc"}})
     other = new_output("display_data", data={"text/plain": "0.94"}, metadata={"scrapbook": {"name": "acc"}})
     assert determinism.compare(executed([glued]), executed([other]))
+    # glue(..., display=False) hides the value under a prefixed mime type; the page text still quotes it
+    hidden = [new_output("display_data", data={"application/papermill.record/text/plain": v},
+                         metadata={"scrapbook": {"name": "acc", "mime_prefix": "application/papermill.record/"}})
+              for v in ("0.93", "0.94")]
+    assert determinism.compare(executed([hidden[0]]), executed([hidden[1]]))
+    assert determinism.compare(executed([hidden[0]]), executed([hidden[0]])) == []
     html_a = new_output("display_data", data={"text/html": "<div id='a1'>anim</div>", "text/plain": "<IPython.HTML object>"})
     html_b = new_output("display_data", data={"text/html": "<div id='b2'>anim</div>", "text/plain": "<IPython.HTML object>"})
     assert determinism.compare(executed([html_a]), executed([html_b])) == []

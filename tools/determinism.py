@@ -1,8 +1,8 @@
 """`make test-determinism`: execute every chapter twice and compare its text outputs.
 
 A chapter is seeded (``nnbook.seed_everything(0)`` once), so two runs in fresh
-kernels must print the same text: stdout, ``text/plain`` results (which include
-the values glued into the page) and error messages. What is compared, and what
+kernels must print the same text: stdout, ``text/plain`` results, the values glued
+into the page text (myst-nb's ``application/papermill.record`` outputs) and error messages. What is compared, and what
 is not:
 
 - cells tagged ``timing`` (their output holds wall-clock measurements) are skipped;
@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from chapters import ROOT, chapter_sources, notebook_for  # noqa: E402
 
 EXEMPT_TAG = "timing"
+GLUE_MIME = "application/papermill.record/text/plain"
 ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{6,}")
 # A tqdm bar: "42%|████▏     | 21/50 [00:01<00:02, 12.3it/s, loss=0.1]"; each redraw ends in "\r".
 TQDM_RE = re.compile(r"\|\s*\d+/\d+\s*\[\d+:\d+(?::\d+)?<[^\]]*\]")
@@ -71,8 +72,11 @@ def text_outputs(nb: dict) -> list[tuple[int, str]]:
                 else:
                     parts.append(label + _joined(out["text"]))
             elif kind in ("execute_result", "display_data"):
-                if "text/plain" in out.get("data", {}):
-                    parts.append("[text/plain] " + _joined(out["data"]["text/plain"]))
+                data = out.get("data", {})
+                if "text/plain" in data:
+                    parts.append("[text/plain] " + _joined(data["text/plain"]))
+                if GLUE_MIME in data:  # a value glued into the page text (myst-nb, display=False)
+                    parts.append("[glue] " + _joined(data[GLUE_MIME]))
             elif kind == "error":
                 parts.append(f"[error] {out['ename']}: {out['evalue']}")
         rows.append((number, clean_text("\n".join(parts))))
