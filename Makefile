@@ -11,7 +11,7 @@ BUILD_FLAGS ?=
 
 help:
 	@echo "make book   - set up .venv, execute every chapter, build the website into _build/html"
-	@echo "make test   - set up .venv; package tests; every notebook run as in Colab (package alone, outside the repo); student editions; strict book build; browser checks of the site; GPU check (skipped without a GPU)"
+	@echo "make test   - set up .venv; package tests; every notebook run as in Colab (package alone, outside the repo); student editions; strict book build; browser checks of the site; every chapter run twice (determinism); GPU check (skipped without a GPU)"
 	@echo "make notebooks - regenerate notebooks/*.ipynb (and badges) from book/*.md"
 	@echo "make timings   - time each chapter on its own; writes book/appendix/timings.csv"
 	@echo "make serve     - serve _build/html on http://127.0.0.1:8000"
@@ -71,11 +71,11 @@ chromium:
 test-browser: $(STAMP) chromium
 	NNBOOK_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -n $(JOBS) --dist loadgroup tests/browser
 
-test: test-lib test-notebooks test-student test-build test-browser test-gpu
+test: test-lib test-notebooks test-student test-build test-browser test-determinism test-gpu
 	@echo "make test: all checks passed"
 
 # Execute every chapter twice (JOBS at a time, OMP_NUM_THREADS=1) and compare the text outputs;
-# cells tagged `timing` are exempt. Not part of `make test` (it doubles the notebook time).
+# cells tagged `timing` are exempt.
 .PHONY: test-determinism
 test-determinism: $(STAMP)
 	JOBS=$(JOBS) $(PY) tools/determinism.py
