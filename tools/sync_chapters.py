@@ -19,7 +19,11 @@ def main(only: list[str]) -> int:
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    chosen = [(Path(p) if Path(p).is_absolute() else root / p).resolve() for p in only]
+    # a path may be given relative to the current folder or to the repository root
+    chosen = [(Path(p) if Path(p).exists() else root / p).resolve() for p in only]
+    unknown = sorted(str(p) for p in set(chosen) - set(chapter_sources()))
+    if unknown:
+        raise SystemExit(f"not chapters listed in _toc.yml: {unknown}")
     wanted = set()
     for md in chapter_sources():
         if chosen and md not in chosen:
