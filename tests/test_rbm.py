@@ -177,6 +177,45 @@ def test_training_raises_exact_log_likelihood(digits, method):
     assert hist.train_ll[-1] == pytest.approx(m.log_likelihood(Xtr), abs=1e-3)
 
 
+def test_history_free_energies_add_up_to_the_log_likelihood(digits):
+    Xtr, Xte = digits
+    torch.manual_seed(0)
+    m = R.RBM(64, 8, init_std=0.1)
+    hist = R.train_rbm(m, Xtr, method="pcd", lr=0.05, epochs=3, batch_size=20, X_test=Xte, eval_every=1)
+    n = len(hist.epoch)
+    assert all(len(x) == n for x in (hist.log_z, hist.train_fe, hist.test_fe, hist.pos_fe, hist.neg_fe))
+    for ll, fe, z in zip(hist.test_ll, hist.test_fe, hist.log_z):
+        assert ll == pytest.approx(-fe - z, abs=1e-9)
+    assert hist.log_z[-1] == pytest.approx(float(m.log_partition()), abs=1e-4)
+    with torch.no_grad():
+        assert hist.train_fe[-1] == pytest.approx(float(m.free_energy(Xtr).mean()), abs=1e-4)
+    # Z cancels in differences: the free-energy gap is the log-likelihood gap
+    assert hist.test_fe[-1] - hist.train_fe[-1] == pytest.approx(hist.train_ll[-1] - hist.test_ll[-1], abs=1e-4)
+    assert math.isnan(hist.pos_fe[0]) and math.isnan(hist.neg_fe[0])
+    assert all(math.isfinite(x) for x in hist.pos_fe[1:] + hist.neg_fe[1:])
+
+
+def test_positive_and_negative_free_energies_against_their_definitions():
+    # with W = 0 and a vanishing learning rate nothing changes, so
+    # pos_fe = mean F(data) exactly, and a negative sample is v ~ Bernoulli(σ(b)) whatever the data:
+    # E[F(v)] = −Σ_i b_i σ(b_i) − Σ_j softplus(c_j)
+    g = torch.Generator().manual_seed(0)
+    X = (torch.rand(3000, 10, generator=g) < 0.3).float()
+    m = R.RBM(10, 4, init_std=0.0)
+    with torch.no_grad():
+        m.b.copy_(torch.randn(10, generator=g)), m.c.copy_(torch.randn(4, generator=g))
+    with torch.no_grad():
+        want_pos = float(m.free_energy(X).mean())
+    hist = R.train_rbm(m, X, method="cd", lr=1e-9, epochs=1, batch_size=50, eval_every=1, generator=g)
+    assert hist.pos_fe[1] == pytest.approx(want_pos, abs=1e-4)
+    with torch.no_grad():
+        p = torch.sigmoid(m.b)
+        want_neg = float(-(m.b * p).sum() - F.softplus(m.c).sum())
+        sd = float(torch.sqrt((m.b ** 2 * p * (1 - p)).sum()))          # std of F(v) for one sample
+    assert hist.neg_fe[1] == pytest.approx(want_neg, abs=5 * sd / math.sqrt(len(X)))
+    assert abs(hist.neg_fe[1] - hist.pos_fe[1]) > 10 * sd / math.sqrt(len(X))   # the data is not the model
+
+
 def test_dbn_with_tied_top_equals_rbm_and_matches_brute_force():
     m1 = random_rbm(4, 3, 11)
     top = R.RBM(3, 4).double()

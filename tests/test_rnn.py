@@ -182,6 +182,19 @@ def test_training_reduces_loss_and_clipping_bounds_norm():
     res = R.train_regressor(m, X, y, steps=60, batch_size=32, lr=1e-2, clip=0.5)
     assert R.evaluate_mse(m, X, y) < before
     assert len(res.loss) == 60 and not res.diverged
+    # with plain SGD one step moves the parameters by exactly lr · min(‖g‖, θ): the clipped norm
+    clip, lr = 0.05, 0.1
+    for seed in range(4):
+        old = torch.cat([p.detach().flatten().clone() for p in m.parameters()])
+        one = R.train_regressor(m, X, y, steps=1, batch_size=32, lr=lr, optimizer="sgd", clip=clip, seed=seed)
+        step = torch.cat([p.detach().flatten() for p in m.parameters()]) - old
+        assert one.grad_norm[0] > clip                                   # the raw gradient is above θ ...
+        assert float(step.norm()) == pytest.approx(lr * clip, rel=1e-4)  # ... the step used is exactly θ
+    # and a threshold above the norm leaves the gradient untouched
+    old = torch.cat([p.detach().flatten().clone() for p in m.parameters()])
+    one = R.train_regressor(m, X, y, steps=1, batch_size=32, lr=lr, optimizer="sgd", clip=1e6)
+    step = torch.cat([p.detach().flatten() for p in m.parameters()]) - old
+    assert float(step.norm()) == pytest.approx(lr * one.grad_norm[0], rel=1e-4)
 
 
 def test_checkers_accept_reference_and_reject_wrong():

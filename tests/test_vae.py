@@ -126,6 +126,28 @@ def test_training_beats_independent_pixels():
     assert nll < independent_pixel_nll(X[:300], X[300:]) - 2.0
 
 
+def test_deterministic_training_is_a_plain_autoencoder():
+    """deterministic=True: loss = −log p(x | μ(x)) — no noise (repeatable) and no KL (logvar gets no gradient)."""
+    g = torch.Generator().manual_seed(0)
+    proto = (torch.rand(4, 16, generator=g) < 0.5).float()
+    X = proto[torch.randint(4, (300,), generator=g)]
+    torch.manual_seed(0)
+    ae = VAE(16, 2, 32)
+    logvar_w0 = ae.encoder[-1].weight[2:].detach().clone()         # the rows that output logvar
+    hist = train_vae(ae, X, steps=400, lr=1e-2, seed=0, every=100, deterministic=True)
+    torch.testing.assert_close(ae.encoder[-1].weight[2:], logvar_w0)  # logvar unused: untouched
+    with torch.no_grad():
+        rec = float(-bernoulli_log_likelihood(X, ae.decode(ae.encode(X)[0])).mean())
+    assert hist[-1] < hist[0] and rec < 2.0                      # 4 prototypes: near-perfect reconstruction
+    torch.manual_seed(0)
+    ae2 = VAE(16, 2, 32)
+    assert train_vae(ae2, X, steps=400, lr=1e-2, seed=0, every=100, deterministic=True) == hist
+    with pytest.raises(ValueError, match="beta"):
+        train_vae(ae2, X, steps=1, beta=2.0, deterministic=True)
+    with pytest.raises(TypeError, match="deterministic"):
+        train_vae(ae2, X, steps=1, deterministic="yes")
+
+
 def test_independent_pixel_nll_by_hand():
     Xtr = np.array([[1, 0], [1, 1], [0, 0], [1, 0]], dtype=float)
     Xte = np.array([[1, 0]], dtype=float)

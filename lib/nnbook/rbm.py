@@ -277,12 +277,31 @@ def rbm_from_sklearn(model) -> RBM:
 
 @dataclass
 class RBMHistory:
-    """Per-evaluation records of :func:`train_rbm`: epoch, exact log-likelihoods (nats), reconstruction error."""
+    """Per-evaluation records of :func:`train_rbm`, one entry per evaluation (aligned with ``epoch``).
+
+    - ``train_ll``, ``test_ll``: exact mean log-likelihood −F̄ − log Z (nats);
+    - ``recon``: reconstruction error;
+    - ``log_z``: exact log Z; ``train_fe``, ``test_fe``: mean free energy F̄ of the data
+      (so ``train_ll = −train_fe − log_z``; the gap ``test_fe − train_fe`` needs no Z);
+    - ``pos_fe``, ``neg_fe``: mean free energy of the positive (data) and negative (Gibbs)
+      samples of the updates since the previous evaluation — CD's update is the gradient of
+      ``pos_fe − neg_fe`` with the samples held fixed; ``nan`` at epoch 0 (no update yet).
+    """
 
     epoch: list = field(default_factory=list)
     train_ll: list = field(default_factory=list)
     test_ll: list = field(default_factory=list)
     recon: list = field(default_factory=list)
+    log_z: list = field(default_factory=list)
+    train_fe: list = field(default_factory=list)
+    test_fe: list = field(default_factory=list)
+    pos_fe: list = field(default_factory=list)
+    neg_fe: list = field(default_factory=list)
+
+
+def _free_energy(rbm: RBM, v: torch.Tensor) -> torch.Tensor:
+    """F(v) without the input checks, for the training loop."""
+    return -v @ rbm.b - F.softplus(v @ rbm.W + rbm.c).sum(1)
 
 
 def train_rbm(rbm: RBM, X, *, method: str = "cd", k: int = 1, lr: float = 0.05, epochs: int = 10,
@@ -293,7 +312,8 @@ def train_rbm(rbm: RBM, X, *, method: str = "cd", k: int = 1, lr: float = 0.05, 
     For every mini-batch: positive phase ⟨v hᵀ⟩ with h = p(h|v_data); negative phase from
     k block-Gibbs steps started at the data (CD) or at persistent fantasy chains (PCD);
     W += lr (⟨v hᵀ⟩_data − ⟨v hᵀ⟩_model), and likewise for b and c.
-    With ``eval_every > 0`` and an RBM small enough, records the exact log-likelihood.
+    With ``eval_every > 0`` and an RBM small enough, records the exact log-likelihood, log Z and
+    the free energies of :class:`RBMHistory` every ``eval_every`` epochs.
     """
     if not isinstance(rbm, RBM):
         raise TypeError(f"rbm must be an RBM, got {type(rbm).__name__}")
@@ -310,13 +330,24 @@ def train_rbm(rbm: RBM, X, *, method: str = "cd", k: int = 1, lr: float = 0.05, 
     hist = RBMHistory()
     can_eval = eval_every > 0 and min(rbm.n_visible, rbm.n_hidden) <= MAX_ENUM
 
+    fe_sums = [0.0, 0.0, 0]                                 # Σ F(v_data), Σ F(v_k), number of rows
+
     def record(ep):
         hist.epoch.append(ep)
         logz = float(rbm.log_partition())
         with torch.no_grad():
-            hist.train_ll.append(float((-rbm.free_energy(X)).mean()) - logz)
+            fe_train = float(rbm.free_energy(X).mean())
+            hist.train_ll.append(-fe_train - logz)
+            hist.train_fe.append(fe_train)
             if X_test is not None:
-                hist.test_ll.append(float((-rbm.free_energy(X_test)).mean()) - logz)
+                fe_test = float(rbm.free_energy(X_test).mean())
+                hist.test_ll.append(-fe_test - logz)
+                hist.test_fe.append(fe_test)
+        hist.log_z.append(logz)
+        n = fe_sums[2]
+        hist.pos_fe.append(float(fe_sums[0]) / n if n else math.nan)
+        hist.neg_fe.append(float(fe_sums[1]) / n if n else math.nan)
+        fe_sums[:] = [0.0, 0.0, 0]
         hist.recon.append(rbm.reconstruction_error(X))
 
     if can_eval:
@@ -335,6 +366,10 @@ def train_rbm(rbm: RBM, X, *, method: str = "cd", k: int = 1, lr: float = 0.05, 
                 if method == "pcd":
                     fantasy = vk
                 phk = rbm.p_h(vk)
+                if can_eval:                                # free energies before the update
+                    fe_sums[0] = fe_sums[0] + _free_energy(rbm, v0).sum()
+                    fe_sums[1] = fe_sums[1] + _free_energy(rbm, vk).mean() * len(v0)
+                    fe_sums[2] += len(v0)
                 rbm.W += lr * (v0.T @ ph0 / len(v0) - vk.T @ phk / len(vk))
                 rbm.b += lr * (v0.mean(0) - vk.mean(0))
                 rbm.c += lr * (ph0.mean(0) - phk.mean(0))

@@ -19,6 +19,7 @@ The expectation is estimated with the reparameterisation
     vae.elbo(x)                         # (B,) per-example ELBO in nats
     vae.sample(n)                       # (n, 64) decoder means σ(decode(z)), z ~ N(0, I)
     history = train_vae(vae, X_train, steps=3000, lr=2e-3, seed=0)
+    train_vae(ae, X_train, deterministic=True)   # the same network as a plain autoencoder
 """
 from __future__ import annotations
 
@@ -213,11 +214,16 @@ def train_vae(
     seed: int = 0,
     callback: Callable[[int, VAE], None] | None = None,
     every: int = 100,
+    deterministic: bool = False,
 ) -> list[float]:
     """Train ``model`` by Adam on minibatches of ``X (n, input_dim)``, minimising ``−(rec − β·KL)``.
 
     Returns the training loss (mean −ELBO_β per example, nats) every ``every`` steps.
     ``callback(step, model)`` is called at the same moments (e.g. to record animation frames).
+
+    ``deterministic=True`` trains the same network as a **plain autoencoder** (the control of
+    chapter 13): the code is the encoder mean ``z = μ(x)`` (no noise, ``logvar`` unused) and the
+    loss is the reconstruction term alone, ``−log p(x | μ(x))`` (no KL, so ``beta`` must stay 1).
     """
     if not isinstance(model, VAE):
         raise TypeError(f"model must be a nnbook.vae.VAE, got {type(model).__name__}")
@@ -230,6 +236,10 @@ def train_vae(
     every = check_int("every", every, min_value=1)
     if callback is not None:
         check_callable("callback", callback)
+    if not isinstance(deterministic, bool):
+        raise TypeError(f"deterministic must be True or False, got {type(deterministic).__name__}")
+    if deterministic and beta != 1.0:
+        raise ValueError(f"beta weights the KL term, which a deterministic autoencoder does not have; got beta={beta}")
     torch.manual_seed(seed)  # the ε of the reparameterisation come from the global stream
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -237,6 +247,9 @@ def train_vae(
 
     def step_loss(step):
         idx = torch.randint(n, (min(batch_size, n),), generator=g).to(X.device)
+        if deterministic:                                        # plain autoencoder: z = μ(x), no KL
+            x = X[idx]
+            return -bernoulli_log_likelihood(x, model.decode(model.encode(x)[0])).mean()
         return -model.elbo(X[idx], beta=beta).mean()
 
     return train_steps(model, step_loss, opt, steps, every=every, callback=callback)
