@@ -523,6 +523,13 @@ S("gan.train_digit_gan", lambda: dict(X_train=torch.rand(16, 64), steps=1, batch
 S("gan.train_cycle_gan", lambda: dict(X_a=g(20, 2).numpy(), X_b=g(20, 2, seed=1).numpy(), steps=1, batch_size=8),
   X_a=Arr(2), X_b=Arr(2), cycle_weight=NONNEG, steps=COUNT, seed=SEED, hidden=COUNT, lr=POS, batch_size=COUNT)
 
+S("gan.StyleGenerator", lambda: dict(z_dim=4, w_dim=4, channels=4), z_dim=COUNT, w_dim=COUNT, channels=Int(2))
+S("gan.StyleGenerator.mix", lambda: dict(z_coarse=g(3, 4), z_fine=g(3, 4, seed=1), n_coarse=2),
+  make=lambda: _GAN().StyleGenerator(z_dim=4, w_dim=4, channels=4).mix, z_coarse=Arr(2), z_fine=Arr(2), n_coarse=Int(0, 3))
+S("gan.StyleGenerator.synthesis", lambda: dict(ws=g(3, 3, 4)), make=lambda: _GAN().StyleGenerator(z_dim=4, w_dim=4, channels=4).synthesis, ws=Arr(3))
+S("gan.train_style_gan", lambda: dict(X_train=torch.rand(16, 64), steps=1, batch_size=8, channels=4),
+  X_train=Arr(2), steps=COUNT, seed=SEED, channels=Int(2), z_dim=COUNT, lr=POS, mix_prob=PROB, batch_size=COUNT)
+
 # ---- comparison -------------------------------------------------------------------------------
 S("comparison.timed", lambda: dict(fn=lambda: 0), fn=Func())
 S("comparison.dequantize", lambda: dict(X=bits(3, 4)), X=Arr(2))

@@ -123,6 +123,42 @@ def test_cycle_gan_api():
     assert Gm(A).shape == (30, 2) and Fm(B).shape == (30, 2)
 
 
+def test_style_generator_styles_enter_only_through_adain():
+    torch.manual_seed(0)
+    gen = G.StyleGenerator(z_dim=4, w_dim=5, channels=6).eval()
+    z = torch.randn(3, 4)
+    w = gen.mapping(z)
+    ws = w[:, None].expand(-1, gen.n_layers, -1)
+    torch.testing.assert_close(gen(z), gen.synthesis(ws))
+    assert gen(z).shape == (3, 64)
+    # the first layer by hand: AdaIN of the learned constant with the style A₀ w
+    s, b = gen.affine[0](w).chunk(2, dim=1)
+    c = gen.const.expand(3, -1, -1, -1)
+    by_hand = s[:, :, None, None] * (c - c.mean((2, 3), keepdim=True)) / torch.sqrt(c.var((2, 3), unbiased=False, keepdim=True) + 1e-5) + b[:, :, None, None]
+    torch.testing.assert_close(G.adain(c, s, b), by_hand)
+
+
+def test_style_mixing_takes_coarse_and_fine_styles_from_the_right_source():
+    torch.manual_seed(1)
+    gen = G.StyleGenerator(z_dim=4, w_dim=4, channels=4).eval()
+    za, zb = torch.randn(5, 4), torch.randn(5, 4)
+    wa, wb = gen.mapping(za), gen.mapping(zb)
+    for k in range(gen.n_layers + 1):
+        ws = torch.stack([wa if i < k else wb for i in range(gen.n_layers)], 1)
+        torch.testing.assert_close(gen.mix(za, zb, n_coarse=k), G._to_unit(gen.synthesis(ws)))
+    torch.testing.assert_close(gen.mix(za, zb, n_coarse=gen.n_layers), G._to_unit(gen(za)))
+    torch.testing.assert_close(gen.mix(za, zb, n_coarse=0), G._to_unit(gen(zb)))
+    # changing only the fine source changes the image
+    assert not torch.allclose(gen.mix(za, zb, 2), gen.mix(za, za, 2))
+
+
+def test_style_gan_training_is_deterministic():
+    X = torch.rand(40, 64)
+    a = G.train_style_gan(X, steps=3, seed=0, channels=4).sample(6, torch.Generator().manual_seed(0))
+    b = G.train_style_gan(X, steps=3, seed=0, channels=4).sample(6, torch.Generator().manual_seed(0))
+    assert a.shape == (6, 64) and torch.equal(a, b) and float(a.min()) >= 0 and float(a.max()) <= 1
+
+
 @pytest.mark.parametrize("call, match", [
     (lambda: G.discriminator_loss(torch.zeros(3, 2), torch.zeros(3)), "real_logits"),
     (lambda: G.generator_loss(torch.zeros(3), non_saturating=1), "non_saturating"),
@@ -140,6 +176,12 @@ def test_cycle_gan_api():
     (lambda: G.train_digit_gan(torch.rand(10, 64) * 2), "X_train"),
     (lambda: G.train_digit_gan(torch.rand(10, 64), arch="vae"), "arch"),
     (lambda: G.train_cycle_gan(np.zeros((5, 2)), np.zeros((5, 3))), "X_b"),
+    (lambda: G.train_style_gan(torch.rand(10, 63)), "X_train"),
+    (lambda: G.train_style_gan(torch.rand(10, 64), mix_prob=1.5), "mix_prob"),
+    (lambda: G.StyleGenerator(channels=1), "channels"),
+    (lambda: G.StyleGenerator(z_dim=4).mix(torch.zeros(2, 4), torch.zeros(3, 4)), "z_fine"),
+    (lambda: G.StyleGenerator(z_dim=4).mix(torch.zeros(2, 4), torch.zeros(2, 4), n_coarse=4), "n_coarse"),
+    (lambda: G.StyleGenerator(z_dim=4).synthesis(torch.zeros(2, 2, 32)), "ws"),
 ])
 def test_bad_input_names_the_argument(call, match):
     with pytest.raises((ValueError, TypeError), match=match):

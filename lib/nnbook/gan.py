@@ -24,6 +24,8 @@ WGAN-GP (Gulrajani et al., 2017) keeps ``f`` about 1-Lipschitz with a gradient p
     G = train_digit_gan(X_train, steps=1000, seed=0)  # DCGAN, ~5–10 s CPU   # X_train (n, 64) in [0, 1]
     G.sample(n, generator=None)                         # (n, 64) tensor in [0, 1]
 
+a small style-based generator (StyleGAN's mapping network, constant input and per-layer AdaIN)
+``train_style_gan(X_train)`` with ``StyleGenerator.mix(z_coarse, z_fine, n_coarse)`` for style mixing,
 and for the 2-D ring experiments ``train_2d_gan(X, loss="gan" | "wgan" | "wgan-gp", ...)``
 and ``mode_coverage(samples, centres, std)``.
 """
@@ -64,6 +66,8 @@ __all__ = [
     "DCGANDiscriminator",
     "train_digit_gan",
     "train_cycle_gan",
+    "StyleGenerator",
+    "train_style_gan",
 ]
 
 
@@ -631,6 +635,140 @@ def train_cycle_gan(X_a, X_b, *, cycle_weight: float = 1.0, steps: int = 1500, s
         g_loss.backward()
         opt_g.step()
     return G.eval(), Fm.eval()
+
+
+# ---------------------------------------------------------------- StyleGAN's mechanism, small
+class StyleGenerator(nn.Module):
+    """A style-based generator for 8×8 images (after Karras et al., 2019), three style layers::
+
+        mapping:   z (B, z_dim) → MLP (LeakyReLU) → w (B, w_dim)
+        synthesis: const (c, 2, 2) → AdaIN(w₀)                                  layer 0, 2×2  coarse
+                   → ConvT(4, stride 2), ReLU → (c, 4, 4) → AdaIN(w₁)            layer 1, 4×4  coarse
+                   → ConvT(4, stride 2), ReLU → (c/2, 8, 8) → AdaIN(w₂)          layer 2, 8×8  fine
+                   → 1×1 conv → tanh → (B, 64)
+
+    Layer ``i`` gets its style ``(y_s, y_b) = A_i w_i`` from a learned affine map ``A_i``; the
+    only input to the synthesis network is the learned constant, so everything that differs
+    between samples enters through the styles. ``synthesis(ws)`` takes one ``w`` per layer,
+    ``ws (B, n_layers, w_dim)``; :meth:`mix` feeds different ``w`` to the coarse and fine layers.
+    """
+
+    def __init__(self, z_dim: int = 32, w_dim: int = 32, channels: int = 32):
+        super().__init__()
+        self.z_dim = check_int("z_dim", z_dim, min_value=1)
+        self.w_dim = check_int("w_dim", w_dim, min_value=1)
+        c = check_int("channels", channels, min_value=2)
+        self.mapping = nn.Sequential(nn.Linear(self.z_dim, self.w_dim), nn.LeakyReLU(0.2),
+                                     nn.Linear(self.w_dim, self.w_dim), nn.LeakyReLU(0.2))
+        self.const = nn.Parameter(torch.randn(1, c, 2, 2))
+        widths = [c, c, c // 2]
+        self.convs = nn.ModuleList([nn.ConvTranspose2d(c, c, 4, stride=2, padding=1),          # 2→4
+                                    nn.ConvTranspose2d(c, c // 2, 4, stride=2, padding=1)])    # 4→8
+        self.affine = nn.ModuleList([nn.Linear(self.w_dim, 2 * k) for k in widths])
+        for a, k in zip(self.affine, widths):                    # start near y_s = 1, y_b = 0
+            nn.init.normal_(a.weight, std=1.0)
+            nn.init.zeros_(a.bias)
+            a.bias.data[:k] = 1.0
+        self.to_image = nn.Conv2d(widths[-1], 1, 1)
+        self.n_layers = len(widths)
+        self.resolutions = (2, 4, 8)
+
+    @property
+    def device(self) -> torch.device:
+        return self.const.device
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``(n, z_dim)`` standard normal noise on the model's device (drawn on the CPU if ``generator``)."""
+        n = check_int("n", n, min_value=1)
+        return torch.randn(n, self.z_dim, generator=generator).to(self.device)
+
+    def _z(self, name, z):
+        z = check_tensor(name, z, ndim=2)
+        if z.shape[1] != self.z_dim:
+            raise ValueError(f"{name} must have shape (B, {self.z_dim}), got {tuple(z.shape)}")
+        return z.to(self.device, self.const.dtype)
+
+    def synthesis(self, ws) -> torch.Tensor:
+        """Images ``(B, 64)`` in [−1, 1] from per-layer styles ``ws (B, n_layers, w_dim)``."""
+        ws = check_tensor("ws", ws, ndim=3)
+        if ws.shape[1:] != (self.n_layers, self.w_dim):
+            raise ValueError(f"ws must have shape (B, {self.n_layers}, {self.w_dim}), got {tuple(ws.shape)}")
+        ws = ws.to(self.device, self.const.dtype)
+        x = self.const.expand(len(ws), -1, -1, -1)
+        for i, affine in enumerate(self.affine):
+            if i > 0:
+                x = F.relu(self.convs[i - 1](x))
+            scale, bias = affine(ws[:, i]).chunk(2, dim=1)
+            x = adain(x, scale, bias)
+        return torch.tanh(self.to_image(x)).reshape(len(ws), 64)
+
+    def forward(self, z) -> torch.Tensor:
+        """``synthesis`` with the same ``w = mapping(z)`` in every layer: ``(B, 64)`` in [−1, 1]."""
+        w = self.mapping(self._z("z", z))
+        return self.synthesis(w[:, None].expand(-1, self.n_layers, -1))
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` images ``(n, 64)`` in [0, 1]."""
+        return _to_unit(self(self.noise(n, generator)))
+
+    @torch.no_grad()
+    def mix(self, z_coarse, z_fine, n_coarse: int = 2) -> torch.Tensor:
+        """Style mixing: layers ``0 … n_coarse−1`` take ``w`` of ``z_coarse (B, z_dim)``, the rest
+        ``w`` of ``z_fine (B, z_dim)``. Returns images ``(B, 64)`` in [0, 1]."""
+        zc, zf = self._z("z_coarse", z_coarse), self._z("z_fine", z_fine)
+        if zc.shape != zf.shape:
+            raise ValueError(f"z_fine must have the shape of z_coarse {tuple(zc.shape)}, got {tuple(zf.shape)}")
+        k = check_int("n_coarse", n_coarse, min_value=0, max_value=self.n_layers)
+        wc, wf = self.mapping(zc), self.mapping(zf)
+        ws = torch.stack([wc if i < k else wf for i in range(self.n_layers)], dim=1)
+        return _to_unit(self.synthesis(ws))
+
+
+def train_style_gan(X_train, steps: int = 600, seed: int = 0, *, channels: int = 32, z_dim: int = 32,
+                    lr: float = 1e-3, mix_prob: float = 0.9, batch_size: int = 64) -> StyleGenerator:
+    """Train a :class:`StyleGenerator` adversarially on 8×8 digits ``X_train (n, 64)`` in [0, 1].
+
+    Discriminator :class:`DCGANDiscriminator` (width 16), non-saturating loss, Adam(lr,
+    β = (0.5, 0.999)), data scaled to [−1, 1], as :func:`train_digit_gan`. **Mixing
+    regularisation** (StyleGAN): with probability ``mix_prob`` a training image takes the styles of
+    a second ``z`` from a random layer on, so that the layers learn to work with independent
+    styles. Returns the generator in eval mode.
+    """
+    X = _check_data("X_train", X_train)
+    if X.shape[1] != 64:
+        raise ValueError(f"X_train must have shape (n, 64) (8×8 digits as rows), got {tuple(X.shape)}")
+    if bool(((X < 0) | (X > 1)).any()):
+        raise ValueError("X_train must have pixels in [0, 1]")
+    steps = check_int("steps", steps, min_value=1)
+    seed = check_int("seed", seed, min_value=0)
+    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
+    mix_prob = check_float("mix_prob", mix_prob, min_value=0.0, max_value=1.0)
+    n = check_int("batch_size", batch_size, min_value=1)
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    G = StyleGenerator(z_dim, z_dim, channels).to(X.device)
+    D = DCGANDiscriminator(16).to(X.device)
+    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
+    data, L = 2 * X - 1, G.n_layers
+    for _ in range(steps):
+        real = data[torch.randint(len(data), (n,), generator=g).to(X.device)]
+        w1, w2 = G.mapping(G.noise(n, g)), G.mapping(G.noise(n, g))
+        cut = torch.randint(1, L, (n, 1), generator=g)                     # first layer that takes w2
+        second = (torch.arange(L)[None] >= cut) & (torch.rand(n, 1, generator=g) < mix_prob)
+        ws = torch.where(second[:, :, None].to(X.device), w2[:, None].expand(-1, L, -1), w1[:, None].expand(-1, L, -1))
+        fake = G.synthesis(ws)
+        d_loss = discriminator_loss(D(real), D(fake.detach()))
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+        g_loss = generator_loss(D(fake))
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+    D.eval()
+    return G.eval()
 
 
 # ---------------------------------------------------------------- exercise checkers
