@@ -415,6 +415,7 @@ S("transformer.distillation_loss", lambda: dict(student_logits=g(8, 5), teacher_
   student_logits=Arr(2), teacher_logits=Arr(2), targets=Arr(1), temperature=POS, alpha=PROB)
 S("transformer.distill_steps", lambda: dict(student=TINY_TF(), teacher=TINY_TF(), batch_fn=BATCH(), steps=1), batch_fn=Func(), steps=COUNT, lr=POS, temperature=POS, alpha=PROB)
 S("transformer.time_forward", lambda: dict(fn=lambda: None, repeats=1), fn=Func(), repeats=COUNT)
+S("transformer.saved_activation_bytes", lambda: dict(fn=lambda: None), fn=Func())
 TOK = lambda: dict(model=__import__("nnbook.rnn").rnn.GatedRegressor("gru", 4, 3, output_size=4), X=torch.arange(12).reshape(3, 4) % 4, y=torch.arange(12).reshape(3, 4) % 4)  # noqa: E731
 S("rnn.token_accuracy", TOK, X=Arr(2), y=Arr(2))
 S("rnn.train_token_classifier", lambda: dict(TOK(), steps=1, batch_size=2), X=Arr(2), y=Arr(2), steps=COUNT, batch_size=COUNT, lr=POS,

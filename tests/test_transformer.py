@@ -246,6 +246,48 @@ def test_distillation_loss():
         tr.distillation_loss(s, t[:, :4], y)
 
 
+def test_distill_steps_with_precomputed_teacher_logits_matches_teacher_module():
+    cfg = tr.TransformerConfig(vocab_size=7, block_size=6, d_model=8, n_heads=2, n_layers=1)
+    torch.manual_seed(0)
+    teacher = tr.Transformer(cfg)
+    x = torch.randint(7, (4, 6), generator=_g(1))
+    y = torch.randint(7, (4, 6), generator=_g(2))
+    with torch.no_grad():
+        t_logits = teacher(x)
+    students, seen = [], []
+    for mode in ("module", "precomputed"):
+        torch.manual_seed(3)
+        student = tr.Transformer(cfg)
+        batch = (lambda: (x, y)) if mode == "module" else (lambda: (x, y, t_logits))
+        losses = tr.distill_steps(student, teacher if mode == "module" else None, batch, steps=3,
+                                  callback=lambda step, m: seen.append(step))
+        students.append((student, losses))
+    assert students[0][1] == pytest.approx(students[1][1], rel=1e-6)
+    for a, b in zip(students[0][0].parameters(), students[1][0].parameters()):
+        torch.testing.assert_close(a, b)
+    assert seen == [0, 1, 2, 0, 1, 2]                                  # the callback runs after every step
+    with pytest.raises(ValueError, match="batch_fn"):                  # teacher=None needs the logits
+        tr.distill_steps(tr.Transformer(cfg), None, lambda: (x, y), steps=1)
+    with pytest.raises(ValueError, match="teacher logits"):
+        tr.distill_steps(tr.Transformer(cfg), None, lambda: (x, y, t_logits[:, :, :5]), steps=1)
+    with pytest.raises(TypeError, match="teacher"):
+        tr.distill_steps(tr.Transformer(cfg), "teacher", lambda: (x, y), steps=1)
+
+
+def test_saved_activation_bytes_counts_what_autograd_saves():
+    a = torch.randn(1000, requires_grad=True)
+    assert tr.saved_activation_bytes(lambda: a.exp().sum()) == 4000       # exp saves its float32 output once
+    assert tr.saved_activation_bytes(lambda: (a * a).sum()) == 4000       # the same tensor twice counts once
+    assert tr.saved_activation_bytes(lambda: torch.randn(50).exp()) == 0  # nothing needs a gradient
+    # one attention block: the saved memory contains the (B, H, n, n) attention weights, so it grows ~ n²
+    block = tr.Block(16, 2, 32)
+    mem = [tr.saved_activation_bytes(lambda: block(torch.randn(1, n, 16))) for n in (256, 512)]
+    assert block.attn.weights.nbytes == 2 * 512 * 512 * 4
+    assert mem[1] > mem[0] and 3.4 < mem[1] / mem[0] <= 4.0
+    with pytest.raises(TypeError, match="fn"):
+        tr.saved_activation_bytes(3)
+
+
 # ----------------------------------------------------------------- scratchpad (parity)
 @settings(max_examples=25, deadline=None)
 @given(n=st.integers(1, 5), n_bits=st.integers(1, 10), pad=st.booleans(), seed=st.integers(0, 1000))

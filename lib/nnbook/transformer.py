@@ -57,6 +57,7 @@ __all__ = [
     "train_steps",
     "distillation_loss",
     "distill_steps",
+    "saved_activation_bytes",
     "time_forward",
 ]
 
@@ -504,9 +505,17 @@ def distillation_loss(student_logits, teacher_logits, targets, temperature: floa
     return (1 - alpha) * hard + alpha * temperature**2 * soft
 
 
-def distill_steps(student: nn.Module, teacher: nn.Module, batch_fn, steps: int, lr: float = 3e-3,
-                  temperature: float = 2.0, alpha: float = 0.5) -> list[float]:
-    """Like :func:`train_steps`, but the loss is :func:`distillation_loss` against a frozen ``teacher``."""
+def distill_steps(student: nn.Module, teacher: nn.Module | None, batch_fn, steps: int, lr: float = 3e-3,
+                  temperature: float = 2.0, alpha: float = 0.5, callback=None) -> list[float]:
+    """Like :func:`train_steps`, but the loss is :func:`distillation_loss` against a frozen ``teacher``.
+
+    With a ``teacher`` module, ``batch_fn()`` returns ``(x, y)`` and the teacher's logits are computed
+    on every batch. With ``teacher=None``, ``batch_fn()`` returns ``(x, y, teacher_logits)`` with the
+    teacher's logits (B, T, V) computed beforehand (cheaper when the student sees a fixed set of windows).
+    ``callback(step, student)`` runs after every step.
+    """
+    if teacher is not None and not isinstance(teacher, nn.Module):
+        raise TypeError(f"teacher must be a torch.nn.Module or None, got {type(teacher).__name__}")
     batch_fn = check_callable("batch_fn", batch_fn)
     steps = check_int("steps", steps, min_value=1)
     lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
@@ -514,21 +523,59 @@ def distill_steps(student: nn.Module, teacher: nn.Module, batch_fn, steps: int, 
     alpha = check_float("alpha", alpha, min_value=0.0, max_value=1.0)
     device = next(student.parameters()).device
     opt = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.01)
-    teacher.eval()
+    if teacher is not None:
+        teacher.eval()
     student.train()
     losses = []
-    for _ in range(steps):
-        x, y = (t.to(device) for t in batch_fn())
-        with torch.no_grad():
-            t_logits = teacher(x).flatten(0, 1)                       # (B·T, V)
-        loss = distillation_loss(student(x).flatten(0, 1), t_logits, y.flatten(), temperature, alpha)
+    for step in range(steps):
+        batch = batch_fn()
+        if len(batch) != (2 if teacher is not None else 3):
+            raise ValueError("batch_fn must return (x, y) with a teacher module, (x, y, teacher_logits) with "
+                             f"teacher=None; got {len(batch)} items")
+        x, y = batch[0].to(device), batch[1].to(device)
+        if teacher is not None:
+            with torch.no_grad():
+                t_logits = teacher(x)                                 # (B, T, V)
+        else:
+            t_logits = batch[2].to(device)
+        s_logits = student(x)
+        if t_logits.shape != s_logits.shape:
+            raise ValueError(f"teacher logits must have the student's shape {tuple(s_logits.shape)}, "
+                             f"got {tuple(t_logits.shape)}")
+        loss = distillation_loss(s_logits.flatten(0, 1), t_logits.flatten(0, 1), y.flatten(), temperature, alpha)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(student.parameters(), 1.0)
         opt.step()
         losses.append(loss.item())
+        if callback is not None:
+            callback(step, student)
     student.eval()
     return losses
+
+
+def saved_activation_bytes(fn) -> int:
+    """Bytes of the distinct tensors autograd saves for the backward pass while ``fn()`` runs.
+
+    This is the activation memory that training must hold between the forward and the backward
+    pass (parameters saved by reference are counted too). Measured, not computed from a formula:
+    every tensor that an operation stores for its gradient passes through a
+    ``torch.autograd.graph.saved_tensors_hooks`` pack hook, which adds up its size once per storage.
+    """
+    fn = check_callable("fn", fn)
+    seen, total = set(), 0
+
+    def pack(t):
+        nonlocal total
+        key = (t.untyped_storage().data_ptr(), t.device)
+        if key not in seen:
+            seen.add(key)
+            total += t.untyped_storage().nbytes()
+        return t
+
+    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return total
 
 
 def time_forward(fn, repeats: int = 3) -> float:
