@@ -2,6 +2,7 @@
 DDPM / DDIM steps, training, sampling and input validation."""
 import math
 
+import diffusers  # the reference implementation: a pinned dev dependency, so a missing install fails, never skips
 import pytest
 import torch
 from hypothesis import given, settings
@@ -24,17 +25,10 @@ from nnbook.diffusion import (
 from nnbook.exercises import run_check
 
 
-
-def _diffusers():
-    """diffusers is the reference implementation (a dev dependency, not one of nnbook)."""
-    return pytest.importorskip("diffusers")
-
-
 # ---------------------------------------------------------------- schedules vs diffusers
 @pytest.mark.parametrize("kind", ["linear", "cosine"])
 @pytest.mark.parametrize("T", [10, 200, 1000])
 def test_alpha_bar_and_posterior_variance_match_diffusers(kind, T):
-    diffusers = _diffusers()
     s = NoiseSchedule.make(kind, T)
     ref = diffusers.DDPMScheduler(num_train_timesteps=T, trained_betas=s.betas[1:].numpy())
     torch.testing.assert_close(ref.alphas_cumprod.double(), s.alpha_bars[1:], atol=1e-6, rtol=1e-5)
@@ -43,7 +37,6 @@ def test_alpha_bar_and_posterior_variance_match_diffusers(kind, T):
 
 
 def test_schedules_equal_diffusers_own_linear_and_cosine():
-    diffusers = _diffusers()
     T = 1000
     lin = diffusers.DDPMScheduler(num_train_timesteps=T, beta_schedule="linear", beta_start=1e-4, beta_end=0.02)
     torch.testing.assert_close(lin.betas.double(), linear_betas(T), atol=1e-7, rtol=0)
@@ -95,7 +88,6 @@ def test_q_sample_formula_and_t_zero_is_identity():
 
 # ---------------------------------------------------------------- reverse steps
 def test_ddpm_step_equals_algorithm_2_and_diffusers():
-    diffusers = _diffusers()
     T = 30
     s = NoiseSchedule.make("linear", T)
     ref = diffusers.DDPMScheduler(num_train_timesteps=T, trained_betas=s.betas[1:].numpy(), clip_sample=False)
@@ -113,7 +105,6 @@ def test_ddpm_step_equals_algorithm_2_and_diffusers():
 
 
 def test_ddim_step_matches_diffusers():
-    diffusers = _diffusers()
     T, S = 100, 10
     ref = diffusers.DDIMScheduler(num_train_timesteps=T, beta_schedule="squaredcos_cap_v2", clip_sample=False)
     ref.set_timesteps(S)
