@@ -525,6 +525,18 @@ class DCGANDiscriminator(nn.Module):
         return self.net(x.reshape(len(x), 64))
 
 
+def _non_saturating_step(D, opt_d, opt_g, real, fake) -> None:
+    """One discriminator step on ``real`` vs ``fake`` (detached), then one non-saturating generator step."""
+    d_loss = discriminator_loss(D(real), D(fake.detach()))
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+    g_loss = generator_loss(D(fake))
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt_g.step()
+
+
 def train_digit_gan(
     X_train,
     steps: int = 1000,
@@ -579,14 +591,7 @@ def train_digit_gan(
     for step in range(1, steps + 1):
         real = data[torch.randint(len(data), (batch_size,), generator=g).to(device)]
         fake = G(G.noise(batch_size, g))
-        d_loss = discriminator_loss(D(real), D(fake.detach()))
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
-        g_loss = generator_loss(D(fake))
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
+        _non_saturating_step(D, opt_d, opt_g, real, fake)
         if callback is not None and step % every == 0:
             callback(step, G)
             G.train()
@@ -759,14 +764,7 @@ def train_style_gan(X_train, steps: int = 600, seed: int = 0, *, channels: int =
         second = (torch.arange(L)[None] >= cut) & (torch.rand(n, 1, generator=g) < mix_prob)
         ws = torch.where(second[:, :, None].to(X.device), w2[:, None].expand(-1, L, -1), w1[:, None].expand(-1, L, -1))
         fake = G.synthesis(ws)
-        d_loss = discriminator_loss(D(real), D(fake.detach()))
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
-        g_loss = generator_loss(D(fake))
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
+        _non_saturating_step(D, opt_d, opt_g, real, fake)
     D.eval()
     return G.eval()
 
