@@ -141,7 +141,18 @@ def test_attractor_map_matches_brute_force_fixed_points():
              if np.array_equal(np.where(W.numpy() @ np.array(s) >= 0, 1.0, -1.0), np.array(s))}
     assert {tuple(a) for a in attractors.tolist()} <= brute  # every attractor is a fixed point
     labels = H.classify_attractors(attractors, X)
-    assert set(labels) <= {"pattern", "negated", "mixture", "other"}
+    label_of = {tuple(a): lab for a, lab in zip(attractors.tolist(), labels)}
+    stable = [x for x in X if bool(H.is_fixed_point(W, x))]
+    assert stable  # at least one stored pattern is a fixed point, so the loop below checks something
+    for x in stable:  # each stable stored pattern and its negation are found and labelled as such
+        assert label_of[tuple(x.tolist())] == "pattern" and label_of[tuple((-x).tolist())] == "negated"
+    assert labels.count("pattern") == labels.count("negated") == len(stable)
+    signs = torch.tensor(list(itertools.product([1.0, -1.0], repeat=3)))
+    mixtures = {tuple(m) for m in H.sgn(signs @ X).tolist()}
+    for a, lab in label_of.items():  # the rest: mixtures sgn(±ξ¹±ξ²±ξ³) exactly when they are one
+        if lab in ("mixture", "other"):
+            assert (lab == "mixture") == (a in mixtures)
+    assert "mixture" in labels
 
 
 def test_classify_attractors():

@@ -111,7 +111,7 @@ def test_vb_elbo_never_decreases(seed, K):
 
 
 def test_vb_updates_are_coordinate_maxima_of_the_elbo():
-    """Each update maximises the ELBO in its block: perturbing q(Z) or q(π) lowers it."""
+    """Each update maximises the ELBO in its block: perturbing q(Z) or q(π) lowers it (q(μ, Λ): next test)."""
     X = blobs(5, n=50)
     vb = VariationalGMM(3, max_iter=5).fit(X)
     vb.e_step(X)
@@ -129,6 +129,40 @@ def test_vb_updates_are_coordinate_maxima_of_the_elbo():
         vb.alpha_ = a0 + eps
         assert vb.elbo(X) < best
     vb.alpha_ = a0
+
+
+def _elbo_drops_for_mu_lambda_perturbations(vb, X):
+    """For each parameter of q(μ, Λ) (m, β, W, ν) and ε = ±0.01 along one fixed direction:
+    does the ELBO drop when only that parameter is moved?"""
+    best, drops = vb.elbo(X), []
+    for eps in (-0.01, 0.01):
+        rng = np.random.default_rng(0)   # the same direction for -ε and +ε
+        A = rng.standard_normal(vb.W_.shape)
+        moves = {"m_": vb.m_ + eps * rng.standard_normal(vb.m_.shape),
+                 "beta_": vb.beta_ * (1 + eps),
+                 "W_": vb.W_ + eps * (A + A.transpose(0, 2, 1)) / 2 * np.abs(vb.W_).max((1, 2), keepdims=True),
+                 "nu_": vb.nu_ * (1 + eps)}
+        for name, value in moves.items():
+            saved = getattr(vb, name)
+            setattr(vb, name, value)
+            drops.append(vb.elbo(X) < best)
+            setattr(vb, name, saved)
+    return drops
+
+
+def test_vb_mu_lambda_update_is_a_coordinate_maximum_of_the_elbo():
+    """After the M-step, moving any parameter of q(μ, Λ) either way lowers the ELBO;
+    a q(μ, Λ) fitted to other responsibilities is not a block maximum (the check can fail)."""
+    X = blobs(5, n=50)
+    vb = VariationalGMM(3, max_iter=5).fit(X)
+    vb.e_step(X)
+    vb.m_step(X)
+    assert all(_elbo_drops_for_mu_lambda_perturbations(vb, X))
+    r = vb.resp_.copy()
+    vb.resp_ = np.random.default_rng(1).dirichlet(np.ones(3), size=len(X))
+    vb.m_step(X)                          # q(μ, Λ) now optimal for the wrong q(Z) ...
+    vb.resp_ = r                          # ... and judged with the right one
+    assert not all(_elbo_drops_for_mu_lambda_perturbations(vb, X))
 
 
 def test_vb_matches_sklearn_bayesian_gaussian_mixture():

@@ -143,7 +143,9 @@ def test_learners_fit_what_they_can_represent():
     for learner in (pr.stump_learner, pr.perceptron_learner):
         assert np.array_equal(learner(X[train], f[train], X), f)
     assert np.array_equal(pr.nearest_neighbour_learner(X[train], f[train], X[train]), f[train])
-    assert set(pr.majority_learner(X[train], f[train], X)) <= {0, 1}
+    assert np.array_equal(pr.majority_learner(X[train], f[train], X), np.zeros(8))  # 2-2 tie: predicts 0
+    assert np.array_equal(pr.majority_learner(X[train], np.array([1, 1, 0, 1]), X), np.ones(8))
+    assert np.array_equal(pr.majority_learner(X[train], np.array([0, 1, 0, 0]), X), np.zeros(8))
 
 
 def test_ots_bad_inputs():
