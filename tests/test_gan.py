@@ -90,7 +90,7 @@ def test_mode_coverage_on_constructed_samples():
     assert G.mode_coverage(all_modes, C, std=0.05, min_fraction=0.2)["modes_covered"] == 0
 
 
-def test_ring_gan_runs_are_deterministic_and_independent():
+def test_ring_gan_runs_are_deterministic():
     X = torch.tensor(G.ring_centres()).float().repeat(20, 1)
     a = G.train_2d_gan(X, "wgan-gp", steps=3, n_runs=2, seed=0, n_critic=1)
     b = G.train_2d_gan(X, "wgan-gp", steps=3, n_runs=2, seed=0, n_critic=1)
@@ -98,6 +98,35 @@ def test_ring_gan_runs_are_deterministic_and_independent():
     assert sa.shape == (2, 5, 2) and np.array_equal(sa, sb)
     w = G.train_2d_gan(X, "wgan", steps=2, clip=0.02)
     assert all(float(p.detach().abs().max()) <= 0.02 + 1e-7 for p in w.discriminator.parameters())
+
+
+@pytest.mark.parametrize("loss", ["gan", "wgan-gp"])
+def test_ring_gan_stacked_runs_are_independent(loss, monkeypatch):
+    """Changing only run 0's initial weights leaves run 1's training bit-for-bit unchanged.
+
+    Fails if the runs were coupled, e.g. by batch statistics over all runs or a shared
+    optimiser statistic (a global gradient norm)."""
+    X = torch.tensor(G.ring_centres()).float().repeat(20, 1)
+    build = G.ensemble_mlp
+
+    def train(shift):
+        def perturbed(*args, **kwargs):                       # the stacked nets, run 0's weights shifted
+            net = build(*args, **kwargs)
+            with torch.no_grad():
+                for layer in net:
+                    if isinstance(layer, G.EnsembleLinear):
+                        layer.weight[0] += shift
+            return net
+        monkeypatch.setattr(G, "ensemble_mlp", perturbed)
+        return G.train_2d_gan(X, loss, steps=10, n_runs=2, seed=0, n_critic=2, batch_size=16)
+
+    a, b = train(0.0), train(0.3)
+    sa, sb = a.sample(50, torch.Generator().manual_seed(0)), b.sample(50, torch.Generator().manual_seed(0))
+    assert not np.allclose(sa[0], sb[0])                         # run 0 did change …
+    assert np.array_equal(sa[1], sb[1])                          # … run 1 did not
+    for net_a, net_b in [(a.generator, b.generator), (a.discriminator, b.discriminator)]:
+        for pa, pb in zip(net_a.parameters(), net_b.parameters()):
+            assert torch.equal(pa[1], pb[1])
 
 
 def test_ensemble_layer_equals_separate_linear_layers():

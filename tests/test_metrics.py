@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
-from scipy.stats import wasserstein_distance
 
 from nnbook import metrics as M
 from nnbook.exercises import get, run_check
@@ -22,8 +21,7 @@ def test_frechet_1d_closed_form(mu1, mu2, s1, s2):
 
 
 def test_frechet_1d_is_squared_wasserstein_of_quantiles():
-    # W2 between two 1-D Gaussians: compare with the quantile-coupling integral computed by scipy's W1 of
-    # the difference of quantile functions is not W2, so integrate (F1⁻¹ − F2⁻¹)² numerically instead.
+    # in 1-D the optimal coupling matches quantiles: W2² = ∫₀¹ (F1⁻¹(u) − F2⁻¹(u))² du, integrated numerically
     from scipy.stats import norm
     u = (np.arange(200000) + 0.5) / 200000
     w2 = np.mean((norm.ppf(u, 1.0, 2.0) - norm.ppf(u, -0.5, 0.7)) ** 2)

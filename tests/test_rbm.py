@@ -177,22 +177,42 @@ def test_training_raises_exact_log_likelihood(digits, method):
     assert hist.train_ll[-1] == pytest.approx(m.log_likelihood(Xtr), abs=1e-3)
 
 
-def test_history_free_energies_add_up_to_the_log_likelihood(digits):
+def test_history_records_the_final_model_on_each_split(digits):
     Xtr, Xte = digits
     torch.manual_seed(0)
     m = R.RBM(64, 8, init_std=0.1)
     hist = R.train_rbm(m, Xtr, method="pcd", lr=0.05, epochs=3, batch_size=20, X_test=Xte, eval_every=1)
     n = len(hist.epoch)
     assert all(len(x) == n for x in (hist.log_z, hist.train_fe, hist.test_fe, hist.pos_fe, hist.neg_fe))
-    for ll, fe, z in zip(hist.test_ll, hist.test_fe, hist.log_z):
-        assert ll == pytest.approx(-fe - z, abs=1e-9)
     assert hist.log_z[-1] == pytest.approx(float(m.log_partition()), abs=1e-4)
     with torch.no_grad():
         assert hist.train_fe[-1] == pytest.approx(float(m.free_energy(Xtr).mean()), abs=1e-4)
-    # Z cancels in differences: the free-energy gap is the log-likelihood gap
-    assert hist.test_fe[-1] - hist.train_fe[-1] == pytest.approx(hist.train_ll[-1] - hist.test_ll[-1], abs=1e-4)
+        assert hist.test_fe[-1] == pytest.approx(float(m.free_energy(Xte).mean()), abs=1e-4)
+    assert hist.test_ll[-1] == pytest.approx(m.log_likelihood(Xte), abs=1e-4)
+    assert abs(hist.test_fe[-1] - hist.train_fe[-1]) > 0.01        # so a swapped split would be caught
     assert math.isnan(hist.pos_fe[0]) and math.isnan(hist.neg_fe[0])
     assert all(math.isfinite(x) for x in hist.pos_fe[1:] + hist.neg_fe[1:])
+
+
+def test_history_matches_brute_force_enumeration():
+    # a 6–3 RBM: every recorded number against log p(v) = logsumexp_h(−E(v, h)) − logsumexp_{v,h}(−E(v, h)),
+    # summed over all 2^6 · 2^3 pairs by the definition of the energy; train and test come from different
+    # distributions, so a swapped split, a stale record or a wrong log Z fails
+    g = torch.Generator().manual_seed(0)
+    Xtr = (torch.rand(200, 6, generator=g, dtype=torch.float64) < 0.3).double()
+    Xte = (torch.rand(100, 6, generator=g, dtype=torch.float64) < 0.6).double()
+    m = random_rbm(6, 3, 0, scale=0.3)
+    hist = R.train_rbm(m, Xtr, method="cd", lr=0.1, epochs=3, batch_size=20, X_test=Xte, eval_every=1, generator=g)
+    logits, v_all, _ = brute_joint_logits(m)
+    log_z = float(torch.logsumexp(logits.flatten(), 0))
+    minus_f = torch.logsumexp(logits, 1)                                # −F(v) for each of the 64 states
+    row = lambda X: (X[:, None, :] == v_all[None]).all(-1).double().argmax(1)
+    fe_tr, fe_te = float(-minus_f[row(Xtr)].mean()), float(-minus_f[row(Xte)].mean())
+    assert abs(fe_te - fe_tr) > 0.1
+    assert hist.log_z[-1] == pytest.approx(log_z, abs=1e-6)
+    assert hist.train_fe[-1] == pytest.approx(fe_tr, abs=1e-6) and hist.test_fe[-1] == pytest.approx(fe_te, abs=1e-6)
+    assert hist.train_ll[-1] == pytest.approx(-fe_tr - log_z, abs=1e-6)
+    assert hist.test_ll[-1] == pytest.approx(-fe_te - log_z, abs=1e-6)
 
 
 def test_positive_and_negative_free_energies_against_their_definitions():
