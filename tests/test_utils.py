@@ -53,6 +53,19 @@ def test_glue_works_without_myst_nb(monkeypatch, capsys):
         nnbook.glue("not an identifier", 1)
 
 
+@pytest.mark.parametrize("value, expected", [(np.float64(-0.5), -0.5), (np.int64(3), 3),
+                                             (torch.tensor(0.25), 0.25), (0.851, 0.851)])
+def test_glue_passes_plain_python_numbers(monkeypatch, value, expected):
+    """myst-nb formats a glued value's repr: 'np.float64(0.851)' cannot take ':.2f'."""
+    import myst_nb
+
+    seen = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, v, display=True: seen.setdefault(name, v))
+    nnbook.glue("x", value, display=False)
+    assert type(seen["x"]) is type(expected) and seen["x"] == pytest.approx(expected)
+    assert float(repr(seen["x"])) == pytest.approx(expected)
+
+
 def test_no_chapter_imports_myst_nb():
     from chapters import chapter_sources
 

@@ -44,10 +44,14 @@ def glue(name: str, value, display: bool = True):
 
     Uses myst-nb's ``glue`` when it is installed (building the website); in
     Colab or plain Jupyter, where myst-nb is absent, it only displays the value
-    (if ``display``), so the notebook runs the same everywhere.
+    (if ``display``), so the notebook runs the same everywhere. NumPy scalars and
+    0-d tensors are glued as plain Python numbers, so that a format such as
+    ``{glue:text}`name:.2f``` works on them (myst-nb formats the value's repr).
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"name must be an identifier-like string, got {name!r}")
+    if isinstance(value, np.generic) or (isinstance(value, torch.Tensor) and value.ndim == 0):
+        value = value.item()
     try:
         from myst_nb import glue as _glue
     except ImportError:
