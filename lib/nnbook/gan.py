@@ -341,6 +341,16 @@ def _check_data(name, X, ndim=2) -> torch.Tensor:
     return X
 
 
+def _check_digit_rows(name, X) -> torch.Tensor:
+    """8×8 digits as rows ``(n, 64)`` with pixels in [0, 1]."""
+    X = _check_data(name, X)
+    if X.shape[1] != 64:
+        raise ValueError(f"{name} must have shape (n, 64) (8×8 digits as rows), got {tuple(X.shape)}")
+    if bool(((X < 0) | (X > 1)).any()):
+        raise ValueError(f"{name} must have pixels in [0, 1]")
+    return X
+
+
 def train_2d_gan(
     X,
     loss: str = "gan",
@@ -560,11 +570,7 @@ def train_digit_gan(
     [0, 1]. ``callback(step, G)`` runs every ``every`` steps. With ``return_discriminator=True``
     returns ``(G, D)``.
     """
-    X = _check_data("X_train", X_train)
-    if X.shape[1] != 64:
-        raise ValueError(f"X_train must have shape (n, 64) (8×8 digits as rows), got {tuple(X.shape)}")
-    if bool(((X < 0) | (X > 1)).any()):
-        raise ValueError("X_train must have pixels in [0, 1]")
+    X = _check_digit_rows("X_train", X_train)
     steps = check_int("steps", steps, min_value=1)
     seed = check_int("seed", seed, min_value=0)
     arch = check_choice("arch", arch, ["mlp", "dcgan"])
@@ -740,11 +746,7 @@ def train_style_gan(X_train, steps: int = 600, seed: int = 0, *, channels: int =
     a second ``z`` from a random layer on, so that the layers learn to work with independent
     styles. Returns the generator in eval mode.
     """
-    X = _check_data("X_train", X_train)
-    if X.shape[1] != 64:
-        raise ValueError(f"X_train must have shape (n, 64) (8×8 digits as rows), got {tuple(X.shape)}")
-    if bool(((X < 0) | (X > 1)).any()):
-        raise ValueError("X_train must have pixels in [0, 1]")
+    X = _check_digit_rows("X_train", X_train)
     steps = check_int("steps", steps, min_value=1)
     seed = check_int("seed", seed, min_value=0)
     lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)

@@ -196,8 +196,7 @@ class RBM(nn.Module):
 
     def free_energy(self, v) -> torch.Tensor:
         """F(v) = −bᵀ v − Σ_j softplus(c_j + vᵀ W_:j), so that p(v) = exp(−F(v))/Z; returns (B,)."""
-        v = self._v(v)
-        return -v @ self.b - F.softplus(v @ self.W + self.c).sum(1)
+        return _free_energy(self, self._v(v))
 
     def p_h(self, v) -> torch.Tensor:
         """p(h_j = 1 | v) = σ(c_j + vᵀ W_:j), shape (B, n_hidden)."""
@@ -300,7 +299,7 @@ class RBMHistory:
 
 
 def _free_energy(rbm: RBM, v: torch.Tensor) -> torch.Tensor:
-    """F(v) without the input checks, for the training loop."""
+    """F(v) of :meth:`RBM.free_energy` without the input checks (used by it and by the training loop)."""
     return -v @ rbm.b - F.softplus(v @ rbm.W + rbm.c).sum(1)
 
 
