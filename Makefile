@@ -7,11 +7,12 @@ STAMP := $(VENV)/.installed-stamp
 JOBS ?= 2
 BUILD_FLAGS ?=
 
-.PHONY: help venv book test test-lib test-notebooks test-gpu test-student test-build notebooks timings serve clean
+.PHONY: help venv book colab test test-lib test-notebooks test-gpu test-student test-build test-editions notebooks timings serve clean
 
 help:
-	@echo "make book   - set up .venv, execute every chapter, build the website into _build/html"
-	@echo "make test   - set up .venv; package tests; every notebook run as in Colab (package alone, outside the repo); student editions; strict book build; browser checks of the site; every chapter run twice (determinism); GPU check (skipped without a GPU)"
+	@echo "make book   - set up .venv, execute every chapter, build the website into _build/html and the notebook editions (make colab)"
+	@echo "make test   - set up .venv; package tests; strict book build; notebook editions checked (and opened in JupyterLab); the Colab and student editions run as in Colab (package alone, outside the repo); browser checks of the site; every chapter run twice (determinism); GPU check (skipped without a GPU)"
+	@echo "make colab  - render the Colab edition (_build/colab) and the student edition (_build/student) from the built book"
 	@echo "make notebooks - regenerate notebooks/*.ipynb (and badges) from book/*.md"
 	@echo "make timings   - time each chapter on its own; writes book/appendix/timings.csv"
 	@echo "make serve     - serve _build/html on http://127.0.0.1:8000"
@@ -27,8 +28,14 @@ venv: $(STAMP)
 
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . $(BUILD_FLAGS)
+	$(PY) tools/editions.py
 	@echo
 	@echo "The book is built. Open: file://$(CURDIR)/_build/html/index.html"
+
+# The notebooks a reader opens, rendered from the built website (tools/editions.py): the Colab
+# edition (_build/colab: what every badge opens) and the student edition (_build/student).
+colab: $(STAMP)
+	$(PY) tools/editions.py $(CHAPTERS)
 
 notebooks: $(STAMP)
 	cd tools && ../$(PY) sync_chapters.py $(CHAPTERS) && ../$(PY) glossary.py && ../$(PY) exercise_index.py
@@ -38,7 +45,12 @@ test-lib: $(STAMP)
 
 # Every notebook, the way Colab runs it: the package alone, installed non-editable into a
 # clean venv; each notebook copied outside the repository and executed there by nbval.
-test-notebooks: $(STAMP)
+test-# The notebooks a reader opens, rendered from the built website (tools/editions.py): the Colab
+# edition (_build/colab: what every badge opens) and the student edition (_build/student).
+colab: $(STAMP)
+	$(PY) tools/editions.py $(CHAPTERS)
+
+notebooks: $(STAMP)
 	$(PY) tools/colab_check.py -n $(JOBS)
 
 # Every notebook on the GPU, when there is one; says SKIPPED (never "passed") when there is none.
@@ -46,13 +58,19 @@ test-gpu: $(STAMP)
 	@$(PY) tools/gpu_check.py; status=$$?; \
 	if [ $$status -eq 77 ]; then echo "make test-gpu: SKIPPED (no CUDA device here)"; else exit $$status; fi
 
+# The strict website build, then both notebook editions rendered from it.
 test-build: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --all -W -n --keep-going $(BUILD_FLAGS)
+	$(PY) tools/editions.py
 
+# The rendered editions against the built pages (no MyST left, every glued value as on the page,
+# links resolve, solutions folded or gone), then opened in JupyterLab in headless Chromium.
+test-editions: $(STAMP) chromium
+	NNBOOK_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -n $(JOBS) tests/editions
+
+# The student edition, run top to bottom in the Colab situation (unfinished exercises say so and go on).
 test-student: $(STAMP)
-	rm -rf _build/student
-	$(PY) -m nnbook.teaching student --out _build/student
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(JOBS) --dist loadscope --nbval-lax _build/student
+	$(PY) tools/colab_check.py -n $(JOBS) _build/student
 
 # Drive headless Chromium over the built site (tests/browser): math typeset, images,
 # animations, solution dropdowns, internal links, search; screenshots in _build/screenshots/.
@@ -71,7 +89,7 @@ chromium:
 test-browser: $(STAMP) chromium
 	NNBOOK_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -n $(JOBS) --dist loadgroup tests/browser
 
-test: test-lib test-notebooks test-student test-build test-browser test-determinism test-gpu
+test: test-lib test-build test-editions test-notebooks test-student test-browser test-determinism test-gpu
 	@echo "make test: all checks passed"
 
 # Execute every chapter twice (JOBS at a time, OMP_NUM_THREADS=1) and compare the text outputs;
@@ -91,12 +109,14 @@ clean:
 	rm -rf _build
 
 # Teaching tools (book/part0/teaching.md): `make student CHAPTERS="book/part1_static/02_mlp_backprop.md"`
-# (default: every chapter) writes student/; `make grade SUBMISSIONS=dir` writes grades/grades.csv.
+# (default: every chapter; COLAB=OWNER/NAME@BRANCH adds badges) renders student editions from the built
+# book into student/; `make grade SUBMISSIONS=dir` writes grades/grades.csv.
 SUBMISSIONS ?= submissions
 GRADES ?= grades/grades.csv
 .PHONY: student grade
 student: $(STAMP)
-	$(PY) -m nnbook.teaching student --out student $(CHAPTERS)
+	@test -f _build/html/index.html || $(MAKE) --no-print-directory book
+	$(PY) tools/editions.py --student --out student $(if $(COLAB),--colab $(COLAB)) $(CHAPTERS)
 
 grade: $(STAMP)
 	$(PY) -m nnbook.teaching grade $(SUBMISSIONS) --out $(GRADES) $(if $(CHAPTER),--chapter $(CHAPTER))

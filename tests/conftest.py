@@ -18,6 +18,27 @@ settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+# Folders of tests that need the built book (`make book`): `pytest tests` (`make test-lib`) skips
+# them; they run only when asked for by path (`make test-browser`, `make test-editions`).
+NEEDS_A_BUILD = [Path(__file__).resolve().parent / name for name in ("browser", "editions")]
+
+
+def _asked_for(folder: Path, config) -> bool:
+    for arg in config.args:
+        path = Path(str(arg).split("::")[0]).resolve()
+        if path == folder or folder in path.parents:
+            return True
+    return False
+
+
+def pytest_ignore_collect(collection_path, config):
+    path = Path(collection_path).resolve()
+    for folder in NEEDS_A_BUILD:
+        if (path == folder or folder in path.parents) and not _asked_for(folder, config):
+            return True
+    return None
+
+
 @pytest.fixture(autouse=True)
 def _one_torch_thread():
     """Tests train tiny models, two xdist workers share two cores: one torch thread each

@@ -15,6 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 NOTEBOOKS = ROOT / "notebooks"
 
+# The branch that holds the rendered notebook editions (the Pages workflow rewrites it on every push to main):
+# the Colab edition at its root, the student edition under student/.
+EDITION_BRANCH = "colab"
 BADGE_RE = re.compile(r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]\([^)]*\)")
 INSTALL_RE = re.compile(r'%pip install -q "nnbook @ git\+[^"]*"')
 
@@ -41,12 +44,18 @@ def notebook_for(md: Path) -> Path:
     return NOTEBOOKS / md.relative_to(BOOK).with_suffix(".ipynb")
 
 
+def edition_path(md: Path) -> str:
+    """Where chapter ``md`` lies in the Colab edition (and on its branch): ``part2_dynamic/05_dhnn.ipynb``."""
+    return md.relative_to(BOOK).with_suffix(".ipynb").as_posix()
+
+
 def badge(md: Path) -> str:
-    owner, name, branch = repository()
-    rel = notebook_for(md).relative_to(ROOT).as_posix()
+    """The chapter's Colab badge: it opens the rendered Colab edition, which the Pages workflow
+    publishes on the repository's ``EDITION_BRANCH`` branch (``make colab`` renders it locally)."""
+    owner, name, _ = repository()
     return (
         "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-        f"(https://colab.research.google.com/github/{owner}/{name}/blob/{branch}/{rel})"
+        f"(https://colab.research.google.com/github/{owner}/{name}/blob/{EDITION_BRANCH}/{edition_path(md)})"
     )
 
 

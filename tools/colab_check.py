@@ -14,7 +14,10 @@
    - wrote anywhere but its own folder: into the repository, next to another
      notebook, or into HOME beyond the caches of matplotlib/IPython/Jupyter.
 
-    python3 tools/colab_check.py [-n JOBS] [notebooks/part1_static/01_principles.ipynb ...]
+    python3 tools/colab_check.py [-n JOBS] [_build/colab | _build/student | NOTEBOOK.ipynb ...]
+
+By default it runs the Colab edition (`make colab` renders it from the built book):
+the notebooks a chapter's badge opens.
 
 The virtual environment is kept in $COLAB_VENV (default /tmp/nnbook-colab-venv)
 and rebuilt when pyproject.toml changes.
@@ -99,9 +102,17 @@ def stray_writes(sandbox: Path, before: dict[str, float], folders: list[Path]) -
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--jobs", type=int, default=2, help="notebooks run at once (pytest-xdist)")
-    parser.add_argument("notebooks", nargs="*", help="default: every notebook under notebooks/")
+    parser.add_argument("notebooks", nargs="*",
+                        help="notebooks or folders of them (default: the Colab edition, _build/colab; `make colab` writes it)")
     args = parser.parse_args(argv)
-    notebooks = [Path(p).resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").rglob("*.ipynb"))
+    notebooks = []
+    for arg in args.notebooks or [str(ROOT / "_build" / "colab")]:
+        path = Path(arg).resolve()
+        notebooks += sorted(path.rglob("*.ipynb")) if path.is_dir() else [path]
+    if not notebooks:
+        print(f"no notebooks in {args.notebooks or ['_build/colab']}: run `make colab` (after `make book`) first")
+        return 1
+    base = Path(os.path.commonpath([nb.parent for nb in notebooks]))
     py = ensure_venv()
 
     sandbox = Path(tempfile.mkdtemp(prefix="nnbook-colab-"))
@@ -109,7 +120,7 @@ def main(argv: list[str]) -> int:
         (sandbox / "home").mkdir()
         folders = []
         for nb in notebooks:
-            folder = sandbox / "notebooks" / nb.relative_to(ROOT / "notebooks").with_suffix("")
+            folder = sandbox / "notebooks" / nb.relative_to(base).with_suffix("")
             folder.mkdir(parents=True)
             shutil.copy(nb, folder / nb.name)
             folders.append(folder)

@@ -1,6 +1,6 @@
 """Fixtures of the browser tests: one local web server and one headless Chromium per
 pytest worker. These tests need the built site, so `pytest tests` (`make test-lib`)
-does not collect them: they run only when asked for by path (`make test-browser`)."""
+does not collect them (tests/conftest.py): they run only when asked for by path (`make test-browser`)."""
 from __future__ import annotations
 
 import sys
@@ -12,20 +12,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import sitecheck  # noqa: E402
-
-
-def _asked_for(config) -> bool:
-    for arg in config.args:
-        path = Path(str(arg).split("::")[0]).resolve()
-        if path == HERE or HERE in path.parents:
-            return True
-    return False
-
-
-def pytest_ignore_collect(collection_path, config):
-    if HERE in Path(collection_path).resolve().parents and not _asked_for(config):
-        return True
-    return None
 
 
 @pytest.fixture(scope="session")
