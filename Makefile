@@ -43,15 +43,10 @@ notebooks: $(STAMP)
 test-lib: $(STAMP)
 	$(PY) -m pytest -q -n $(JOBS) tests
 
-# Every notebook, the way Colab runs it: the package alone, installed non-editable into a
+# The Colab edition, the way Colab runs it: the package alone, installed non-editable into a
 # clean venv; each notebook copied outside the repository and executed there by nbval.
-test-# The notebooks a reader opens, rendered from the built website (tools/editions.py): the Colab
-# edition (_build/colab: what every badge opens) and the student edition (_build/student).
-colab: $(STAMP)
-	$(PY) tools/editions.py $(CHAPTERS)
-
-notebooks: $(STAMP)
-	$(PY) tools/colab_check.py -n $(JOBS)
+test-notebooks: $(STAMP)
+	$(PY) tools/colab_check.py -n $(JOBS) _build/colab
 
 # Every notebook on the GPU, when there is one; says SKIPPED (never "passed") when there is none.
 test-gpu: $(STAMP)

@@ -182,3 +182,19 @@ def test_display_math_stands_apart_from_text(md):
         fine = not other.strip() or other.strip().startswith((":::", "```", ":label:"))
         assert fine, f"{md.name}:{n + 1}: put a blank line {'before' if opening else 'after'} this `$$`"
         opening = not opening
+
+
+def test_the_pages_workflow_publishes_the_branch_the_badges_open():
+    """Badges open blob/EDITION_BRANCH/...: the workflow must write that branch from the rendered edition."""
+    from chapters import EDITION_BRANCH
+
+    wf = yaml.safe_load((ROOT / ".github" / "workflows" / "pages.yml").read_text(encoding="utf-8"))
+    steps = wf["jobs"]["build"]["steps"]
+    built = next(i for i, s in enumerate(steps) if s.get("run") == "make book")
+    publish = next(i for i, s in enumerate(steps) if f"git init -q -b {EDITION_BRANCH}" in s.get("run", ""))
+    run = steps[publish]["run"]
+    assert built < publish and "cd _build/colab" in run and "cp -r _build/student _build/colab/student" in run
+    assert re.search(rf"git push -f \S+ {EDITION_BRANCH}$", run.strip(), re.M)
+    assert wf["permissions"]["contents"] == "write"
+    for md in chapter_sources():
+        assert f"/blob/{EDITION_BRANCH}/{md.relative_to(BOOK).with_suffix('.ipynb').as_posix()})" in badge(md)

@@ -151,7 +151,7 @@ def check_source(md: Path, glued: dict[str, str], text: str | None = None) -> li
 # what MyST source looks like: none of it may remain in a rendered notebook's Markdown
 MYST_LEFTOVERS = [
     ("a MyST role", re.compile(r"\{(?:prf:\w+|glue(?::\w+)?|term|cite(?::\w+)?|ref|numref|doc|eq|download|"
-                                r"exercise|solution)\}`")),
+                                r"exercise|solution)\}")),  # rendered, the backticks become code
     ("a directive fence", re.compile(r"^\s*(?:>\s*)*(?:`{3,}|~{3,}|:{3,})\s*\{[\w:-]+\}", re.M)),
     ("a directive option", re.compile(r"^\s*(?:>\s*)*:(?:label|class|tags|nonumber|name):", re.M)),
     ("a {glue} name", re.compile(r"\{glue")),

@@ -1,0 +1,184 @@
+"""The rendered editions opened in a real notebook front-end: JupyterLab, in headless Chromium.
+
+A JupyterLab server (from PyPI, on 127.0.0.1 with a token, in a scratch folder holding copies
+of both editions) is started once per pytest worker and stopped afterwards. Each notebook is
+opened the way a student opens it; we check what the page shows: math typeset by JupyterLab's
+MathJax, no MyST source visible, the badge image there, every solution closed until its
+summary is clicked (then visible), folded solution code expanding on a click. Screenshots of
+three notebooks land in _build/screenshots/ for a person to look at.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import editions
+from chapters import ROOT, chapter_sources
+
+CHROMIUM = os.environ.get("NNBOOK_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+SHOT_CHAPTERS = {"05_dhnn", "08_transformers", "16_diffusion"}
+RAW_TEX = re.compile(r"\$\$|\\(?:frac|sum|mathbb|operatorname|left|right|begin)\b")
+CHAPTERS = chapter_sources()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    """``(base_url, token)`` of a JupyterLab serving copies of _build/colab and _build/student."""
+    root = tmp_path_factory.mktemp("lab")
+    for edition in ("colab", "student"):
+        source = ROOT / "_build" / edition
+        if not source.is_dir():
+            pytest.fail(f"no {source.relative_to(ROOT)}: run `make book` (it renders the editions)")
+        shutil.copytree(source, root / "files" / edition)
+    settings = root / "settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    # every cell in the DOM (no virtual scrolling), so the whole notebook can be checked
+    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    notices = root / "settings" / "@jupyterlab" / "apputils-extension"
+    notices.mkdir(parents=True)  # no "get notified about Jupyter news?" toast over the screenshots
+    (notices / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {**os.environ, "HOME": str(root), "JUPYTERLAB_SETTINGS_DIR": str(root / "settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces"), "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
+           "JUPYTER_CONFIG_DIR": str(root / "config"), "JUPYTER_DATA_DIR": str(root / "data")}
+    log = open(root / "lab.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root / 'files'}",
+         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+         *(["--allow-root"] if os.geteuid() == 0 else [])],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    pytest.fail(f"JupyterLab exited: {(root / 'lab.log').read_text()[-2000:]}")
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"JupyterLab did not start: {(root / 'lab.log').read_text()[-2000:]}")
+        yield base, token
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: `make test-editions` installs it (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+def open_notebook(browser, lab, rel: str):
+    """A page showing notebook ``rel`` in JupyterLab, every markdown cell rendered."""
+    base, token = lab
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    # offline: only the lab server answers (the Colab badge image comes from colab.research.google.com)
+    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base) else r.abort())
+    page = context.new_page()
+    page.goto(f"{base}/lab/tree/{rel}?reset&token={token}", wait_until="domcontentloaded", timeout=120_000)
+    page.wait_for_selector(".jp-Notebook .jp-MarkdownCell", timeout=120_000)
+    cells = json.loads((ROOT / "_build" / rel).read_text(encoding="utf-8"))["cells"]
+    n_md = sum(c["cell_type"] == "markdown" for c in cells)
+    page.wait_for_function(
+        f"document.querySelectorAll('.jp-Notebook .jp-MarkdownCell .jp-RenderedMarkdown').length >= {n_md}",
+        timeout=120_000)
+    for _ in range(3):  # a kernel dialog may ask which kernel to use: no kernel is needed to read
+        dialog = page.query_selector(".jp-Dialog")
+        if dialog is None:
+            break
+        page.keyboard.press("Escape")
+        page.wait_for_timeout(300)
+    page.wait_for_function("document.querySelectorAll('.jp-RenderedMarkdown mjx-container').length > 0", timeout=60_000)
+    page.wait_for_timeout(500)  # MathJax typesets in chunks
+    return context, page, cells
+
+
+def rendered_text(page) -> str:
+    return page.evaluate("""() => [...document.querySelectorAll('.jp-Notebook .jp-MarkdownCell .jp-RenderedMarkdown')]
+        .map(e => { const c = e.cloneNode(true); c.querySelectorAll('mjx-container').forEach(m => m.remove());
+                    return c.textContent; }).join('\\n')""")
+
+
+@pytest.mark.parametrize("edition", ["colab", "student"])
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda md: md.stem)
+def test_notebook_reads_like_the_page_in_jupyterlab(browser, lab, edition, md):
+    rel = f"{edition}/{editions.rel_of(md).as_posix()}.ipynb"
+    context, page, cells = open_notebook(browser, lab, rel)
+    try:
+        text = rendered_text(page)
+        # math typeset, none left as TeX source; no MyST source visible
+        assert page.eval_on_selector_all(".jp-RenderedMarkdown mjx-container", "els => els.length") > 10
+        raw = RAW_TEX.search(text)
+        assert raw is None, f"{rel}: TeX not typeset: {text[max(0, raw.start() - 80):raw.end() + 40]!r}"
+        assert editions.myst_leftovers(text) == [], f"{rel}: MyST source visible"
+        # the title and the boxes the website shows
+        assert page.query_selector(".jp-RenderedMarkdown h1") is not None
+        assert "You will learn" in text
+        if edition == "colab":
+            assert page.query_selector(".jp-RenderedMarkdown img[src*='colab-badge']") is not None
+            _check_solutions(page, rel, cells)
+        else:
+            assert page.query_selector(".jp-RenderedMarkdown details") is None and "Solution to" not in text
+        if edition == "colab" and md.stem in SHOT_CHAPTERS:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            first_box = page.query_selector(".jp-RenderedMarkdown blockquote")
+            first_box.scroll_into_view_if_needed()
+            page.screenshot(path=str(SCREENSHOTS / f"jupyterlab-{md.stem}.png"))
+    finally:
+        context.close()
+
+
+def _check_solutions(page, rel: str, cells: list[dict]) -> None:
+    """Every <details> solution is closed and its text hidden until clicked; folded code opens on a click."""
+    details = page.query_selector_all(".jp-RenderedMarkdown details")
+    assert details, f"{rel}: no folded solution"
+    for d in details:
+        assert d.evaluate("d => d.open") is False, f"{rel}: a solution is open before any click"
+        body = d.query_selector(":scope > :not(summary)")
+        assert body is not None and not body.is_visible(), f"{rel}: solution text visible before a click"
+        d.query_selector("summary").click()
+        assert d.evaluate("d => d.open") is True and body.is_visible(), f"{rel}: a click did not show the solution"
+    # code cells whose input the notebook folds (solutions, hide-input): collapsed in the page
+    folded = sum(1 for c in cells if c["cell_type"] == "code" and c["metadata"].get("jupyter", {}).get("source_hidden"))
+    hidden = page.query_selector_all(".jp-CodeCell .jp-InputPlaceholder")
+    assert folded > 0 and len(hidden) == folded, f"{rel}: {folded} folded code cells, {len(hidden)} collapsed"
+    hidden[-1].scroll_into_view_if_needed()
+    hidden[-1].click()
+    page.wait_for_timeout(300)
+    assert len(page.query_selector_all(".jp-CodeCell .jp-InputPlaceholder")) == folded - 1, \
+        f"{rel}: a click on folded code did not show it"
