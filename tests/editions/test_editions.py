@@ -227,3 +227,22 @@ def test_make_colab_is_fast_enough():
         editions.render_chapter(md)
         editions.render_chapter(md, student=True)
     assert time.perf_counter() - start < 60
+
+
+def test_make_grade_accepts_the_rendered_editions(tmp_path):
+    """A student edition handed in untouched scores 0 with "not implemented yet"; the Colab
+    edition (its solutions run after the stubs) scores full marks."""
+    from nnbook.teaching import grade_folder
+
+    md = CHAPTERS[4]
+    rel = editions.rel_of(md).with_suffix(".ipynb")
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "subs" / "stub.ipynb").write_bytes((EDITIONS["student"] / rel).read_bytes())
+    (tmp_path / "subs" / "solved.ipynb").write_bytes((EDITIONS["colab"] / rel).read_bytes())
+    grades = grade_folder(tmp_path / "subs", chapter=md, timeout=120)
+    by = {(g.submission, g.exercise): g for g in grades}
+    names = {g.exercise for g in grades}
+    assert len(names) >= 2
+    for name in names:
+        assert not by["stub.ipynb", name].passed and "not implemented yet" in by["stub.ipynb", name].message
+        assert by["solved.ipynb", name].passed, by["solved.ipynb", name].message
