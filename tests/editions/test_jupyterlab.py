@@ -159,6 +159,9 @@ def test_notebook_reads_like_the_page_in_jupyterlab(browser, lab, edition, md):
             first_box = page.query_selector(".jp-RenderedMarkdown blockquote")
             first_box.scroll_into_view_if_needed()
             page.screenshot(path=str(SCREENSHOTS / f"jupyterlab-{md.stem}.png"))
+            solution = page.query_selector(".jp-RenderedMarkdown details")  # opened by the check above
+            solution.scroll_into_view_if_needed()
+            page.screenshot(path=str(SCREENSHOTS / f"jupyterlab-{md.stem}-solution.png"))
     finally:
         context.close()
 
