@@ -12,6 +12,7 @@ BUILD_FLAGS ?=
 help:
 	@echo "make book   - set up .venv, execute every chapter, build the website into _build/html and the notebook editions (make colab)"
 	@echo "make test   - set up .venv; package tests; strict book build; notebook editions checked (and opened in JupyterLab); the Colab and student editions run as in Colab (package alone, outside the repo); browser checks of the site; every chapter run twice (determinism); GPU check (skipped without a GPU)"
+	@echo "make pdf    - the PDF of the book in _build/pdf/book.pdf (after make book; Debian's TeX, installed with apt when missing)"
 	@echo "make colab  - render the Colab edition (_build/colab) and the student edition (_build/student) from the built book"
 	@echo "make notebooks - regenerate notebooks/*.ipynb (and badges) from book/*.md"
 	@echo "make timings   - time each chapter on its own; writes book/appendix/timings.csv"
@@ -84,7 +85,7 @@ chromium:
 test-browser: $(STAMP) chromium
 	NNBOOK_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -n $(JOBS) --dist loadgroup tests/browser
 
-test: test-lib test-build test-editions test-notebooks test-student test-browser test-determinism test-gpu
+test: test-lib test-build test-editions test-notebooks test-student pdf test-pdf test-browser test-determinism test-gpu
 	@echo "make test: all checks passed"
 
 # Execute every chapter twice (JOBS at a time, OMP_NUM_THREADS=1) and compare the text outputs;
@@ -115,3 +116,51 @@ student: $(STAMP)
 
 grade: $(STAMP)
 	$(PY) -m nnbook.teaching grade $(SUBMISSIONS) --out $(GRADES) $(if $(CHAPTER),--chapter $(CHAPTER))
+
+# ---------------------------------------------------------------------------------------
+# The PDF: `make pdf` writes _build/pdf/book.pdf (Sphinx's LaTeX builder + xelatex, Debian's TeX
+# and fonts, installed with apt when missing and running as root); `make test-pdf` checks it.
+# It reuses the executed cache of `make book` (_build/.jupyter_cache): nothing is re-executed
+# when the cache is current. LaTeX settings: `latex:` and `sphinx.config.latex_*` in _config.yml,
+# LaTeX-only transforms (solutions at the end, badges, long tables): _ext/nnbook_pdf.py.
+TEXLIVE_PACKAGES := texlive-xetex texlive-latex-extra texlive-lang-chinese texlive-fonts-recommended \
+  latexmk poppler-utils fonts-noto-cjk fonts-freefont-otf fonts-dejavu-core fonts-symbola
+PDF_WORK := _build/pdf-work
+.PHONY: texlive pdf test-pdf
+texlive:
+	@missing=; \
+	for tool in xelatex latexmk kpsewhich pdftotext pdfinfo fc-list; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -z "$$missing" ]; then \
+	  kpsewhich xeCJK.sty >/dev/null || missing="$$missing xeCJK.sty"; \
+	  for font in "Noto Serif CJK SC" "Noto Sans Mono CJK SC" FreeSerif "DejaVu Sans Mono" Symbola; do \
+	    fc-list -q "$$font" || missing="$$missing font:$$font"; done; \
+	fi; \
+	if [ -n "$$missing" ]; then \
+	  echo "make texlive: missing:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "Install them as root: apt-get update && apt-get install -y --no-install-recommends $(TEXLIVE_PACKAGES)"; \
+	    exit 1; \
+	  fi; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(TEXLIVE_PACKAGES); \
+	fi
+
+pdf: $(STAMP) texlive
+	@start=$$(date +%s); \
+	mkdir -p _build/.jupyter_cache $(PDF_WORK)/_build _build/pdf; \
+	if [ ! -e _build/.jupyter_cache/global.db ]; then \
+	  echo "make pdf: no executed cache in _build/.jupyter_cache (run 'make book' first): the chapters will be executed now"; fi; \
+	[ -L $(PDF_WORK)/_build/.jupyter_cache ] || { rm -rf $(PDF_WORK)/_build/.jupyter_cache; ln -s ../../.jupyter_cache $(PDF_WORK)/_build/.jupyter_cache; }; \
+	$(VENV)/bin/jupyter-book build . --builder latex --path-output $(PDF_WORK) $(BUILD_FLAGS) || exit 1; \
+	cd $(PDF_WORK)/_build/latex || exit 1; \
+	if ! latexmk -pdf -dvi- -ps- -interaction=nonstopmode -halt-on-error book.tex > latexmk.log 2>&1; then \
+	  tail -40 latexmk.log; echo "make pdf: xelatex failed; the log is $(PDF_WORK)/_build/latex/book.log"; exit 1; fi; \
+	if grep -q "Missing character" book.log; then \
+	  grep "Missing character" book.log | sort | uniq -c; \
+	  echo "make pdf: glyphs missing from the fonts (see above); map them in _config.yml's latex_elements"; exit 1; fi; \
+	cd $(CURDIR) && cp $(PDF_WORK)/_build/latex/book.pdf _build/pdf/book.pdf; \
+	pages=$$(pdfinfo _build/pdf/book.pdf | awk '/^Pages:/ {print $$2}'); \
+	size=$$(du -b _build/pdf/book.pdf | awk '{printf "%.1f", $$1/1e6}'); \
+	echo "make pdf: _build/pdf/book.pdf — $$pages pages, $$size MB, built in $$(( $$(date +%s) - start )) s"
+
+test-pdf: $(STAMP) texlive
+	$(PY) tools/pdf_check.py _build/pdf/book.pdf
