@@ -27,8 +27,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The execution cache forgets a chapter once an nnbook module it uses has changed
+# (tools/cache_guard.py): `drop` before a build, `record` after it, even a failed one.
+GUARDED = $(PY) tools/cache_guard.py drop && { $(1); status=$$?; $(PY) tools/cache_guard.py record; exit $$status; }
+
 book: $(STAMP)
-	$(VENV)/bin/jupyter-book build . $(BUILD_FLAGS)
+	$(call GUARDED,$(VENV)/bin/jupyter-book build . $(BUILD_FLAGS))
 	$(PY) tools/editions.py
 	@echo
 	@echo "The book is built. Open: file://$(CURDIR)/_build/html/index.html"
@@ -56,7 +60,7 @@ test-gpu: $(STAMP)
 
 # The strict website build, then both notebook editions rendered from it.
 test-build: $(STAMP)
-	$(VENV)/bin/jupyter-book build . --all -W -n --keep-going $(BUILD_FLAGS)
+	$(call GUARDED,$(VENV)/bin/jupyter-book build . --all -W -n --keep-going $(BUILD_FLAGS))
 	$(PY) tools/editions.py
 
 # The rendered editions against the built pages (no MyST left, every glued value as on the page,
@@ -150,7 +154,9 @@ pdf: $(STAMP) texlive
 	if [ ! -e _build/.jupyter_cache/global.db ]; then \
 	  echo "make pdf: no executed cache in _build/.jupyter_cache (run 'make book' first): the chapters will be executed now"; fi; \
 	[ -L $(PDF_WORK)/_build/.jupyter_cache ] || { rm -rf $(PDF_WORK)/_build/.jupyter_cache; ln -s ../../.jupyter_cache $(PDF_WORK)/_build/.jupyter_cache; }; \
-	$(VENV)/bin/jupyter-book build . --builder latex --path-output $(PDF_WORK) $(BUILD_FLAGS) || exit 1; \
+	$(PY) tools/cache_guard.py drop || exit 1; \
+	$(VENV)/bin/jupyter-book build . --builder latex --path-output $(PDF_WORK) $(BUILD_FLAGS); status=$$?; \
+	$(PY) tools/cache_guard.py record; [ $$status = 0 ] || exit 1; \
 	cd $(PDF_WORK)/_build/latex || exit 1; \
 	if ! latexmk -pdf -dvi- -ps- -interaction=nonstopmode -halt-on-error book.tex > latexmk.log 2>&1; then \
 	  tail -40 latexmk.log; echo "make pdf: xelatex failed; the log is $(PDF_WORK)/_build/latex/book.log"; exit 1; fi; \

@@ -6,7 +6,9 @@ badge" and "its install cell".
 """
 from __future__ import annotations
 
+import ast
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -14,6 +16,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 NOTEBOOKS = ROOT / "notebooks"
+LIB = ROOT / "lib" / "nnbook"
 
 # The branch that holds the rendered notebook editions (the Pages workflow rewrites it on every push to main):
 # the Colab edition at its root, the student edition under student/.
@@ -76,3 +79,58 @@ def chapter_title_of(md: Path) -> str:
         if line.startswith("# "):
             return line[2:].strip()
     return md.stem
+
+
+# ------------------------------------------------------------------ which nnbook modules a chapter uses
+CHECK_NAME_RE = re.compile(r"""check\(\s*["']([a-z_]+)\.""")
+
+
+def _imported(tree: ast.AST, package_modules: set[str]) -> set[str]:
+    """The ``nnbook`` modules an AST imports (``nnbook`` itself counts as ``__init__``)."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "nnbook":
+                    found.add("__init__")
+                    if len(parts) > 1:
+                        found.add(parts[1])
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "nnbook":
+            parts = node.module.split(".")
+            found.add("__init__")
+            if len(parts) > 1:
+                found.add(parts[1])
+            else:  # from nnbook import hopfield, glue: modules by name, the rest comes from __init__
+                found |= {a.name for a in node.names if a.name in package_modules}
+    return found
+
+
+@lru_cache(maxsize=None)
+def _module_deps(lib: Path, name: str) -> frozenset[str]:
+    modules = {p.stem for p in lib.glob("*.py")}
+    tree = ast.parse((lib / f"{name}.py").read_text(encoding="utf-8"))
+    return frozenset(_imported(tree, modules) & modules)
+
+
+def nnbook_modules(md: Path, lib: Path = LIB) -> set[str]:
+    """Every ``nnbook`` module chapter ``md`` runs: those its code imports (and the checkers its
+    ``check("module.name", ...)`` calls use), and, transitively, those they import (from ``lib``)."""
+    import jupytext
+
+    modules = {p.stem for p in lib.glob("*.py")}
+    wanted: set[str] = set()
+    for cell in jupytext.read(md).cells:
+        if cell.cell_type != "code":
+            continue
+        code = "\n".join(  # IPython magics and shell lines are not Python: a `pass` in their place
+            line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!")) else line
+            for line in cell.source.splitlines())
+        wanted |= _imported(ast.parse(code), modules)
+        wanted |= {m for m in CHECK_NAME_RE.findall(cell.source) if m in modules}
+    todo, seen = set(wanted & modules), set()
+    while todo:
+        name = todo.pop()
+        seen.add(name)
+        todo |= set(_module_deps(lib, name)) - seen
+    return seen

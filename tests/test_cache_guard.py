@@ -1,0 +1,58 @@
+"""The execution cache forgets exactly the chapters whose nnbook modules changed (tools/cache_guard.py)."""
+from __future__ import annotations
+
+import shutil
+
+import nbformat
+import pytest
+from jupyter_cache import get_cache
+from jupyter_cache.base import CacheBundleIn
+
+import cache_guard
+from chapters import LIB, ROOT, chapter_sources, nnbook_modules
+
+CHAPTERS = chapter_sources()
+
+
+@pytest.fixture
+def scratch(tmp_path):
+    """A copy of the package sources and a cache holding one (fake) execution per chapter."""
+    lib = tmp_path / "nnbook"
+    shutil.copytree(LIB, lib)
+    cache = get_cache(str(tmp_path / "cache"))
+    for i, md in enumerate(CHAPTERS):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"x = {i}")])
+        cache.cache_notebook_bundle(CacheBundleIn(nb, str(md.resolve())), check_validity=False)
+    return lib, tmp_path / "cache"
+
+
+def users_of(module: str) -> set[str]:
+    return {md.relative_to(ROOT).as_posix() for md in CHAPTERS if module in nnbook_modules(md)}
+
+
+def test_the_chapter_module_map_follows_imports():
+    by_name = {md.stem: nnbook_modules(md) for md in CHAPTERS}
+    assert "hopfield" in by_name["05_dhnn"] and "gan" not in by_name["05_dhnn"]
+    assert "validate" in by_name["05_dhnn"]          # imported by hopfield, not by the chapter
+    assert {"gan", "rbm", "flows", "diffusion"} <= by_name["17_comparison"]
+    assert all("__init__" in mods for mods in by_name.values())
+
+
+@pytest.mark.parametrize("module", ["gan", "hopfield", "validate"])
+def test_an_edited_module_drops_exactly_the_chapters_that_use_it(scratch, module):
+    lib, cache = scratch
+    cache_guard.record(cache, lib)
+    assert cache_guard.drop(cache, lib) == []                           # nothing changed: all kept
+    with open(lib / f"{module}.py", "a") as f:
+        f.write("\n# an edit\n")
+    expected = users_of(module)
+    assert expected and (module == "validate" or len(expected) < len(CHAPTERS))
+    assert set(cache_guard.drop(cache, lib)) == expected
+    left = {r.uri for r in get_cache(str(cache)).list_cache_records()}
+    assert len(left) == len(CHAPTERS) - len(expected)
+    assert cache_guard.drop(cache, lib) == []                           # dropped once, not again
+
+
+def test_an_execution_it_never_recorded_is_dropped(scratch):
+    lib, cache = scratch
+    assert len(cache_guard.drop(cache, lib)) == len(CHAPTERS)
