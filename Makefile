@@ -7,13 +7,14 @@ STAMP := $(VENV)/.installed-stamp
 JOBS ?= 2
 BUILD_FLAGS ?=
 
-.PHONY: help venv book colab test test-lib test-notebooks test-gpu test-student test-build test-editions notebooks timings serve clean
+.PHONY: help venv book colab check test-changed test test-lib test-notebooks test-gpu test-student test-build test-editions notebooks timings serve clean
 
 help:
 	@echo "make book   - set up .venv, execute every chapter, build the website into _build/html and the notebook editions (make colab)"
 	@echo "make test   - set up .venv; package tests; strict book build; notebook editions checked (and opened in JupyterLab); the Colab and student editions run as in Colab (package alone, outside the repo); browser checks of the site; every chapter run twice (determinism); GPU check (skipped without a GPU)"
 	@echo "make pdf    - the PDF of the book in _build/pdf/book.pdf (after make book; Debian's TeX, installed with apt when missing)"
 	@echo "make colab  - render the Colab edition (_build/colab) and the student edition (_build/student) from the built book"
+	@echo "make check CHAPTER=book/<part>/<file>.md - the loop for one chapter (about 3 minutes)"
 	@echo "make notebooks - regenerate notebooks/*.ipynb (and badges) from book/*.md"
 	@echo "make timings   - time each chapter on its own; writes book/appendix/timings.csv"
 	@echo "make serve     - serve _build/html on http://127.0.0.1:8000"
@@ -44,6 +45,17 @@ colab: $(STAMP)
 
 notebooks: $(STAMP)
 	cd tools && ../$(PY) sync_chapters.py $(CHAPTERS) && ../$(PY) glossary.py && ../$(PY) exercise_index.py
+
+# The loop for one chapter (tools/check_chapter.py): its modules' tests, the chapter executed once
+# in a private strict build, its Colab edition run as in Colab, the browser checks of its page.
+check: $(STAMP) chromium
+	@test -n "$(CHAPTER)" || { echo "usage: make check CHAPTER=book/<part>/<file>.md"; exit 2; }
+	$(PY) tools/check_chapter.py $(CHAPTER)
+
+# The same for every chapter that the diff against main touches (its source, or a module it uses).
+BASE ?= main
+test-changed: $(STAMP) chromium
+	$(PY) tools/check_chapter.py --changed $(BASE)
 
 test-lib: $(STAMP)
 	$(PY) -m pytest -q -n $(JOBS) tests

@@ -59,6 +59,12 @@ class EditionError(Exception):
     """A chapter the renderer cannot turn into a notebook; the message names the chapter and line."""
 
 
+def use_build(build: Path) -> None:
+    """Render from another build folder (e.g. a private one of tools/build_chapter.py)."""
+    global HTML, EXECUTED
+    HTML, EXECUTED = build / "html", build / "jupyter_execute"
+
+
 # ------------------------------------------------------------------ where the website lives
 def site_url() -> str:
     """The website's root URL: ``html.baseurl`` in ``_config.yml``, else GitHub Pages of ``repository.url``."""
@@ -86,7 +92,7 @@ def glue_values(md: Path) -> dict[str, str]:
     path = EXECUTED / md.resolve().relative_to(ROOT).with_suffix(".glue.json")
     if not path.exists():
         if not path.with_suffix("").with_suffix(".ipynb").exists():
-            raise EditionError(f"{_name(md)}: the chapter has not been executed ({path.parent.relative_to(ROOT)}): "
+            raise EditionError(f"{_name(md)}: the chapter has not been executed ({_name(path.parent)}): "
                                "run `make book` first")
         return {}  # executed, glued nothing
     values = json.loads(path.read_text(encoding="utf-8"))
@@ -301,7 +307,7 @@ class PageRenderer:
         self.name = _name(md)
         self.page = page_of(md)
         if not self.page.exists():
-            raise EditionError(f"{self.name}: no built page at {self.page.relative_to(ROOT)}: run `make book` first")
+            raise EditionError(f"{self.name}: no built page at {_name(self.page)}: run `make book` first")
         self.page_url = urljoin(site_url(), md.resolve().relative_to(ROOT).with_suffix(".html").as_posix())
         self.source_cells = [c for c in jupytext.read(md).cells if c.cell_type == "code"]
         self.next_cell = 0
@@ -420,7 +426,7 @@ class PageRenderer:
         soup = BeautifulSoup(self.page.read_text(encoding="utf-8"), "html.parser")
         article = soup.select_one("article.bd-article") or soup.select_one('[role="main"]')
         if article is None:
-            raise EditionError(f"{self.name}: {self.page.relative_to(ROOT)} has no article: not a page of this book")
+            raise EditionError(f"{self.name}: {_name(self.page)} has no article: not a page of this book")
         for bad in article.select(".system-message, .problematic"):
             raise EditionError(f"{self.name}: the page shows a build error: {' '.join(bad.get_text().split())[:200]}")
         for ref in article.select("span.xref"):
@@ -538,9 +544,12 @@ def main(argv=None) -> int:
     which.add_argument("--colab-only", action="store_true", help="only the Colab edition")
     parser.add_argument("--out", help="output folder of the one edition asked for "
                         "(default _build/colab and _build/student)")
+    parser.add_argument("--site", metavar="DIR", help="render from the build in DIR/_build (default: this checkout's)")
     parser.add_argument("--colab", metavar="OWNER/NAME@BRANCH",
                         help="student edition: give each notebook a Colab badge opening it in that repository")
     args = parser.parse_args(argv)
+    if args.site:
+        use_build(Path(args.site) / "_build")
     start = time.perf_counter()
     known = chapter_sources()
     chosen = [(Path(p) if Path(p).exists() else ROOT / p).resolve() for p in args.chapters] or known

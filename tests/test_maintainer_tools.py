@@ -1,4 +1,4 @@
-"""The execution cache forgets exactly the chapters whose nnbook modules changed (tools/cache_guard.py)."""
+"""The maintainer's tools: the chapter -> module map, the cache guard (tools/cache_guard.py) and `make test-changed`."""
 from __future__ import annotations
 
 import shutil
@@ -56,3 +56,18 @@ def test_an_edited_module_drops_exactly_the_chapters_that_use_it(scratch, module
 def test_an_execution_it_never_recorded_is_dropped(scratch):
     lib, cache = scratch
     assert len(cache_guard.drop(cache, lib)) == len(CHAPTERS)
+
+
+def test_test_changed_picks_the_chapters_a_diff_touches(monkeypatch):
+    import subprocess
+
+    import check_chapter
+
+    def fake_git(cmd, **kwargs):
+        out = "lib/nnbook/gan.py\nbook/part2_dynamic/05_dhnn.md\nREADME.md\n" if cmd[1] == "diff" else ""
+        return subprocess.CompletedProcess(cmd, 0, out, "")
+
+    monkeypatch.setattr(check_chapter.subprocess, "run", fake_git)
+    chosen = {md.stem for md in check_chapter.changed_chapters()}
+    assert chosen == {"05_dhnn"} | {md.stem for md in CHAPTERS if "gan" in nnbook_modules(md)}
+    assert {"14_gans", "17_comparison"} <= chosen and "13_vae" not in chosen
