@@ -19,6 +19,23 @@ def test_seed_everything_makes_all_three_generators_repeat():
     assert draw() != a
 
 
+def test_seeded_repeats_inside_and_leaves_the_callers_stream_alone():
+    from nnbook.utils import seeded
+
+    torch.manual_seed(7)
+    expected_next = torch.rand(3)
+    torch.manual_seed(7)
+    with seeded(5):
+        a = torch.rand(4)
+    with seeded(5):
+        b = torch.rand(4)
+    assert torch.equal(a, b)
+    assert torch.equal(torch.rand(3), expected_next)
+    with pytest.raises(ValueError, match="seed"):
+        with seeded(-1):
+            pass
+
+
 def test_seed_rejects_bad_seed():
     with pytest.raises(ValueError, match="seed"):
         nnbook.seed_everything(-1)

@@ -1,6 +1,7 @@
 """Seeding and device selection: call :func:`seed_everything` once per notebook."""
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 
@@ -9,7 +10,7 @@ import torch
 
 from nnbook.validate import check_choice, check_int
 
-__all__ = ["seed_everything", "get_device", "glue"]
+__all__ = ["seed_everything", "seeded", "get_device", "glue"]
 
 
 def seed_everything(seed: int = 0) -> int:
@@ -23,6 +24,21 @@ def seed_everything(seed: int = 0) -> int:
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
     return seed
+
+
+@contextlib.contextmanager
+def seeded(seed: int):
+    """Run a block with torch's global generators (CPU and CUDA) seeded by ``seed``.
+
+    The caller's random state is restored afterwards, so a library function that
+    initialises a model inside ``with seeded(seed):`` is reproducible without
+    changing what the notebook's own random calls draw next.
+    """
+    seed = check_int("seed", seed, min_value=0, max_value=2**63 - 1)
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 def get_device(prefer: str | None = None) -> torch.device:
