@@ -2,7 +2,8 @@
 
 An entry ``S("module.name", valid, **args)`` gives
 - ``valid``: a function returning the keyword arguments of a call that works (small, fast);
-- ``args``: the arguments to spoil, each with its kind:
+- ``args`` — only for a callable that does not declare its rules with ``@checked`` (the sweep
+  reads declared rules from the callable itself): the arguments to spoil, each with its kind:
   ``Int(lo, hi)`` / ``Float(lo, hi, lo_open, hi_open)`` hyper-parameters with their valid range,
   ``Arr(ndim)`` tensors or arrays with the ranks they may have (``nan=False``: NaN/inf are
   meaningful there; ``empty=False``: an empty one is valid), ``Choice()`` a string option,
@@ -21,6 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from nnbook.validate import Float, Function, Int, OneOf, Tensor
+
 # ---- what is not checked, and why -------------------------------------------------------------
 EXCLUDED = {
     # whole modules
@@ -36,37 +39,18 @@ EXCLUDED = {
 }
 
 
-@dataclass
-class Int:
-    lo: int | None = None
-    hi: int | None = None
-    optional: bool = False  # None is a valid value (a default computed inside)
+def Arr(ndim=None, nan=True, empty=True):
+    """A tensor or array argument of rank ``ndim``; ``nan=False``: NaN/inf are meaningful there;
+    ``empty=False``: an empty one is valid."""
+    return Tensor(ndim=ndim, finite=nan, allow_empty=not empty)
 
 
-@dataclass
-class Float:
-    lo: float | None = None
-    hi: float | None = None
-    lo_open: bool = False
-    hi_open: bool = False
-    optional: bool = False
+def Choice():
+    return OneOf()
 
 
-@dataclass
-class Arr:
-    ndim: int | tuple | None = None
-    nan: bool = True
-    empty: bool = True
-
-
-@dataclass
-class Choice:
-    pass
-
-
-@dataclass
-class Func:
-    pass
+def Func():
+    return Function()
 
 
 POS = Float(0.0, lo_open=True)  # a positive real (learning rate, width, temperature)
@@ -88,6 +72,17 @@ class Spec:
             return self.make()
         module, name = self.path.split(".", 1)
         return getattr(importlib.import_module(f"nnbook.{module}"), name)
+
+    def declared(self) -> dict | None:
+        """The rules the callable declares with ``@checked`` (a class: its ``__init__``'s), or None."""
+        target = self.target()
+        rules = getattr(target.__init__ if isinstance(target, type) else target, "rules", None)
+        return None if rules is None else dict(rules)
+
+    def rules(self) -> dict:
+        """The arguments to spoil: the declared rules, or (not yet declared) the ones listed here."""
+        declared = self.declared()
+        return self.args if declared is None else declared
 
 
 SPECS: dict[str, Spec] = {}
@@ -235,28 +230,29 @@ S("chnn.hopfield_tank_energy", lambda: dict(V=TOUR(), D=D4(), p=P()), V=Arr((2, 
 S("chnn.solve_tsp_chnn", lambda: dict(D=D4(), p=P(), restarts=2, steps=3, record_every=1), D=Arr(2), restarts=COUNT, steps=COUNT, dt=POS, noise=NONNEG, record_every=COUNT)
 
 # ---- hopfield ---------------------------------------------------------------------------------
-HOP = lambda: dict(W=sym(6), x=pm1(1, 6)[0])  # noqa: E731
+HOP = lambda: dict(W=sym(6), x=pm1(1, 6)[0], theta=torch.zeros(6))  # noqa: E731
 S("hopfield.check_patterns", lambda: dict(name="patterns", patterns=pm1(2, 6)), patterns=Arr(2))
 S("hopfield.check_weights", lambda: dict(W=sym(6)), W=Arr(2))
-S("hopfield.sgn", lambda: dict(h=g(6)), h=Arr(None))
-S("hopfield.hebbian_weights", lambda: dict(patterns=pm1(2, 6)), patterns=Arr(2))
-S("hopfield.pseudo_inverse_weights", lambda: dict(patterns=pm1(2, 6)), patterns=Arr(2))
-S("hopfield.perceptron_weights", lambda: dict(patterns=pm1(2, 6), epochs=2), patterns=Arr(2), margin=NONNEG, lr=POS, epochs=Int(0))
-S("hopfield.local_field", HOP, W=Arr(2), x=Arr((1, 2)))
-S("hopfield.energy", HOP, W=Arr(2), x=Arr((1, 2)))
-S("hopfield.async_step", lambda: dict(HOP(), i=0), W=Arr(2), x=Arr((1, 2)), i=Int(0, 5))
-S("hopfield.async_sweep", HOP, W=Arr(2), x=Arr((1, 2)))
-S("hopfield.sync_step", HOP, W=Arr(2), x=Arr((1, 2)))
-S("hopfield.run", lambda: dict(HOP(), max_steps=3), W=Arr(2), x=Arr((1, 2)), mode=Choice(), max_steps=COUNT, order=Choice())
-S("hopfield.is_fixed_point", HOP, W=Arr(2), x=Arr((1, 2)))
-S("hopfield.all_states", lambda: dict(N=3), N=Int(1, 20))
-S("hopfield.attractor_map", lambda: dict(W=sym(3), max_steps=3), W=Arr(2), mode=Choice(), max_steps=COUNT)
-S("hopfield.classify_attractors", lambda: dict(attractors=pm1(3, 6), patterns=pm1(2, 6, seed=1)), attractors=Arr(2), patterns=Arr(2))
-S("hopfield.overlap", lambda: dict(x=pm1(2, 6), patterns=pm1(2, 6, seed=1)), x=Arr((1, 2)), patterns=Arr((1, 2)))
-S("hopfield.flip_noise", lambda: dict(x=pm1(1, 6)[0], p=0.2), x=Arr((1, 2)), p=PROB)
-S("hopfield.capacity_curve", lambda: dict(N=8, loads=[0.1, 0.2], trials=1, max_sweeps=2), N=Int(2), loads=Arr(1), trials=COUNT, rule=Choice(), noise=PROB, max_sweeps=COUNT, seed=SEED)
-S("hopfield.modern_update", lambda: dict(patterns=pm1(3, 6), xi=pm1(1, 6)[0]), patterns=Arr(2), xi=Arr((1, 2)), beta=NONNEG)
-S("hopfield.modern_recall", lambda: dict(patterns=pm1(3, 6), xi=pm1(1, 6)[0]), patterns=Arr(2), xi=Arr((1, 2)), beta=NONNEG, steps=COUNT)
+S("hopfield.sgn", lambda: dict(h=g(6)))
+S("hopfield.hebbian_weights", lambda: dict(patterns=pm1(2, 6)))
+S("hopfield.pseudo_inverse_weights", lambda: dict(patterns=pm1(2, 6)))
+S("hopfield.perceptron_weights", lambda: dict(patterns=pm1(2, 6), epochs=2, init=sym(6)))
+S("hopfield.local_field", HOP)
+S("hopfield.energy", HOP)
+S("hopfield.async_step", lambda: dict(HOP(), i=0))
+S("hopfield.async_sweep", HOP)
+S("hopfield.sync_step", HOP)
+S("hopfield.run", lambda: dict(HOP(), max_steps=3))
+S("hopfield.is_fixed_point", HOP)
+S("hopfield.all_states", lambda: dict(N=3))
+S("hopfield.attractor_map", lambda: dict(W=sym(3), theta=torch.zeros(3), max_steps=3))
+S("hopfield.classify_attractors", lambda: dict(attractors=pm1(3, 6), patterns=pm1(2, 6, seed=1)))
+S("hopfield.overlap", lambda: dict(x=pm1(2, 6), patterns=pm1(2, 6, seed=1)))
+S("hopfield.flip_noise", lambda: dict(x=pm1(1, 6)[0], p=0.2))
+S("hopfield.capacity_curve", lambda: dict(N=8, loads=[0.1, 0.2], trials=1, max_sweeps=2,
+                                          patterns_fn=lambda M, N, g: pm1(M, N)))
+S("hopfield.modern_update", lambda: dict(patterns=pm1(3, 6), xi=pm1(1, 6)[0]))
+S("hopfield.modern_recall", lambda: dict(patterns=pm1(3, 6), xi=pm1(1, 6)[0]))
 
 # ---- cnn --------------------------------------------------------------------------------------
 TINY = lambda: torch.nn.Conv2d(1, 2, 3)  # noqa: E731

@@ -2,9 +2,9 @@
 
 The callables are found automatically: every name in a module's ``__all__`` (or,
 without one, every public callable the module defines). Each needs a spec in
-``tests/bad_input_specs.py``: a valid call, and the kind of each argument to
-check (integer/float hyper-parameter with its range, tensor/array with its
-allowed ranks, choice, callable). For every argument and every way of spoiling
+``tests/bad_input_specs.py`` with a valid call. The rules of its arguments are read
+from the callable's ``@checked`` declaration (`nnbook.validate`); a callable that
+does not declare them yet lists them in its spec. For every declared argument and every way of spoiling
 it (wrong type or dtype, wrong rank, NaN/inf, empty, out of range), hypothesis
 draws a bad value and the test asserts that the call raises ``ValueError`` or
 ``TypeError``, that the message names the argument, and that the error is
@@ -25,7 +25,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import nnbook
-from bad_input_specs import EXCLUDED, SPECS, Arr, Choice, Float, Func, Int
+from bad_input_specs import EXCLUDED, SPECS
+
+from nnbook.validate import Array, Float, Function, Int, OneOf, Tensor
 
 NNBOOK_DIR = str(Path(nnbook.__file__).resolve().parent)
 # Few examples and no shrinking: the mutation kinds are enumerated by parametrize, hypothesis only
@@ -67,6 +69,11 @@ def test_specs_name_real_callables_and_arguments():
             assert arg in params, f"spec {name}: {arg!r} is not an argument of {target}"
 
 
+def test_declared_rules_are_not_listed_again():
+    twice = [name for name, spec in SPECS.items() if spec.args and spec.declared() is not None]
+    assert not twice, f"these callables declare their rules with @checked; drop the args from their specs: {twice}"
+
+
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_valid_call_runs(name):
     """The spec's valid call works, so a rejected mutation is rejected for the mutated argument."""
@@ -82,9 +89,10 @@ def mutations(kind) -> list[str]:
         return ["type"] + (["range"] if (kind.lo, kind.hi) != (None, None) else [])
     if isinstance(kind, Float):
         return ["type", "nonfinite"] + (["range"] if (kind.lo, kind.hi) != (None, None) else [])
-    if isinstance(kind, Arr):
-        return ["dtype"] + (["rank"] if kind.ndim else []) + (["nonfinite"] if kind.nan else []) + (["empty"] if kind.empty else [])
-    if isinstance(kind, (Choice, Func)):
+    if isinstance(kind, (Tensor, Array)):
+        return (["dtype"] + (["rank"] if kind.ndim is not None else []) + (["nonfinite"] if kind.finite else [])
+                + ([] if kind.allow_empty else ["empty"]))
+    if isinstance(kind, (OneOf, Function)):
         return ["value"]
     raise TypeError(kind)
 
@@ -147,16 +155,16 @@ def bad_value(draw, kind, how, value):
         return bad_int(draw, kind, how)
     if isinstance(kind, Float):
         return bad_float(draw, kind, how)
-    if isinstance(kind, Arr):
+    if isinstance(kind, (Tensor, Array)):
         return bad_array(draw, kind, how, value)
-    if isinstance(kind, Choice):
+    if isinstance(kind, OneOf):
         return draw(st.sampled_from(["no-such-option", 12345]))
     return draw(st.sampled_from([42, "not callable"]))  # Func
 
 
 CASES = [
     pytest.param(name, arg, how, id=f"{name}-{arg}-{how}")
-    for name in sorted(SPECS) for arg, kind in SPECS[name].args.items() for how in mutations(kind)
+    for name in sorted(SPECS) for arg, kind in SPECS[name].rules().items() for how in mutations(kind)
 ]
 
 
@@ -169,8 +177,8 @@ def test_bad_argument_is_rejected(name, arg, how):
     def check(data):
         spec = SPECS[name]
         kwargs = spec.valid()
-        kind = spec.args[arg]
-        assert not (isinstance(kind, Arr) and kwargs.get(arg) is None), f"spec {name}: give a valid {arg} to spoil"
+        kind = spec.rules()[arg]
+        assert not (isinstance(kind, (Tensor, Array)) and kwargs.get(arg) is None), f"spec {name}: give a valid {arg} to spoil"
         kwargs[arg] = bad_value(data.draw, kind, how, kwargs.get(arg))
         problem = None
         try:

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 import torch
 
 from nnbook.exercises import exercise, expect_close
-from nnbook.validate import check_choice, check_float, check_int, check_tensor
+from nnbook.validate import (COUNT, NONNEGATIVE, POSITIVE, PROBABILITY, SEED, Function, Int, OneOf, Tensor,
+                             check_int, check_tensor, checked)
 
 __all__ = [
     "check_patterns",
@@ -71,9 +72,30 @@ def check_weights(W, *, symmetric: bool = True, name: str = "W") -> torch.Tensor
     return W
 
 
+class Bipolar(Tensor):
+    """The rule for ±1 states or patterns (see :func:`check_patterns`)."""
+
+    def check(self, name, value):
+        return check_patterns(name, value, ndim=self.ndim)
+
+
+@dataclass(frozen=True)
+class Weights(Tensor):
+    """The rule for a square weight matrix ``(N, N)``; ``symmetric``: Wᵀ = W required."""
+
+    ndim: int = 2
+    symmetric: bool = False
+
+    def check(self, name, value):
+        return check_weights(value, symmetric=self.symmetric, name=name)
+
+
+PATTERNS, STATE, THETA = Bipolar(ndim=2), Bipolar(ndim=(1, 2)), Tensor(ndim=1, optional=True)
+
+
 def _state(W: torch.Tensor, x, name: str = "x") -> tuple[torch.Tensor, bool]:
-    """Check a state ``(N,)`` or batch ``(B, N)`` against ``W``; returns a 2-D batch and whether it was 1-D."""
-    x = check_patterns(name, x, ndim=(1, 2)).to(device=W.device, dtype=W.dtype)
+    """A state ``(N,)`` or batch ``(B, N)`` that matches ``W``, as a 2-D batch and whether it was 1-D."""
+    x = x.to(device=W.device, dtype=W.dtype)
     if x.shape[-1] != W.shape[0]:
         raise ValueError(f"{name} has {x.shape[-1]} neurons but W is {tuple(W.shape)}; expected last dimension {W.shape[0]}")
     return (x.unsqueeze(0), True) if x.ndim == 1 else (x, False)
@@ -82,31 +104,33 @@ def _state(W: torch.Tensor, x, name: str = "x") -> tuple[torch.Tensor, bool]:
 def _theta(W: torch.Tensor, theta) -> torch.Tensor:
     if theta is None:
         return torch.zeros(W.shape[0], dtype=W.dtype, device=W.device)
-    theta = check_tensor("theta", theta, ndim=1).to(device=W.device, dtype=W.dtype)
+    theta = theta.to(device=W.device, dtype=W.dtype)
     if theta.shape[0] != W.shape[0]:
         raise ValueError(f"theta must have shape ({W.shape[0]},), got {tuple(theta.shape)}")
     return theta
 
 
+@checked(h=Tensor())
 def sgn(h: torch.Tensor) -> torch.Tensor:
     """The notes' sign function: +1 where h ≥ 0, −1 where h < 0 (so sgn(0) = +1)."""
-    h = check_tensor("h", h)
     return torch.where(h >= 0, torch.ones_like(h), -torch.ones_like(h))
 
 
 # ----------------------------------------------------------------------------- learning rules
+@checked(patterns=PATTERNS)
 def hebbian_weights(patterns, *, normalize: bool = True) -> torch.Tensor:
     """Hebbian outer-product rule: W = (1/N) (Σ_μ ξ^μ ξ^μᵀ − M I), shape ``(N, N)``.
 
     ``patterns`` is ``(M, N)`` of ±1. Subtracting M·I zeroes the diagonal (no
     self-connection). ``normalize=False`` leaves out the 1/N.
     """
-    X = check_patterns("patterns", patterns)
+    X = patterns
     M, N = X.shape
     W = X.T @ X - M * torch.eye(N, dtype=X.dtype, device=X.device)
     return W / N if normalize else W
 
 
+@checked(patterns=PATTERNS)
 def pseudo_inverse_weights(patterns, *, zero_diagonal: bool = True) -> torch.Tensor:
     """Projection (pseudo-inverse) rule: W = Xᵀ (X Xᵀ)⁺ X, shape ``(N, N)``.
 
@@ -115,13 +139,14 @@ def pseudo_inverse_weights(patterns, *, zero_diagonal: bool = True) -> torch.Ten
     independent). ``zero_diagonal=True`` then removes self-connections, which
     enlarges the basins of attraction.
     """
-    X = check_patterns("patterns", patterns)
+    X = patterns
     W = X.T @ torch.linalg.pinv(X @ X.T) @ X
     if zero_diagonal:
         W = W - torch.diag(torch.diagonal(W))
     return (W + W.T) / 2
 
 
+@checked(patterns=PATTERNS, margin=NONNEGATIVE, lr=POSITIVE, epochs=Int(0), init=Weights(symmetric=True))
 def perceptron_weights(patterns, *, margin: float = 1.0, lr: float = 0.1, epochs: int = 100, init=None) -> torch.Tensor:
     """Error-correcting (perceptron-style) learning of a symmetric, zero-diagonal W.
 
@@ -134,12 +159,9 @@ def perceptron_weights(patterns, *, margin: float = 1.0, lr: float = 0.1, epochs
     with the diagonal kept at zero. Stops early once every neuron of every
     pattern has ξ_i h_i ≥ margin. Returns ``W`` ``(N, N)``.
     """
-    X = check_patterns("patterns", patterns)
-    margin = check_float("margin", margin, min_value=0.0)
-    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
-    epochs = check_int("epochs", epochs, min_value=0)
+    X = patterns
     M, N = X.shape
-    W = hebbian_weights(X) if init is None else check_weights(init, name="init").to(device=X.device, dtype=X.dtype).clone()
+    W = hebbian_weights.unchecked(X) if init is None else init.to(device=X.device, dtype=X.dtype).clone()
     if W.shape[0] != N:
         raise ValueError(f"init must have shape ({N}, {N}), got {tuple(W.shape)}")
     off = 1 - torch.eye(N, dtype=X.dtype, device=X.device)
@@ -154,40 +176,41 @@ def perceptron_weights(patterns, *, margin: float = 1.0, lr: float = 0.1, epochs
 
 
 # ----------------------------------------------------------------------------- dynamics
+@checked(W=Weights(), x=STATE, theta=THETA)
 def local_field(W, x, theta=None) -> torch.Tensor:
     """h = W x − θ for a state ``(N,)`` or batch ``(B, N)`` (same shape out)."""
-    W = check_weights(W, symmetric=False)
     xb, single = _state(W, x)
     h = xb @ W.T - _theta(W, theta)
     return h[0] if single else h
 
 
+@checked(W=Weights(), x=STATE, theta=THETA)
 def energy(W, x, theta=None) -> torch.Tensor:
     """E(x) = −½ xᵀ W x + θᵀ x; a scalar for ``(N,)``, shape ``(B,)`` for ``(B, N)``."""
-    W = check_weights(W, symmetric=False)
     xb, single = _state(W, x)
     E = -0.5 * ((xb @ W.T) * xb).sum(-1) + xb @ _theta(W, theta)
     return E[0] if single else E
 
 
+@checked(W=Weights(), x=STATE, theta=THETA, i=Int(0))
 def async_step(W, x, i: int, theta=None) -> torch.Tensor:
     """Update neuron ``i`` only: x_i ← sgn(Σ_j W_ij x_j − θ_i). Returns a new state."""
-    W = check_weights(W, symmetric=False)
     xb, single = _state(W, x)
-    i = check_int("i", i, min_value=0, max_value=W.shape[0] - 1)
+    if i >= W.shape[0]:
+        raise ValueError(f"i must be <= {W.shape[0] - 1} (a neuron of W), got {i}")
     th = _theta(W, theta)
     out = xb.clone()
-    out[:, i] = sgn(xb @ W[i] - th[i])
+    out[:, i] = sgn.unchecked(xb @ W[i] - th[i])
     return out[0] if single else out
 
 
+@checked(W=Weights(), x=STATE, theta=THETA)
 def async_sweep(W, x, order=None, theta=None) -> torch.Tensor:
     """One asynchronous sweep: update every neuron once, one at a time, in ``order``.
 
     ``order`` is a sequence of neuron indices (default 0, 1, …, N−1). Each
     update already sees the new values of the neurons updated before it.
     """
-    W = check_weights(W, symmetric=False)
     xb, single = _state(W, x)
     N = W.shape[0]
     order = range(N) if order is None else [check_int("order[k]", int(i), min_value=0, max_value=N - 1) for i in order]
@@ -198,19 +221,19 @@ def async_sweep(W, x, order=None, theta=None) -> torch.Tensor:
     return out[0] if single else out
 
 
+@checked(W=Weights(), x=STATE, theta=THETA)
 def sync_step(W, x, theta=None) -> torch.Tensor:
     """Synchronous (parallel) update: every neuron at once, x ← sgn(W x − θ)."""
-    W = check_weights(W, symmetric=False)
     xb, single = _state(W, x)
-    out = sgn(xb @ W.T - _theta(W, theta))
+    out = sgn.unchecked(xb @ W.T - _theta(W, theta))
     return out[0] if single else out
 
 
+@checked(W=Weights(), x=STATE, theta=THETA)
 def is_fixed_point(W, x, theta=None) -> torch.Tensor:
     """Whether sgn(W x − θ) = x (a stable state, 稳定态); bool scalar or ``(B,)``."""
-    W = check_weights(W, symmetric=False)
     xb, single = _state(W, x)
-    ok = (sgn(xb @ W.T - _theta(W, theta)) == xb).all(-1)
+    ok = (sgn.unchecked(xb @ W.T - _theta(W, theta)) == xb).all(-1)
     return ok[0] if single else ok
 
 
@@ -233,6 +256,8 @@ class RunResult:
     history: list = field(default_factory=list)
 
 
+@checked(W=Weights(), x=STATE, theta=THETA, mode=OneOf(("async", "sync")), max_steps=COUNT,
+         order=OneOf(("sequential", "random")))
 def run(W, x, *, mode: str = "async", max_steps: int = 100, order: str = "sequential", theta=None,
         generator: torch.Generator | None = None, record: bool = False) -> RunResult:
     """Iterate the network from ``x`` (``(N,)`` or ``(B, N)``) until every state stops changing.
@@ -243,16 +268,12 @@ def run(W, x, *, mode: str = "async", max_steps: int = 100, order: str = "sequen
     once; a state that returns to where it was two steps ago is reported as a
     2-cycle (``period`` 2) and stops there.
     """
-    W = check_weights(W, symmetric=False)
-    check_choice("mode", mode, ["async", "sync"])
-    check_choice("order", order, ["sequential", "random"])
-    max_steps = check_int("max_steps", max_steps, min_value=1)
     xb, _ = _state(W, x)
     th = _theta(W, theta)
     N = W.shape[0]
     cur, prev = xb.clone(), None
     period = torch.zeros(len(cur), dtype=torch.long, device=W.device)
-    energies = [energy(W, cur, th)]
+    energies = [energy.unchecked(W, cur, th)]
     history = [cur.clone()] if record else []
     steps = 0
     for steps in range(1, max_steps + 1):
@@ -260,9 +281,9 @@ def run(W, x, *, mode: str = "async", max_steps: int = 100, order: str = "sequen
         new = cur.clone()
         if mode == "async":
             perm = torch.randperm(N, generator=generator).tolist() if order == "random" else range(N)
-            new[active] = async_sweep(W, cur[active], perm, th) if bool(active.any()) else new[active]
+            new[active] = async_sweep.unchecked(W, cur[active], perm, th) if bool(active.any()) else new[active]
         else:
-            new[active] = sync_step(W, cur[active], th)
+            new[active] = sync_step.unchecked(W, cur[active], th)
         fixed = (new == cur).all(-1)
         two_cycle = (new == prev).all(-1) & ~fixed if prev is not None else torch.zeros_like(fixed)
         settled = period > 0
@@ -271,7 +292,7 @@ def run(W, x, *, mode: str = "async", max_steps: int = 100, order: str = "sequen
             period = torch.where(~settled & two_cycle, torch.full_like(period, 2), period)
         move = ~settled & (period != 2)  # a detected 2-cycle stops where it is
         prev, cur = cur, torch.where(move.unsqueeze(-1), new, cur)
-        energies.append(energy(W, cur, th))
+        energies.append(energy.unchecked(W, cur, th))
         if record:
             history.append(cur.clone())
         if bool((period > 0).all()):
@@ -280,14 +301,15 @@ def run(W, x, *, mode: str = "async", max_steps: int = 100, order: str = "sequen
 
 
 # ----------------------------------------------------------------------------- attractors
+@checked(N=Int(1, 20))
 def all_states(N: int, device=None) -> torch.Tensor:
     """All 2^N states of N ±1 neurons, shape ``(2^N, N)``; row k is k in binary (bit 1 → +1)."""
-    N = check_int("N", N, min_value=1, max_value=20)
     k = torch.arange(2**N, device=device).unsqueeze(1)
     bits = (k >> torch.arange(N - 1, -1, -1, device=device)) & 1
     return (2 * bits - 1).to(torch.get_default_dtype())
 
 
+@checked(W=Weights(symmetric=True), theta=THETA, mode=OneOf(("async", "sync")), max_steps=COUNT)
 def attractor_map(W, *, mode: str = "async", theta=None, max_steps: int = 200):
     """Run the network from every one of the 2^N states (sequential async sweeps or sync).
 
@@ -297,10 +319,9 @@ def attractor_map(W, *, mode: str = "async", theta=None, max_steps: int = 200):
     a fixed point, e.g. a sync 2-cycle). ``W`` must be symmetric: that is
     what guarantees (asynchronous) convergence.
     """
-    W = check_weights(W, symmetric=True)
     N = W.shape[0]
     X = all_states(N, device=W.device).to(W.dtype)
-    res = run(W, X, mode=mode, max_steps=max_steps, theta=theta)
+    res = run.unchecked(W, X, mode=mode, max_steps=max_steps, theta=theta)
     finals = res.state[res.converged]
     attractors, inverse, sizes = torch.unique(finals, dim=0, return_inverse=True, return_counts=True)
     final_index = torch.full((len(X),), -1, dtype=torch.long, device=W.device)
@@ -308,14 +329,15 @@ def attractor_map(W, *, mode: str = "async", theta=None, max_steps: int = 200):
     return attractors, sizes, final_index
 
 
+@checked(attractors=PATTERNS, patterns=PATTERNS)
 def classify_attractors(attractors, patterns) -> list[str]:
     """Label each fixed point ``(A, N)``: "pattern", "negated", "mixture" or "other".
 
     "mixture" means sgn(±ξ^a ± ξ^b ± ξ^c) for some three stored patterns
     (the classic odd mixture states, 混合态); anything else is "other".
     """
-    A = check_patterns("attractors", attractors)
-    X = check_patterns("patterns", patterns).to(device=A.device, dtype=A.dtype)
+    A = attractors
+    X = patterns.to(device=A.device, dtype=A.dtype)
     if A.shape[1] != X.shape[1]:
         raise ValueError(f"attractors have {A.shape[1]} neurons but patterns have {X.shape[1]}")
     mixtures = []
@@ -324,7 +346,7 @@ def classify_attractors(attractors, patterns) -> list[str]:
     for i in range(M):
         for j in range(i + 1, M):
             for k in range(j + 1, M):
-                mixtures.append(sgn(signs @ X[[i, j, k]]))
+                mixtures.append(sgn.unchecked(signs @ X[[i, j, k]]))
     mix = torch.cat(mixtures) if mixtures else A[:0]
     labels = []
     for a in A:
@@ -340,26 +362,28 @@ def classify_attractors(attractors, patterns) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- recall
+@checked(x=STATE, patterns=STATE)
 def overlap(x, patterns) -> torch.Tensor:
     """m = x·ξ / N, the overlap (1 = identical, −1 = negated) of state(s) ``x`` with ``patterns``.
 
     For ``x`` ``(B, N)`` and ``patterns`` ``(B, N)`` returns the row-wise overlaps ``(B,)``.
     """
-    x = check_patterns("x", x, ndim=(1, 2))
-    p = check_patterns("patterns", patterns, ndim=(1, 2)).to(device=x.device, dtype=x.dtype)
+    p = patterns.to(device=x.device, dtype=x.dtype)
     if x.shape != p.shape:
         raise ValueError(f"x and patterns must have the same shape, got {tuple(x.shape)} and {tuple(p.shape)}")
     return (x * p).sum(-1) / x.shape[-1]
 
 
+@checked(x=STATE, p=PROBABILITY)
 def flip_noise(x, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Flip each ±1 entry of ``x`` independently with probability ``p``."""
-    x = check_patterns("x", x, ndim=(1, 2))
-    p = check_float("p", p, min_value=0.0, max_value=1.0)
     flip = torch.rand(x.shape, generator=generator).to(x.device) < p
     return torch.where(flip, -x, x)
 
 
+@checked(N=Int(2), loads=Tensor(ndim=1, dtype=torch.float64), trials=COUNT,
+         rule=OneOf(("hebbian", "pseudo_inverse", "perceptron")), noise=PROBABILITY, max_sweeps=COUNT, seed=SEED,
+         patterns_fn=Function(optional=True))
 def capacity_curve(N: int, loads, *, trials: int = 5, rule: str = "hebbian", noise: float = 0.0,
                    max_sweeps: int = 30, seed: int = 0, device=None, patterns_fn=None):
     """Recall of random patterns against the load α = M/N.
@@ -373,15 +397,9 @@ def capacity_curve(N: int, loads, *, trials: int = 5, rule: str = "hebbian", noi
     Returns a dict of tensors ``(len(loads),)``: ``load``, ``mean_overlap``
     and ``recalled`` (fraction of patterns ending with < 1% wrong bits).
     """
-    N = check_int("N", N, min_value=2)
-    trials = check_int("trials", trials, min_value=1)
-    check_choice("rule", rule, ["hebbian", "pseudo_inverse", "perceptron"])
-    noise = check_float("noise", noise, min_value=0.0, max_value=1.0)
-    max_sweeps = check_int("max_sweeps", max_sweeps, min_value=1)
-    loads = check_tensor("loads", loads, ndim=1, dtype=torch.float64)
     if bool((loads <= 0).any()):
         raise ValueError("loads must all be > 0")
-    g = torch.Generator().manual_seed(check_int("seed", seed, min_value=0))
+    g = torch.Generator().manual_seed(seed)
     learn = {"hebbian": hebbian_weights, "pseudo_inverse": pseudo_inverse_weights, "perceptron": perceptron_weights}[rule]
     mean_m, recalled = [], []
     for load in loads.tolist():
@@ -394,9 +412,9 @@ def capacity_curve(N: int, loads, *, trials: int = 5, rule: str = "hebbian", noi
                 X = check_patterns("patterns_fn(M, N, generator)", patterns_fn(M, N, g))
             X = X.to(device)
             W = learn(X)
-            x0 = flip_noise(X, noise, g) if noise > 0 else X
-            res = run(W, x0, mode="async", order="random", max_steps=max_sweeps, generator=g)
-            ms.append(overlap(res.state, X))
+            x0 = flip_noise.unchecked(X, noise, g) if noise > 0 else X
+            res = run.unchecked(W, x0, mode="async", order="random", max_steps=max_sweeps, generator=g)
+            ms.append(overlap.unchecked(res.state, X))
         m = torch.cat(ms)
         mean_m.append(float(m.mean()))
         recalled.append(float((m > 0.98).float().mean()))
@@ -404,6 +422,7 @@ def capacity_curve(N: int, loads, *, trials: int = 5, rule: str = "hebbian", noi
 
 
 # ----------------------------------------------------------------------------- modern Hopfield
+@checked(patterns=Tensor(ndim=2), xi=Tensor(ndim=(1, 2)), beta=NONNEGATIVE)
 def modern_update(patterns, xi, beta: float = 1.0) -> torch.Tensor:
     """One step of the modern (continuous) Hopfield network: ξ_new = Xᵀ softmax(β X ξ).
 
@@ -411,21 +430,19 @@ def modern_update(patterns, xi, beta: float = 1.0) -> torch.Tensor:
     ``xi`` a query ``(N,)`` or batch ``(B, N)``. This is softmax attention with
     queries ξ, keys = values = the stored patterns and scale β.
     """
-    X = check_tensor("patterns", patterns, ndim=2)
-    X = X if X.is_floating_point() else X.to(torch.get_default_dtype())
-    q = check_tensor("xi", xi, ndim=(1, 2)).to(device=X.device, dtype=X.dtype)
+    X = patterns if patterns.is_floating_point() else patterns.to(torch.get_default_dtype())
+    q = xi.to(device=X.device, dtype=X.dtype)
     if q.shape[-1] != X.shape[1]:
         raise ValueError(f"xi has {q.shape[-1]} entries but patterns have N = {X.shape[1]}")
-    beta = check_float("beta", beta, min_value=0.0)
     return torch.softmax(beta * q @ X.T, dim=-1) @ X
 
 
+@checked(patterns=Tensor(ndim=2), xi=Tensor(ndim=(1, 2)), beta=NONNEGATIVE, steps=COUNT)
 def modern_recall(patterns, xi, beta: float = 1.0, steps: int = 1) -> torch.Tensor:
     """Apply :func:`modern_update` ``steps`` times and return sgn of the result (a ±1 state)."""
-    steps = check_int("steps", steps, min_value=1)
     for _ in range(steps):
-        xi = modern_update(patterns, xi, beta)
-    return sgn(xi)
+        xi = modern_update.unchecked(patterns, xi, beta)
+    return sgn.unchecked(xi)
 
 
 # ----------------------------------------------------------------------------- exercise checkers

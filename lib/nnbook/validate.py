@@ -3,10 +3,25 @@
 Each helper raises ``TypeError`` or ``ValueError`` whose message names the
 argument and says what was expected, so that bad input never surfaces as an
 unreadable error from deep inside torch or numpy.
+
+A public function declares its rules once, at its boundary::
+
+    @checked(X=Tensor(ndim=2), lr=POSITIVE, steps=COUNT)
+    def fit(X, lr=1e-3, steps=100): ...
+
+The wrapper checks (and converts) the arguments a caller passes, then runs the
+function; ``fit.unchecked`` is the bare function, for inner loops that have
+checked their input already; ``fit.rules`` is the declaration, which the
+bad-input tests read to spoil each argument in turn. Checks that relate several
+arguments (matching shapes) stay in the function body.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import numbers
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Sequence
 
 import numpy as np
@@ -19,6 +34,19 @@ __all__ = [
     "check_array",
     "check_tensor",
     "check_callable",
+    "checked",
+    "Rule",
+    "Int",
+    "Float",
+    "Tensor",
+    "Array",
+    "OneOf",
+    "Function",
+    "COUNT",
+    "SEED",
+    "POSITIVE",
+    "NONNEGATIVE",
+    "PROBABILITY",
 ]
 
 
@@ -152,3 +180,142 @@ def check_callable(name: str, value):
     if not callable(value):
         raise TypeError(f"{name} must be callable, got {type(value).__name__}")
     return value
+
+
+# ----------------------------------------------------------------------------- declared rules
+class Rule:
+    """The rule for one argument: ``rule(name, value)`` returns the (converted) value or raises.
+
+    ``optional``: ``None`` is a valid value (the function computes a default).
+    """
+
+    optional: bool = False
+
+    def __call__(self, name: str, value):
+        if value is None and self.optional:
+            return None
+        return self.check(name, value)
+
+    def check(self, name: str, value):
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Int(Rule):
+    """An integer in ``[lo, hi]`` (either bound may be ``None``)."""
+
+    lo: int | None = None
+    hi: int | None = None
+    optional: bool = False
+
+    def check(self, name, value):
+        return check_int(name, value, min_value=self.lo, max_value=self.hi)
+
+
+@dataclass(frozen=True)
+class Float(Rule):
+    """A finite real number between ``lo`` and ``hi`` (``lo_open``/``hi_open``: the bound is excluded)."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+    optional: bool = False
+
+    def check(self, name, value):
+        return check_float(name, value, min_value=self.lo, max_value=self.hi,
+                           min_inclusive=not self.lo_open, max_inclusive=not self.hi_open)
+
+
+@dataclass(frozen=True)
+class Tensor(Rule):
+    """A torch tensor (array-likes are converted) of rank ``ndim`` (an int or a tuple of allowed ranks)."""
+
+    ndim: int | tuple | None = None
+    shape: tuple | None = None
+    dtype: object = None
+    finite: bool = True
+    allow_empty: bool = False
+    optional: bool = False
+
+    def check(self, name, value):
+        return check_tensor(name, value, ndim=self.ndim, shape=self.shape, dtype=self.dtype,
+                            allow_empty=self.allow_empty, finite=self.finite)
+
+
+@dataclass(frozen=True)
+class Array(Rule):
+    """A NumPy array (lists and tensors are converted) of rank ``ndim``, cast to ``dtype`` (``None``: kept)."""
+
+    ndim: int | tuple | None = None
+    shape: tuple | None = None
+    dtype: object = float
+    finite: bool = True
+    allow_empty: bool = False
+    optional: bool = False
+
+    def check(self, name, value):
+        return check_array(name, value, ndim=self.ndim, shape=self.shape, dtype=self.dtype,
+                           allow_empty=self.allow_empty, finite=self.finite)
+
+
+@dataclass(frozen=True)
+class OneOf(Rule):
+    """One of a fixed set of options (usually strings)."""
+
+    options: tuple = ()
+    optional: bool = False
+
+    def check(self, name, value):
+        return check_choice(name, value, self.options)
+
+
+@dataclass(frozen=True)
+class Function(Rule):
+    """Something callable."""
+
+    optional: bool = False
+
+    def check(self, name, value):
+        return check_callable(name, value)
+
+
+COUNT = Int(1)  # a number of steps, samples, units, ...
+SEED = Int(0, 2**63 - 1)
+POSITIVE = Float(0.0, lo_open=True)  # a learning rate, a width, a temperature
+NONNEGATIVE = Float(0.0)
+PROBABILITY = Float(0.0, 1.0)
+
+
+def checked(**rules: Rule):
+    """Declare the rules of a function's arguments once; they are checked on every call.
+
+    Only the arguments a caller passes are checked (defaults are trusted); a rule's
+    converted value (e.g. a list turned into a tensor) is what the function receives.
+    """
+    for name, rule in rules.items():
+        if not isinstance(rule, Rule):
+            raise TypeError(f"checked: the rule for {name!r} must be a validate.Rule, got {type(rule).__name__}")
+
+    def decorate(fn):
+        sig = inspect.signature(fn)
+        unknown = sorted(set(rules) - set(sig.parameters))
+        if unknown:
+            raise TypeError(f"checked: {fn.__qualname__} has no argument {', '.join(unknown)}")
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                bound = sig.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise TypeError(f"{fn.__qualname__}(): {exc}") from None
+            for name, rule in rules.items():
+                if name in bound.arguments:
+                    bound.arguments[name] = rule(name, bound.arguments[name])
+            return fn(*bound.args, **bound.kwargs)
+
+        wrapper.rules = MappingProxyType(dict(rules))
+        wrapper.unchecked = fn
+        return wrapper
+
+    return decorate
