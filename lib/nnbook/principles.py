@@ -28,7 +28,8 @@ import torch
 from torch import nn
 
 from nnbook.exercises import CheckFailed, exercise, expect_equal
-from nnbook.validate import check_array, check_callable, check_float, check_int, check_tensor
+from nnbook.validate import (COUNT, NONNEGATIVE, SEED, Array, Function, Int, check_array, check_int, check_tensor,
+                             checked)
 
 __all__ = [
     # Occam's razor
@@ -56,15 +57,18 @@ __all__ = [
 ]
 
 
+def _same_length(name: str, value, other_name: str, other) -> None:
+    if len(value) != len(other):
+        raise ValueError(f"{name} must have one entry per entry of {other_name} ({len(other)}), got {len(value)}")
+
+
 # =============================================================== Occam's razor
+@checked(n=COUNT, noise=NONNEGATIVE, seed=SEED)
 def make_occam_task(n: int = 30, noise: float = 0.3, seed: int = 0):
     """A 1-D regression task: ``y = sin(πx) + ε`` with ``x ~ U[-1, 1]``, ``ε ~ N(0, noise²)``.
 
     Returns ``x (n,)`` and ``y (n,)`` as float64 NumPy arrays.
     """
-    n = check_int("n", n, min_value=1)
-    noise = check_float("noise", noise, min_value=0.0)
-    seed = check_int("seed", seed, min_value=0)
     rng = np.random.default_rng(seed)
     x = rng.uniform(-1.0, 1.0, size=n)
     y = np.sin(np.pi * x) + noise * rng.standard_normal(n)
@@ -80,26 +84,28 @@ class PolynomialRegressor:
     than points the minimum-norm solution is returned.
     """
 
+    @checked(degree=Int(0))
     def __init__(self, degree: int):
-        self.degree = check_int("degree", degree, min_value=0)
+        self.degree = degree
         self.coef_ = None
 
     def _design(self, x) -> np.ndarray:
         return np.polynomial.legendre.legvander(x, self.degree)  # (n, degree + 1)
 
+    @checked(x=Array(ndim=1), y=Array(ndim=1))
     def fit(self, x, y) -> "PolynomialRegressor":
-        x = check_array("x", x, ndim=1)
-        y = check_array("y", y, shape=(len(x),))
+        _same_length("y", y, "x", x)
         self.coef_, *_ = np.linalg.lstsq(self._design(x), y, rcond=None)
         return self
 
+    @checked(x=Array(ndim=1))
     def predict(self, x) -> np.ndarray:
         if self.coef_ is None:
             raise ValueError("this PolynomialRegressor is not fitted yet: call fit(x, y) first")
-        x = check_array("x", x, ndim=1)
         return self._design(x) @ self.coef_
 
 
+@checked(x=Array(ndim=1), y=Array(ndim=1), n_folds=Int(2), seed=SEED)
 def capacity_sweep(x, y, degrees: Sequence[int], n_folds: int = 5, seed: int = 0) -> dict:
     """K-fold cross-validation of :class:`PolynomialRegressor` for each degree.
 
@@ -108,13 +114,13 @@ def capacity_sweep(x, y, degrees: Sequence[int], n_folds: int = 5, seed: int = 0
     ``val_se`` (the standard error of the fold validation MSEs, ``std / √K``).
     The folds are the same for every degree (a fixed permutation from ``seed``).
     """
-    x = check_array("x", x, ndim=1)
-    y = check_array("y", y, shape=(len(x),))
+    _same_length("y", y, "x", x)
     degrees = [check_int("degrees", d, min_value=0) for d in degrees]
     if not degrees:
         raise ValueError("degrees must not be empty")
-    n_folds = check_int("n_folds", n_folds, min_value=2, max_value=len(x))
-    perm = np.random.default_rng(check_int("seed", seed, min_value=0)).permutation(len(x))
+    if n_folds > len(x):
+        raise ValueError(f"n_folds must be <= the number of points ({len(x)}), got {n_folds}")
+    perm = np.random.default_rng(seed).permutation(len(x))
     folds = np.array_split(perm, n_folds)
     out = {k: np.zeros(len(degrees)) for k in ("train_mse", "val_mse", "val_se")}
     for i, deg in enumerate(degrees):
@@ -131,15 +137,16 @@ def capacity_sweep(x, y, degrees: Sequence[int], n_folds: int = 5, seed: int = 0
     return out
 
 
+@checked(complexity=Array(ndim=1), mean_error=Array(ndim=1), se_error=Array(ndim=1))
 def one_standard_error_rule(complexity, mean_error, se_error):
     """The simplest adequate model: the smallest ``complexity`` whose mean error is
     at most ``min(mean_error) + se_error[argmin]`` (the one-standard-error rule).
 
     All three are 1-D sequences of the same length. Returns the chosen complexity.
     """
-    c = check_array("complexity", complexity, ndim=1)
-    m = check_array("mean_error", mean_error, shape=(len(c),))
-    s = check_array("se_error", se_error, shape=(len(c),))
+    c, m, s = complexity, mean_error, se_error
+    _same_length("mean_error", m, "complexity", c)
+    _same_length("se_error", s, "complexity", c)
     if np.any(s < 0):
         raise ValueError("se_error must be >= 0")
     best = int(np.argmin(m))
@@ -150,64 +157,77 @@ def one_standard_error_rule(complexity, mean_error, se_error):
 
 
 # =============================================================== No Free Lunch
+@checked(d=Int(1, 8))
 def boolean_inputs(d: int) -> np.ndarray:
     """All ``2^d`` points of ``{0,1}^d`` as rows of an ``(2^d, d)`` int array; row ``k`` is ``k`` in binary (MSB first)."""
-    d = check_int("d", d, min_value=1, max_value=8)
     k = np.arange(2**d)
     return ((k[:, None] >> np.arange(d - 1, -1, -1)) & 1).astype(np.int64)
 
 
+@checked(n_points=Int(1, 16))
 def all_targets(n_points: int) -> np.ndarray:
     """Every Boolean function on ``n_points`` points: an ``(2^n_points, n_points)`` 0/1 array.
 
     Row ``t`` is the truth table of target ``t`` (``t`` in binary, MSB first).
     """
-    n_points = check_int("n_points", n_points, min_value=1, max_value=16)
     t = np.arange(2**n_points)
     return ((t[:, None] >> np.arange(n_points - 1, -1, -1)) & 1).astype(np.int64)
 
 
 # A learner is any function  learner(X_train, y_train, X_query) -> 0/1 predictions for X_query.
+class Binary(Array):
+    """The rule for an array of 0s and 1s, returned as int64 (0.5 is rejected, not truncated)."""
+
+    def check(self, name, value):
+        return _check_binary(name, value, ndim=self.ndim)
+
+
+BINARY = Binary(ndim=2)
+TRAIN_IDX = Array(ndim=1, dtype=np.int64)
+_learner_rules = checked(X_train=BINARY, y_train=Binary(ndim=1), X_query=BINARY)
+
+
 def _learner_args(X_train, y_train, X_query):
-    """The learners' checks: 0/1 arrays ``X_train (n, d)``, ``y_train (n,)``, ``X_query (q, d)``."""
-    X_train, X_query = _check_binary("X_train", X_train), _check_binary("X_query", X_query)
-    y_train = _check_binary("y_train", y_train, ndim=1)
+    """The learners' shared check: ``X_train (n, d)``, ``y_train (n,)``, ``X_query (q, d)`` agree."""
     if len(y_train) != len(X_train):
         raise ValueError(f"y_train must have one label per row of X_train ({len(X_train)}), got {len(y_train)}")
     if X_query.shape[1] != X_train.shape[1]:
         raise ValueError(f"X_query must have {X_train.shape[1]} columns like X_train, got shape {X_query.shape}")
-    return X_train, y_train, X_query
 
 
+@_learner_rules
 def majority_learner(X_train, y_train, X_query) -> np.ndarray:
     """Predict the majority training label everywhere (a tie predicts 0)."""
-    X_train, y_train, X_query = _learner_args(X_train, y_train, X_query)
+    _learner_args(X_train, y_train, X_query)
     label = int(2 * np.sum(y_train) > len(y_train))
     return np.full(len(X_query), label, dtype=np.int64)
 
 
+@_learner_rules
 def nearest_neighbour_learner(X_train, y_train, X_query) -> np.ndarray:
     """1-nearest neighbour in Hamming distance; a tie goes to the earliest training point."""
-    X_train, y_train, X_query = _learner_args(X_train, y_train, X_query)
+    _learner_args(X_train, y_train, X_query)
     dist = np.abs(X_query[:, None, :] - X_train[None, :, :]).sum(-1)  # (q, n)
     return y_train[np.argmin(dist, axis=1)]
 
 
+@_learner_rules
 def stump_learner(X_train, y_train, X_query) -> np.ndarray:
     """A decision stump: predict ``x_j`` or ``1 − x_j`` for the feature ``j`` and polarity
     with the fewest training errors (ties: lowest ``j``, then ``x_j`` before ``1 − x_j``)."""
-    X_train, y, X_query = _learner_args(X_train, y_train, X_query)
+    _learner_args(X_train, y_train, X_query)
+    y = y_train
     errors = [(np.sum(X_train[:, j] != y), j, 0) for j in range(X_train.shape[1])]
     errors += [(np.sum(1 - X_train[:, j] != y), j, 1) for j in range(X_train.shape[1])]
     _, j, flip = min(errors, key=lambda e: (e[0], e[1], e[2]))
     return (X_query[:, j] ^ flip).astype(np.int64)
 
 
+@checked(X_train=BINARY, y_train=Binary(ndim=1), X_query=BINARY, epochs=Int(0))
 def perceptron_learner(X_train, y_train, X_query, epochs: int = 10) -> np.ndarray:
     """Rosenblatt's perceptron on ±1-coded inputs with a bias, ``epochs`` passes in
     training order, integer arithmetic; predicts ``1`` where ``w·x + b ≥ 0``."""
-    X_train, y_train, X_query = _learner_args(X_train, y_train, X_query)
-    epochs = check_int("epochs", epochs, min_value=0)
+    _learner_args(X_train, y_train, X_query)
     s, t = 2 * X_train - 1, 2 * y_train - 1
     w, b = np.zeros(s.shape[1], dtype=np.int64), 0
     for _ in range(epochs):
@@ -217,9 +237,9 @@ def perceptron_learner(X_train, y_train, X_query, epochs: int = 10) -> np.ndarra
     return ((2 * X_query - 1) @ w + b >= 0).astype(np.int64)
 
 
+@checked(learner=Function())
 def anti_learner(learner: Callable) -> Callable:
     """The anti-learner of ``learner``: it predicts the opposite label everywhere."""
-    check_callable("learner", learner)
 
     def anti(X_train, y_train, X_query):
         return 1 - np.asarray(learner(X_train, y_train, X_query), dtype=np.int64)
@@ -228,8 +248,7 @@ def anti_learner(learner: Callable) -> Callable:
     return anti
 
 
-def _check_train_idx(train_idx, n_points: int) -> np.ndarray:
-    idx = check_array("train_idx", train_idx, ndim=1, dtype=np.int64)
+def _check_train_idx(idx, n_points: int) -> np.ndarray:
     if len(np.unique(idx)) != len(idx):
         raise ValueError("train_idx must not repeat a point")
     if idx.min() < 0 or idx.max() >= n_points:
@@ -239,6 +258,7 @@ def _check_train_idx(train_idx, n_points: int) -> np.ndarray:
     return idx
 
 
+@checked(learner=Function(), X=BINARY, train_idx=TRAIN_IDX, targets=Binary(ndim=2, optional=True))
 def ots_accuracies(learner: Callable, X, train_idx, targets=None) -> list:
     """Off-training-set accuracy of ``learner`` on each target, as exact fractions.
 
@@ -248,10 +268,8 @@ def ots_accuracies(learner: Callable, X, train_idx, targets=None) -> list:
     other points; its off-training-set accuracy is the fraction of those it gets right.
     The learner is called once per distinct training labelling (it sees nothing else).
     """
-    check_callable("learner", learner)
-    X = _check_binary("X", X)
     idx = _check_train_idx(train_idx, len(X))
-    T = all_targets(len(X)) if targets is None else _check_binary("targets", targets)
+    T = all_targets(len(X)) if targets is None else targets
     if T.shape[1] != len(X):
         raise ValueError(f"targets must have one column per point of X ({len(X)}), got shape {T.shape}")
     off = np.setdiff1d(np.arange(len(X)), idx)
@@ -268,18 +286,20 @@ def ots_accuracies(learner: Callable, X, train_idx, targets=None) -> list:
     return result
 
 
+@checked(learner=Function(), X=BINARY, train_idx=TRAIN_IDX, targets=Binary(ndim=2, optional=True))
 def average_ots_accuracy(learner: Callable, X, train_idx, targets=None) -> Fraction:
     """The mean of :func:`ots_accuracies` over the targets, exactly (NFL: 1/2 over all targets)."""
-    acc = ots_accuracies(learner, X, train_idx, targets)
+    acc = ots_accuracies.unchecked(learner, X, train_idx, targets)
     return sum(acc, Fraction(0)) / len(acc)
 
 
+@checked(d=Int(1, 8))
 def literal_targets(d: int) -> np.ndarray:
     """The ``2d + 2`` "simple" targets on ``{0,1}^d``: the constants 0 and 1, and ``x_j`` and ``1 − x_j``.
 
     Returns ``(2d + 2, 2^d)`` truth tables over :func:`boolean_inputs` ``(d)``.
     """
-    X = boolean_inputs(d)
+    X = boolean_inputs.unchecked(d)
     rows = [np.zeros(len(X), dtype=np.int64), np.ones(len(X), dtype=np.int64)]
     for j in range(d):
         rows += [X[:, j], 1 - X[:, j]]
@@ -295,6 +315,7 @@ def _check_binary(name: str, value, ndim: int = 2) -> np.ndarray:
     return arr.astype(np.int64)
 
 
+@checked(X=BINARY)
 def all_predicates(X) -> np.ndarray:
     """Evaluate *every* Boolean predicate of the features on the objects.
 
@@ -302,20 +323,19 @@ def all_predicates(X) -> np.ndarray:
     function ``{0,1}^d → {0,1}``; there are ``2^(2^d)`` of them. Returns the
     ``(m, 2^(2^d))`` 0/1 matrix ``P[i, p]`` = "predicate ``p`` holds for object ``i``".
     """
-    X = _check_binary("X", X)
     d = X.shape[1]
     if d > 4:
         raise ValueError(f"X must have at most 4 features (2^(2^d) predicates), got d={d}")
-    tables = all_targets(2**d)  # (2^(2^d), 2^d): truth table of each predicate
+    tables = all_targets.unchecked(2**d)  # (2^(2^d), 2^d): truth table of each predicate
     code = X @ (1 << np.arange(d - 1, -1, -1))  # (m,): the row of boolean_inputs(d) of each object
     return tables[:, code].T.astype(np.int64)
 
 
+@checked(P=BINARY)
 def shared_predicate_counts(P) -> np.ndarray:
     """``S[i, j]`` = how many predicates (columns of ``P (m, n_pred)``, 0/1) hold for both
     objects ``i`` and ``j``: ``S = P Pᵀ``. Pass raw features for "feature similarity",
     or :func:`all_predicates` ``(X)`` for the Ugly Duckling count."""
-    P = _check_binary("P", P)
     return P @ P.T
 
 
@@ -327,10 +347,11 @@ class StaticNet(nn.Module):
     leading shape with ``n_out`` features. ``y_t`` depends on ``x_t`` only.
     """
 
+    @checked(n_in=COUNT, n_hidden=COUNT, n_out=COUNT)
     def __init__(self, n_in: int = 1, n_hidden: int = 8, n_out: int = 1):
         super().__init__()
-        self.hidden = nn.Linear(check_int("n_in", n_in, min_value=1), check_int("n_hidden", n_hidden, min_value=1))
-        self.out = nn.Linear(n_hidden, check_int("n_out", n_out, min_value=1))
+        self.hidden = nn.Linear(n_in, n_hidden)
+        self.out = nn.Linear(n_hidden, n_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = check_tensor("x", x, ndim=(2, 3))
@@ -347,11 +368,12 @@ class RecurrentNet(nn.Module):
     features: ``y_t`` depends on ``x_1, …, x_t`` through the state.
     """
 
+    @checked(n_in=COUNT, n_hidden=COUNT, n_out=COUNT)
     def __init__(self, n_in: int = 1, n_hidden: int = 8, n_out: int = 1):
         super().__init__()
-        self.input = nn.Linear(check_int("n_in", n_in, min_value=1), check_int("n_hidden", n_hidden, min_value=1))
+        self.input = nn.Linear(n_in, n_hidden)
         self.recur = nn.Linear(n_hidden, n_hidden)
-        self.out = nn.Linear(n_hidden, check_int("n_out", n_out, min_value=1))
+        self.out = nn.Linear(n_hidden, n_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = check_tensor("x", x, ndim=(2, 3))
