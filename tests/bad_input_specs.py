@@ -175,14 +175,12 @@ S("mlp.xor_data")
 S("mlp.BatchedXORNet", lambda: dict(n_nets=3), n_nets=COUNT, hidden=COUNT, scale=POS)
 
 # ---- rbf, mixture, generative -----------------------------------------------------------------
-S("rbf.gaussian_design_matrix", lambda: dict(X=g(5, 2), centres=g(3, 2, seed=1), width=1.0), X=Arr(2), centres=Arr(2), width=POS)
-S("rbf.width_from_spacing", lambda: dict(centres=g(3, 2)), centres=Arr(2))
-S("rbf.RBFNetwork", lambda: dict(in_features=2, n_centres=3), in_features=COUNT, n_centres=COUNT, out_features=COUNT)
-S("rbf.RBFNetwork.fit", lambda: dict(X=g(12, 2), y=g(12)), make=lambda: __import__("nnbook.rbf").rbf.RBFNetwork(2, 3).fit,
-  X=Arr(2), y=Arr((1, 2)), width_scale=POS, ridge=NONNEG, seed=SEED)
-S("rbf.PRBF", lambda: dict(n_components=2), n_components=COUNT, seed=SEED, max_iter=COUNT)
-S("rbf.PRBF.fit", lambda: dict(X=g(12, 2).numpy(), y=np.arange(12) % 2), make=lambda: __import__("nnbook.rbf").rbf.PRBF(1, max_iter=5).fit,
-  X=Arr(2), y=Arr(1))
+S("rbf.gaussian_design_matrix", lambda: dict(X=g(5, 2), centres=g(3, 2, seed=1), width=1.0))
+S("rbf.width_from_spacing", lambda: dict(centres=g(3, 2)))
+S("rbf.RBFNetwork", lambda: dict(in_features=2, n_centres=3))
+S("rbf.RBFNetwork.fit", lambda: dict(X=g(12, 2), y=g(12)), make=lambda: __import__("nnbook.rbf").rbf.RBFNetwork(2, 3).fit)
+S("rbf.PRBF", lambda: dict(n_components=2))
+S("rbf.PRBF.fit", lambda: dict(X=g(12, 2).numpy(), y=np.arange(12) % 2), make=lambda: __import__("nnbook.rbf").rbf.PRBF(1, max_iter=5).fit)
 GMM = lambda: dict(X=g(12, 2).numpy(), weights=np.array([0.5, 0.5]), means=g(2, 2, seed=1).numpy(), covs=np.stack([np.eye(2)] * 2))  # noqa: E731
 S("mixture.log_gaussian", lambda: {k: v for k, v in GMM().items() if k != "weights"}, X=Arr(2), means=Arr(2), covs=Arr(3))
 S("mixture.e_step", GMM, X=Arr(2), weights=Arr(1), means=Arr(2), covs=Arr(3))

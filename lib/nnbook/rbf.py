@@ -23,33 +23,30 @@ from torch import nn
 
 from nnbook.exercises import exercise, expect_close
 from nnbook.mixture import GaussianMixtureEM, log_gaussian
-from nnbook.validate import check_array, check_float, check_int, check_tensor
+from nnbook.validate import COUNT, NONNEGATIVE, POSITIVE, SEED, Array, Float, Tensor, checked
 
 __all__ = ["gaussian_design_matrix", "width_from_spacing", "RBFNetwork", "PRBF"]
 
 
+@checked(X=Tensor(ndim=2), centres=Tensor(ndim=2), width=POSITIVE)
 def gaussian_design_matrix(X: torch.Tensor, centres: torch.Tensor, width: float) -> torch.Tensor:
     """The hidden-layer output Φ with Φ[n, j] = exp(−‖x_n − c_j‖² / (2 σ²)).
 
     ``X (n, D)``, ``centres (k, D)``, ``width`` σ > 0. Returns ``(n, k)`` on X's device.
     """
-    X = check_tensor("X", X, ndim=2)
-    centres = check_tensor("centres", centres, ndim=2).to(device=X.device, dtype=X.dtype)
+    centres = centres.to(device=X.device, dtype=X.dtype)
     if centres.shape[1] != X.shape[1]:
         raise ValueError(f"centres must have {X.shape[1]} columns to match X, got shape {tuple(centres.shape)}")
-    if isinstance(width, torch.Tensor) and width.numel() == 1:
-        width = width.item()
-    width = check_float("width", width, min_value=0.0, min_inclusive=False)
     sq_dist = torch.cdist(X, centres).pow(2)  # (n, k)
     return torch.exp(-sq_dist / (2 * width**2))
 
 
+@checked(centres=Tensor(ndim=2))
 def width_from_spacing(centres) -> float:
     """The classical heuristic σ = d_max / √(2k) (Haykin), d_max = largest distance between centres.
 
     ``centres (k, D)`` with k ≥ 2.
     """
-    centres = check_tensor("centres", centres, ndim=2)
     k = centres.shape[0]
     if k < 2:
         raise ValueError(f"centres must hold at least 2 centres, got {k}")
@@ -67,23 +64,24 @@ class RBFNetwork(nn.Module):
     on ``X (n, D)`` returns ``(n, out_features)``.
     """
 
+    @checked(in_features=COUNT, n_centres=COUNT, out_features=COUNT)
     def __init__(self, in_features: int, n_centres: int, out_features: int = 1):
         super().__init__()
-        self.in_features = check_int("in_features", in_features, min_value=1)
-        self.n_centres = check_int("n_centres", n_centres, min_value=1)
-        self.out_features = check_int("out_features", out_features, min_value=1)
+        self.in_features, self.n_centres, self.out_features = in_features, n_centres, out_features
         self.register_buffer("centres", torch.zeros(n_centres, in_features))
         self.register_buffer("width", torch.tensor(1.0))
         self.out = nn.Linear(n_centres, out_features)
 
     def hidden(self, X: torch.Tensor) -> torch.Tensor:
         """Φ(X), shape ``(n, k)``."""
-        return gaussian_design_matrix(X, self.centres, float(self.width))
+        return gaussian_design_matrix.unchecked(X, self.centres, float(self.width))
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         return self.out(self.hidden(X))
 
     @torch.no_grad()
+    @checked(X=Tensor(ndim=2), y=Tensor(ndim=(1, 2)), width=Float(0.0, lo_open=True, optional=True), width_scale=POSITIVE,
+             ridge=NONNEGATIVE, seed=SEED)
     def fit(self, X, y, *, width: float | None = None, width_scale: float = 1.0, ridge: float = 1e-8, seed: int = 0):
         """Two-stage training on ``X (n, D)``, ``y (n,)`` or ``(n, out_features)``.
 
@@ -94,8 +92,10 @@ class RBFNetwork(nn.Module):
         """
         from sklearn.cluster import KMeans
 
-        X = check_tensor("X", X, ndim=2, shape=(None, self.in_features)).to(self.centres)  # module's device, dtype
-        y = check_tensor("y", y, ndim=(1, 2)).to(X)
+        if X.shape[1] != self.in_features:
+            raise ValueError(f"X must have shape (n, {self.in_features}), got {tuple(X.shape)}")
+        X = X.to(self.centres)  # module's device, dtype
+        y = y.to(X)
         y = y.reshape(len(y), -1)
         if len(y) != len(X):
             raise ValueError(f"y has {len(y)} rows but X has {len(X)}")
@@ -103,14 +103,12 @@ class RBFNetwork(nn.Module):
             raise ValueError(f"y must have {self.out_features} column(s), got {y.shape[1]}")
         if len(X) < self.n_centres:
             raise ValueError(f"X must have at least n_centres={self.n_centres} rows, got {len(X)}")
-        ridge = check_float("ridge", ridge, min_value=0.0)
-        width_scale = check_float("width_scale", width_scale, min_value=0.0, min_inclusive=False)
-        km = KMeans(self.n_centres, n_init=3, random_state=check_int("seed", seed, min_value=0))
+        km = KMeans(self.n_centres, n_init=3, random_state=seed)
         km.fit(X.detach().cpu().numpy())
         self.centres.copy_(torch.as_tensor(km.cluster_centers_, dtype=X.dtype))
         if width is None:
-            width = width_scale * width_from_spacing(self.centres)
-        self.width.fill_(check_float("width", width, min_value=0.0, min_inclusive=False))
+            width = width_scale * width_from_spacing.unchecked(self.centres)
+        self.width.fill_(width)
         A = torch.cat([self.hidden(X), torch.ones(len(X), 1, device=X.device, dtype=X.dtype)], dim=1)  # (n, k+1)
         eye = torch.eye(A.shape[1], device=X.device, dtype=X.dtype)
         coef = torch.linalg.solve(A.T @ A + ridge * eye, A.T @ y)  # (k+1, out)
@@ -128,15 +126,13 @@ class PRBF:
     class), and ``mixing_weights_`` = the list of π_·k, each summing to 1.
     """
 
+    @checked(n_components=COUNT, seed=SEED, max_iter=COUNT)
     def __init__(self, n_components: int = 2, *, seed: int = 0, max_iter: int = 300):
-        self.n_components = check_int("n_components", n_components, min_value=1)
-        self.seed = check_int("seed", seed, min_value=0)
-        self.max_iter = check_int("max_iter", max_iter, min_value=1)
+        self.n_components, self.seed, self.max_iter = n_components, seed, max_iter
 
+    @checked(X=Array(ndim=2), y=Array(ndim=1, dtype=None))
     def fit(self, X, y):
         """Fit ``X (n, D)`` with integer labels ``y (n,)``."""
-        X = check_array("X", X, ndim=2)
-        y = check_array("y", y, ndim=1, dtype=None)
         if len(y) != len(X):
             raise ValueError(f"y has {len(y)} entries but X has {len(X)} rows")
         self.classes_ = np.unique(y)
@@ -151,9 +147,9 @@ class PRBF:
     def mixing_weights_(self) -> list:
         return [m.weights_ for m in self.mixtures_]
 
+    @checked(X=Array(ndim=2))
     def class_log_likelihood(self, X) -> np.ndarray:
         """log p(x | k) for each class: ``(n, C)``."""
-        X = check_array("X", X, ndim=2)
         return np.stack([logsumexp(np.log(m.weights_) + log_gaussian(X, m.means_, m.covs_), axis=1)
                          for m in self.mixtures_], axis=1)
 
