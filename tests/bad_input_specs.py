@@ -204,25 +204,24 @@ S("generative.learning_curves", lambda: dict(X_train=g(12, 2).numpy(), y_train=n
 D4 = lambda: __import__("nnbook.chnn").chnn.distance_matrix(torch.tensor([[0.0, 0], [1, 0], [1, 1], [0, 1]]))  # noqa: E731
 P = lambda: __import__("nnbook.chnn").chnn.HopfieldTankParams()  # noqa: E731
 TOUR = lambda: __import__("nnbook.chnn").chnn.tour_to_matrix([0, 1, 2, 3])  # noqa: E731
-S("chnn.rk4", lambda: dict(f=lambda x: -x, x0=torch.ones(2), t_max=0.1, dt=0.05), f=Func(), x0=Arr((1, 2)), t_max=POS, dt=POS)
-S("chnn.lyapunov_derivative", lambda: dict(V=lambda x: (x ** 2).sum(-1), f=lambda x: -x, x=g(3, 2)), V=Func(), f=Func(), x=Arr(2))
-S("chnn.CHNN", lambda: dict(W=sym(3), I=torch.zeros(3)), W=Arr(2), I=Arr(1), tau=POS, u0=POS)
-S("chnn.CHNN.simulate", lambda: dict(u0=g(3), steps=2, dt=0.01), make=lambda: __import__("nnbook.chnn").chnn.CHNN(sym(3), torch.zeros(3)).simulate,
-  u0=Arr((1, 2)), steps=COUNT, dt=POS, record_every=COUNT)
-S("chnn.logistic_integral", lambda: dict(v=torch.tensor([0.2, 0.5]), u0=1.0), v=Arr(None), u0=POS)
-S("chnn.chnn_energy", lambda: dict(v=torch.tensor([0.2, 0.5, 0.7]), W=sym(3), I=torch.zeros(3)), v=Arr(None), W=Arr(2), I=Arr(1), tau=POS, u0=POS)
-S("chnn.distance_matrix", lambda: dict(cities=g(4, 2)), cities=Arr(2))
-S("chnn.tour_length", lambda: dict(order=[0, 1, 2, 3], D=D4()), order=Arr(1), D=Arr(2))
-S("chnn.permutation_tour_length", lambda: dict(V=TOUR(), D=D4()), V=Arr((2, 3)), D=Arr(2))
-S("chnn.is_valid_tour", lambda: dict(V=TOUR()), V=Arr((2, 3)), threshold=Float())
-S("chnn.decode_tour", lambda: dict(V=TOUR()), V=Arr(2))
-S("chnn.tour_to_matrix", lambda: dict(order=[0, 1, 2, 3]), order=Arr(1))
-S("chnn.brute_force_tsp", lambda: dict(D=D4()), D=Arr(2))
-S("chnn.held_karp", lambda: dict(D=D4()), D=Arr(2))
+S("chnn.rk4", lambda: dict(f=lambda x: -x, x0=torch.ones(2), t_max=0.1, dt=0.05))
+S("chnn.lyapunov_derivative", lambda: dict(V=lambda x: (x ** 2).sum(-1), f=lambda x: -x, x=g(3, 2)))
+S("chnn.CHNN", lambda: dict(W=sym(3), I=torch.zeros(3)))
+S("chnn.CHNN.simulate", lambda: dict(u0=g(3), steps=2, dt=0.01), make=lambda: __import__("nnbook.chnn").chnn.CHNN(sym(3), torch.zeros(3)).simulate)
+S("chnn.logistic_integral", lambda: dict(v=torch.tensor([0.2, 0.5]), u0=1.0))
+S("chnn.chnn_energy", lambda: dict(v=torch.tensor([0.2, 0.5, 0.7]), W=sym(3), I=torch.zeros(3)))
+S("chnn.distance_matrix", lambda: dict(cities=g(4, 2)))
+S("chnn.tour_length", lambda: dict(order=[0, 1, 2, 3], D=D4()))
+S("chnn.permutation_tour_length", lambda: dict(V=TOUR(), D=D4()))
+S("chnn.is_valid_tour", lambda: dict(V=TOUR()))
+S("chnn.decode_tour", lambda: dict(V=TOUR()))
+S("chnn.tour_to_matrix", lambda: dict(order=[0, 1, 2, 3]))
+S("chnn.brute_force_tsp", lambda: dict(D=D4()))
+S("chnn.held_karp", lambda: dict(D=D4()))
 S("chnn.HopfieldTankParams", lambda: dict(), A=NONNEG, B=NONNEG, C=NONNEG, D=NONNEG, n_tilde=NONNEG, u0=POS, tau=POS)
-S("chnn.hopfield_tank_weights", lambda: dict(D=D4(), p=P()), D=Arr(2))
-S("chnn.hopfield_tank_energy", lambda: dict(V=TOUR(), D=D4(), p=P()), V=Arr((2, 3)), D=Arr(2))
-S("chnn.solve_tsp_chnn", lambda: dict(D=D4(), p=P(), restarts=2, steps=3, record_every=1), D=Arr(2), restarts=COUNT, steps=COUNT, dt=POS, noise=NONNEG, record_every=COUNT)
+S("chnn.hopfield_tank_weights", lambda: dict(D=D4(), p=P()))
+S("chnn.hopfield_tank_energy", lambda: dict(V=TOUR(), D=D4(), p=P()))
+S("chnn.solve_tsp_chnn", lambda: dict(D=D4(), p=P(), restarts=2, steps=3, record_every=1))
 
 # ---- hopfield ---------------------------------------------------------------------------------
 HOP = lambda: dict(W=sym(6), x=pm1(1, 6)[0], theta=torch.zeros(6))  # noqa: E731

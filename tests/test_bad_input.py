@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 import nnbook
 from bad_input_specs import EXCLUDED, SPECS
 
-from nnbook.validate import Array, Float, Function, Int, OneOf, Tensor
+from nnbook.validate import Array, Float, Function, Instance, Int, OneOf, Tensor
 
 NNBOOK_DIR = str(Path(nnbook.__file__).resolve().parent)
 # Few examples and no shrinking: the mutation kinds are enumerated by parametrize, hypothesis only
@@ -92,7 +92,7 @@ def mutations(kind) -> list[str]:
     if isinstance(kind, (Tensor, Array)):
         return (["dtype"] + (["rank"] if kind.ndim is not None else []) + (["nonfinite"] if kind.finite else [])
                 + ([] if kind.allow_empty else ["empty"]))
-    if isinstance(kind, (OneOf, Function)):
+    if isinstance(kind, (OneOf, Function, Instance)):
         return ["value"]
     raise TypeError(kind)
 
@@ -159,6 +159,8 @@ def bad_value(draw, kind, how, value):
         return bad_array(draw, kind, how, value)
     if isinstance(kind, OneOf):
         return draw(st.sampled_from(["no-such-option", 12345]))
+    if isinstance(kind, Instance):
+        return draw(st.sampled_from([42, "not the right object"]))
     return draw(st.sampled_from([42, "not callable"]))  # Func
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from nnbook.validate import (COUNT, POSITIVE, Array, Float, Function, Int, OneOf, Tensor,
+from nnbook.validate import (COUNT, POSITIVE, Array, Float, Function, Instance, Int, OneOf, Tensor,
                              checked)
 
 
@@ -97,3 +97,6 @@ def test_rule_kinds():
         Tensor()("t", torch.ones(0))
     assert Tensor(allow_empty=True)("t", torch.ones(0)).numel() == 0
     assert Array(dtype=None)("a", [1, 2]).dtype.kind == "i"
+    assert Instance(dict)("d", {}) == {}
+    with pytest.raises(TypeError, match="d must be a dict or list, got int"):
+        Instance((dict, list))("d", 3)

@@ -34,7 +34,8 @@ import numpy as np
 import torch
 
 from nnbook.exercises import CheckFailed, exercise, expect_close, expect_equal
-from nnbook.validate import check_array, check_callable, check_float, check_int, check_tensor
+from nnbook.validate import (COUNT, NONNEGATIVE, POSITIVE, Array, Float, Function, Instance, Tensor, check_array,
+                             check_float, checked)
 
 __all__ = [
     "rk4",
@@ -59,18 +60,16 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- Lyapunov
+@checked(f=Function(), x0=Tensor(ndim=(1, 2)), t_max=POSITIVE, dt=POSITIVE)
 def rk4(f: Callable[[torch.Tensor], torch.Tensor], x0, t_max: float, dt: float) -> torch.Tensor:
     """Integrate ``dx/dt = f(x)`` with the classical Runge–Kutta scheme.
 
     ``x0``: ``(B, d)`` (a batch of starting points) or ``(d,)``.
     Returns the trajectory, shape ``(T+1, B, d)`` (or ``(T+1, d)``), ``T = round(t_max/dt)``.
     """
-    check_callable("f", f)
-    x = check_tensor("x0", x0, ndim=(1, 2), dtype=torch.get_default_dtype() if not isinstance(x0, torch.Tensor) else None)
+    x = x0
     if not x.is_floating_point():
         raise TypeError("x0 must be a floating-point tensor")
-    t_max = check_float("t_max", t_max, min_value=0.0, min_inclusive=False)
-    dt = check_float("dt", dt, min_value=0.0, min_inclusive=False)
     steps = max(1, int(round(t_max / dt)))
     out = [x]
     for _ in range(steps):
@@ -83,15 +82,13 @@ def rk4(f: Callable[[torch.Tensor], torch.Tensor], x0, t_max: float, dt: float) 
     return torch.stack(out)
 
 
+@checked(V=Function(), f=Function(), x=Tensor(ndim=2))
 def lyapunov_derivative(V: Callable[[torch.Tensor], torch.Tensor], f: Callable[[torch.Tensor], torch.Tensor], x) -> torch.Tensor:
     """The derivative of ``V`` along the flow, ``dV/dt = ∇V(x) · f(x)``, by autograd.
 
     ``V`` maps ``(B, d) -> (B,)``, ``f`` maps ``(B, d) -> (B, d)``; ``x``: ``(B, d)``.
     Returns ``(B,)``.
     """
-    check_callable("V", V)
-    check_callable("f", f)
-    x = check_tensor("x", x, ndim=2)
     if not x.is_floating_point():
         raise TypeError("x must be a floating-point tensor")
     x = x.detach().requires_grad_(True)
@@ -100,35 +97,31 @@ def lyapunov_derivative(V: Callable[[torch.Tensor], torch.Tensor], f: Callable[[
 
 
 # ----------------------------------------------------------------------------- CHNN
+@checked(v=Tensor(), u0=POSITIVE)
 def logistic_integral(v: torch.Tensor, u0: float) -> torch.Tensor:
     """``∫_{1/2}^{v} g⁻¹(s) ds`` for the logistic ``g(u) = 1/(1+exp(-u/u0))``, elementwise.
 
     Equals ``u0 [v log v + (1-v) log(1-v) + log 2]`` (0 at ``v = 1/2``, ``u0 log 2`` at 0 and 1).
     """
-    v = check_tensor("v", v).clamp(0.0, 1.0)
-    u0 = check_float("u0", u0, min_value=0.0, min_inclusive=False)
+    v = v.clamp(0.0, 1.0)
     return u0 * (torch.special.xlogy(v, v) + torch.special.xlogy(1 - v, 1 - v) + math.log(2.0))
 
 
+@checked(v=Tensor(), W=Tensor(ndim=2), I=Tensor(ndim=1), tau=POSITIVE, u0=POSITIVE)
 def chnn_energy(v, W, I, tau: float = 1.0, u0: float = 1.0) -> torch.Tensor:
     """Hopfield's energy of a CHNN state ``v`` (``(..., n)``, entries in [0, 1]).
 
     ``E = -½ vᵀWv - Iᵀv + (1/τ) Σ_i ∫_{1/2}^{v_i} g⁻¹(s) ds``. Returns shape ``(...)``.
     """
-    W = check_tensor("W", W, ndim=2)
-    n = W.shape[0]
-    check_tensor("W", W, shape=(n, n))
-    v = check_tensor("v", v)
+    n = _square("W", W)
     if v.ndim < 1 or v.shape[-1] != n:
         raise ValueError(f"v must have {n} entries in its last dimension (W is {n}x{n}), got shape {tuple(v.shape)}")
     if bool((v < 0).any()) or bool((v > 1).any()):
         raise ValueError("v must lie in [0, 1] (the outputs of the logistic activation)")
-    I = check_tensor("I", I, shape=(n,))
-    tau = check_float("tau", tau, min_value=0.0, min_inclusive=False)
-    u0 = check_float("u0", u0, min_value=0.0, min_inclusive=False)
+    _match("I", I, n)
     W, I = W.to(v), I.to(v)
     quad = -0.5 * ((v @ W) * v).sum(-1) - v @ I
-    return quad + logistic_integral(v, u0).sum(-1) / tau
+    return quad + logistic_integral.unchecked(v, u0).sum(-1) / tau
 
 
 class CHNN:
@@ -138,16 +131,13 @@ class CHNN:
     Simulated with forward Euler on a batch of states ``u`` of shape ``(B, n)``.
     """
 
+    @checked(W=Tensor(ndim=2), I=Tensor(ndim=1), tau=POSITIVE, u0=POSITIVE)
     def __init__(self, W, I, tau: float = 1.0, u0: float = 1.0):
-        W = check_tensor("W", W, ndim=2)
-        n = W.shape[0]
-        self.W = check_tensor("W", W, shape=(n, n))
-        if not self.W.is_floating_point():
-            self.W = self.W.to(torch.get_default_dtype())
-        self.I = check_tensor("I", I, shape=(n,)).to(self.W)
-        self.tau = check_float("tau", tau, min_value=0.0, min_inclusive=False)
-        self.u0 = check_float("u0", u0, min_value=0.0, min_inclusive=False)
-        self.n = n
+        n = _square("W", W)
+        _match("I", I, n)
+        self.W = W if W.is_floating_point() else W.to(torch.get_default_dtype())
+        self.I = I.to(self.W)
+        self.tau, self.u0, self.n = tau, u0, n
 
     def g(self, u: torch.Tensor) -> torch.Tensor:
         """The activation ``v = 1 / (1 + exp(-u/u0))``."""
@@ -163,8 +153,9 @@ class CHNN:
 
     def energy(self, v: torch.Tensor) -> torch.Tensor:
         """Hopfield's energy of ``v`` (``(n,)`` or ``(B, n)``); see :func:`chnn_energy`."""
-        return chnn_energy(v, self.W, self.I, self.tau, self.u0)
+        return chnn_energy(v, self.W, self.I, self.tau, self.u0)  # checks v: a public entry point
 
+    @checked(u0=Tensor(ndim=(1, 2)), steps=COUNT, dt=POSITIVE, record_every=COUNT)
     def simulate(self, u0, steps: int, dt: float, record_every: int = 1):
         """Run ``steps`` Euler steps from ``u0`` (``(B, n)`` or ``(n,)``).
 
@@ -172,98 +163,115 @@ class CHNN:
         every ``record_every``-th state including the first and last, and the energies
         ``(K, B)`` (or ``(K,)``) of ``v = g(u)`` at those states.
         """
-        u = check_tensor("u0", u0, ndim=(1, 2))
+        u = u0
         if u.shape[-1] != self.n:
             raise ValueError(f"u0 must have {self.n} entries in its last dimension, got shape {tuple(u.shape)}")
         single = u.ndim == 1
         u = u.reshape(-1, self.n)
         u = u.to(dtype=self.W.dtype) if not u.is_floating_point() else u
-        steps = check_int("steps", steps, min_value=1)
-        dt = check_float("dt", dt, min_value=0.0, min_inclusive=False)
-        record_every = check_int("record_every", record_every, min_value=1)
         us = [u]
         for k in range(1, steps + 1):
             u = u + dt * self.du_dt(u)  # Euler step of du/dt = -u/τ + Wv + I
             if k % record_every == 0 or k == steps:
                 us.append(u)
         us = torch.stack(us)
-        energies = self.energy(self.g(us))
+        energies = chnn_energy.unchecked(self.g(us), self.W, self.I, self.tau, self.u0)
         if single:
             return us[:, 0], energies[:, 0]
         return us, energies
 
 
 # ----------------------------------------------------------------------------- TSP basics
+@checked(cities=Tensor(ndim=2))
 def distance_matrix(cities) -> torch.Tensor:
     """Euclidean distances between cities ``(n, 2)`` → ``(n, n)``."""
-    c = check_tensor("cities", cities, ndim=2)
+    c = cities
     if c.shape[1] != 2 or c.shape[0] < 2:
         raise ValueError(f"cities must have shape (n, 2) with n >= 2, got {tuple(c.shape)}")
     c = c.to(torch.get_default_dtype()) if not c.is_floating_point() else c
     return torch.cdist(c, c)
 
 
-def _check_D(D) -> np.ndarray:
-    D = check_array("D", D, ndim=2)
-    n = D.shape[0]
-    if D.shape != (n, n) or n < 2:
-        raise ValueError(f"D must be a square distance matrix (n, n) with n >= 2, got shape {D.shape}")
-    if not np.allclose(D, D.T):
-        raise ValueError("D must be symmetric")
-    return D
+class Distances(Array):
+    """The rule for a symmetric distance matrix ``(n, n)``, n ≥ 2, as a float NumPy array."""
+
+    def check(self, name, value):
+        D = check_array(name, value, ndim=2)
+        n = D.shape[0]
+        if D.shape != (n, n) or n < 2:
+            raise ValueError(f"{name} must be a square distance matrix (n, n) with n >= 2, got shape {D.shape}")
+        if not np.allclose(D, D.T):
+            raise ValueError(f"{name} must be symmetric")
+        return D
 
 
+DISTANCES = Distances(ndim=2)
+
+
+def _square(name: str, M: torch.Tensor) -> int:
+    """The side n of a square matrix ``(n, n)``, or raise naming it."""
+    n = M.shape[0]
+    if tuple(M.shape) != (n, n):
+        raise ValueError(f"{name} must have shape ({n}, {n}) (a square matrix), got {tuple(M.shape)}")
+    return n
+
+
+def _match(name: str, v: torch.Tensor, n: int) -> None:
+    if tuple(v.shape) != (n,):
+        raise ValueError(f"{name} must have shape ({n},) to match W, got {tuple(v.shape)}")
+
+
+@checked(order=Array(ndim=1, dtype=None), D=DISTANCES)
 def tour_length(order, D) -> float:
     """Length of the closed tour visiting cities in ``order`` (a permutation of 0..n-1)."""
-    D = _check_D(D)
-    order = check_array("order", order, ndim=1, dtype=None)
     if sorted(order.tolist()) != list(range(D.shape[0])):
         raise ValueError(f"order must be a permutation of 0..{D.shape[0] - 1}, got {order.tolist()}")
     order = order.astype(np.int64)
     return float(D[order, np.roll(order, -1)].sum())
 
 
+@checked(V=Tensor(ndim=(2, 3)), D=Tensor(ndim=2))
 def permutation_tour_length(V, D):
     """The tour-length term ``½ Σ_{x,y,i} d_xy V_xi (V_{y,i+1} + V_{y,i-1})`` (indices mod n).
 
     ``V``: ``(n, n)`` or a batch ``(B, n, n)``; for a permutation matrix this is the tour length.
     Returns a tensor (scalar or ``(B,)``).
     """
-    V = check_tensor("V", V, ndim=(2, 3))
     n = V.shape[-1]
     if V.shape[-2] != n:
         raise ValueError(f"V must be square (n, n) or (B, n, n), got shape {tuple(V.shape)}")
     V = V.to(torch.get_default_dtype()) if not V.is_floating_point() else V
-    D = check_tensor("D", D, shape=(n, n)).to(V)
+    if tuple(D.shape) != (n, n):
+        raise ValueError(f"D must have shape ({n}, {n}) to match V, got {tuple(D.shape)}")
+    D = D.to(V)
     nxt = torch.roll(V, shifts=-1, dims=-1)  # nxt[y, i] = V[y, i+1]
     prv = torch.roll(V, shifts=1, dims=-1)  # prv[y, i] = V[y, i-1]
     return 0.5 * (V * (D @ (nxt + prv))).sum(dim=(-2, -1))
 
 
+@checked(V=Tensor(ndim=(2, 3)), threshold=Float())
 def is_valid_tour(V, threshold: float = 0.5) -> torch.Tensor:
     """Whether ``V > threshold`` is a permutation matrix (one city per position, one position per city).
 
     ``V``: ``(n, n)`` or ``(B, n, n)``. Returns a bool tensor (scalar or ``(B,)``).
     """
-    V = check_tensor("V", V, ndim=(2, 3))
     if V.shape[-1] != V.shape[-2]:
         raise ValueError(f"V must be square (n, n) or (B, n, n), got shape {tuple(V.shape)}")
-    threshold = check_float("threshold", threshold)
     on = V > threshold
     return (on.sum(-1) == 1).all(-1) & (on.sum(-2) == 1).all(-1)
 
 
+@checked(V=Tensor(ndim=2))
 def decode_tour(V) -> list[int]:
     """The city order of a valid tour matrix ``V`` (``(n, n)``): ``order[i] = x`` with ``V[x, i]`` on."""
-    V = check_tensor("V", V, ndim=2)
     if not bool(is_valid_tour(V)):
         raise ValueError("V is not a valid tour (V > 0.5 is not a permutation matrix)")
     return V.argmax(dim=0).tolist()
 
 
+@checked(order=Array(ndim=1, dtype=None))
 def tour_to_matrix(order) -> torch.Tensor:
     """The permutation matrix of a tour: ``V[order[i], i] = 1``."""
-    order = check_array("order", order, ndim=1, dtype=None)
     n = len(order)
     if sorted(order.tolist()) != list(range(n)):
         raise ValueError(f"order must be a permutation of 0..{n - 1}, got {order.tolist()}")
@@ -273,9 +281,9 @@ def tour_to_matrix(order) -> torch.Tensor:
     return V
 
 
+@checked(D=DISTANCES)
 def brute_force_tsp(D) -> tuple[float, list[int]]:
     """Exact TSP by trying all ``(n-1)!`` tours that start at city 0 (n ≤ 10)."""
-    D = _check_D(D)
     n = D.shape[0]
     if n > 10:
         raise ValueError(f"D is {n}x{n}: brute force is limited to n <= 10 cities")
@@ -288,6 +296,7 @@ def brute_force_tsp(D) -> tuple[float, list[int]]:
     return best, best_order
 
 
+@checked(D=DISTANCES)
 def held_karp(D) -> tuple[float, list[int]]:
     """Exact TSP by the Held–Karp dynamic programme, ``O(n² 2ⁿ)`` time.
 
@@ -295,7 +304,6 @@ def held_karp(D) -> tuple[float, list[int]]:
     other cities and ends at ``j ∈ S``:  ``C[S, j] = min_{k ∈ S∖{j}} C[S∖{j}, k] + d_kj``.
     Returns ``(length, order)`` with ``order[0] = 0``.
     """
-    D = _check_D(D)
     n = D.shape[0]
     if n > 20:
         raise ValueError(f"D is {n}x{n}: Held–Karp needs 2^(n-1) memory; use n <= 20")
@@ -350,6 +358,10 @@ class HopfieldTankParams:
         check_float("tau", self.tau, min_value=0.0, min_inclusive=False)
 
 
+PARAMS = Instance(HopfieldTankParams)
+
+
+@checked(V=Tensor(ndim=(2, 3)), D=Tensor(ndim=2), p=PARAMS)
 def hopfield_tank_energy(V, D, p: HopfieldTankParams) -> torch.Tensor:
     """The Hopfield–Tank energy of ``V`` (``(n, n)`` or ``(B, n, n)``), term by term::
 
@@ -358,9 +370,6 @@ def hopfield_tank_energy(V, D, p: HopfieldTankParams) -> torch.Tensor:
 
     (without the integral term of the activation). Returns a scalar or ``(B,)``.
     """
-    if not isinstance(p, HopfieldTankParams):
-        raise TypeError(f"p must be a HopfieldTankParams, got {type(p).__name__}")
-    V = check_tensor("V", V, ndim=(2, 3))
     V = V.to(torch.get_default_dtype()) if not V.is_floating_point() else V
     rows = V.sum(-1)  # (…, n): activity of each city
     cols = V.sum(-2)  # (…, n): activity of each position
@@ -368,9 +377,10 @@ def hopfield_tank_energy(V, D, p: HopfieldTankParams) -> torch.Tensor:
     row_term = (rows**2).sum(-1) - sq  # Σ_x Σ_{i≠j} V_xi V_xj
     col_term = (cols**2).sum(-1) - sq
     total = V.sum((-2, -1))
-    return p.A / 2 * row_term + p.B / 2 * col_term + p.C / 2 * (total - p.n_tilde) ** 2 + p.D * permutation_tour_length(V, D)
+    return p.A / 2 * row_term + p.B / 2 * col_term + p.C / 2 * (total - p.n_tilde) ** 2 + p.D * permutation_tour_length.unchecked(V, D)
 
 
+@checked(D=Tensor(ndim=2), p=PARAMS)
 def hopfield_tank_weights(D, p: HopfieldTankParams) -> tuple[torch.Tensor, torch.Tensor]:
     """Weights ``(n², n²)`` and biases ``(n²,)`` with ``E_HT(V) = -½ vᵀWv - Iᵀv + C ñ²/2``::
 
@@ -379,12 +389,8 @@ def hopfield_tank_weights(D, p: HopfieldTankParams) -> tuple[torch.Tensor, torch
 
     ``v`` is ``V.flatten()`` (neuron ``(x, i)`` at index ``x*n + i``).
     """
-    if not isinstance(p, HopfieldTankParams):
-        raise TypeError(f"p must be a HopfieldTankParams, got {type(p).__name__}")
-    Dm = check_tensor("D", D, ndim=2)
-    n = Dm.shape[0]
-    check_tensor("D", Dm, shape=(n, n))
-    Dm = Dm.to(torch.get_default_dtype()) if not Dm.is_floating_point() else Dm
+    n = _square("D", D)
+    Dm = D.to(torch.get_default_dtype()) if not D.is_floating_point() else D
     eye = torch.eye(n, dtype=Dm.dtype, device=Dm.device)
     ring = torch.roll(eye, 1, dims=1) + torch.roll(eye, -1, dims=1)  # ring[i, j] = δ_{j,i+1} + δ_{j,i-1}
     kron = torch.kron
@@ -420,6 +426,7 @@ class TSPResult:
         return float(self.lengths[self.valid].mean()) if bool(self.valid.any()) else math.nan
 
 
+@checked(D=Tensor(ndim=2), p=PARAMS, restarts=COUNT, steps=COUNT, dt=POSITIVE, noise=NONNEGATIVE, record_every=COUNT)
 def solve_tsp_chnn(D, p: HopfieldTankParams, restarts: int = 50, steps: int = 2000, dt: float = 1e-5, noise: float = 0.1,
                    record_every: int = 50, generator: torch.Generator | None = None) -> TSPResult:
     """Run the Hopfield–Tank CHNN from ``restarts`` random starts at once (one batch).
@@ -427,22 +434,15 @@ def solve_tsp_chnn(D, p: HopfieldTankParams, restarts: int = 50, steps: int = 20
     Start: ``u = u00 + noise·u0·ε`` with ``u00`` chosen so that ``Σ V ≈ n`` (``ε ~ U(-1, 1)``),
     as in Hopfield & Tank (1985). Returns a :class:`TSPResult`.
     """
-    if not isinstance(p, HopfieldTankParams):
-        raise TypeError(f"p must be a HopfieldTankParams, got {type(p).__name__}")
-    Dm = check_tensor("D", D, ndim=2)
-    n = Dm.shape[0]
-    restarts = check_int("restarts", restarts, min_value=1)
-    steps = check_int("steps", steps, min_value=1)
-    dt = check_float("dt", dt, min_value=0.0, min_inclusive=False)
-    noise = check_float("noise", noise, min_value=0.0)
-    W, I = hopfield_tank_weights(Dm, p)
+    Dm, n = D, _square("D", D)
+    W, I = hopfield_tank_weights.unchecked(Dm, p)
     net = CHNN(W, I, tau=p.tau, u0=p.u0)
     u00 = p.u0 * math.log(1.0 / (n - 1))  # σ(u00/u0) = 1/n
     eps = torch.rand(restarts, n * n, generator=generator, dtype=W.dtype, device="cpu").to(W.device) * 2 - 1
-    us, energies = net.simulate(u00 + noise * p.u0 * eps, steps, dt, record_every)
+    us, energies = net.simulate.unchecked(net, u00 + noise * p.u0 * eps, steps, dt, record_every)
     V = net.g(us[-1]).reshape(restarts, n, n)
-    valid = is_valid_tour(V)
-    lengths = permutation_tour_length((V > 0.5).to(V.dtype), Dm)
+    valid = is_valid_tour.unchecked(V)
+    lengths = permutation_tour_length.unchecked((V > 0.5).to(V.dtype), Dm)
     lengths = torch.where(valid, lengths, torch.full_like(lengths, math.nan))
     return TSPResult(V=V, valid=valid, lengths=lengths, energies=energies)
 

@@ -42,6 +42,7 @@ __all__ = [
     "Array",
     "OneOf",
     "Function",
+    "Instance",
     "COUNT",
     "SEED",
     "POSITIVE",
@@ -278,6 +279,20 @@ class Function(Rule):
 
     def check(self, name, value):
         return check_callable(name, value)
+
+
+@dataclass(frozen=True)
+class Instance(Rule):
+    """An instance of ``cls`` (a class or a tuple of classes)."""
+
+    cls: type | tuple = object
+    optional: bool = False
+
+    def check(self, name, value):
+        if not isinstance(value, self.cls):
+            names = " or ".join(c.__name__ for c in (self.cls if isinstance(self.cls, tuple) else (self.cls,)))
+            raise TypeError(f"{name} must be a {names}, got {type(value).__name__}")
+        return value
 
 
 COUNT = Int(1)  # a number of steps, samples, units, ...
