@@ -156,23 +156,21 @@ S("principles.StaticNet", lambda: dict(n_in=1, n_hidden=3, n_out=1))
 S("principles.RecurrentNet", lambda: dict(n_in=1, n_hidden=3, n_out=1))
 
 # ---- mlp --------------------------------------------------------------------------------------
-S("mlp.sigmoid", lambda: dict(z=g(3, 2)), z=Arr(None))
-S("mlp.sigmoid_prime", lambda: dict(z=g(3, 2)), z=Arr(None))
-S("mlp.activation", lambda: dict(name="tanh"), name=Choice())
-S("mlp.layer_backward", lambda: dict(delta=g(4, 3), W=g(3, 2), a_prev=g(4, 2), z_prev=g(4, 2, seed=1)),
-  delta=Arr(2), W=Arr(2), a_prev=Arr(2), z_prev=Arr(2), f_prime=Func())
-S("mlp.ManualMLP", lambda: dict(sizes=[2, 3, 1]), activation=Choice())
-S("mlp.DeepMLP", lambda: dict(n_in=2, n_out=1, depth=2, width=4), n_in=COUNT, n_out=COUNT, depth=COUNT, width=COUNT,
-  activation=Choice(), init=Choice(), gain=POS, norm=Choice())
+S("mlp.sigmoid", lambda: dict(z=g(3, 2)))
+S("mlp.sigmoid_prime", lambda: dict(z=g(3, 2)))
+S("mlp.activation", lambda: dict(name="tanh"))
+S("mlp.layer_backward", lambda: dict(delta=g(4, 3), W=g(3, 2), a_prev=g(4, 2), z_prev=g(4, 2, seed=1)))
+S("mlp.ManualMLP", lambda: dict(sizes=[2, 3, 1]))
+S("mlp.DeepMLP", lambda: dict(n_in=2, n_out=1, depth=2, width=4))
 def _deep_with_grads():
     model = __import__("nnbook.mlp").mlp.DeepMLP(2, 1, depth=2, width=4)
     model(g(3, 2)).sum().backward()
     return model
 
 
-S("mlp.layer_grad_norms", lambda: dict(model=_deep_with_grads()), of=Choice())
+S("mlp.layer_grad_norms", lambda: dict(model=_deep_with_grads()))
 S("mlp.xor_data")
-S("mlp.BatchedXORNet", lambda: dict(n_nets=3), n_nets=COUNT, hidden=COUNT, scale=POS)
+S("mlp.BatchedXORNet", lambda: dict(n_nets=3))
 
 # ---- rbf, mixture, generative -----------------------------------------------------------------
 S("rbf.gaussian_design_matrix", lambda: dict(X=g(5, 2), centres=g(3, 2, seed=1), width=1.0))

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from nnbook.exercises import exercise, expect_close
-from nnbook.validate import check_callable, check_choice, check_float, check_int, check_tensor
+from nnbook.validate import COUNT, POSITIVE, Function, Instance, OneOf, Tensor, check_int, check_tensor, checked
 
 __all__ = [
     "ACTIVATIONS",
@@ -47,15 +47,16 @@ __all__ = [
 
 
 # ---------------------------------------------------------------- activations
+@checked(z=Tensor())
 def sigmoid(z: torch.Tensor) -> torch.Tensor:
     """The logistic function ``σ(z) = 1 / (1 + e^{−z})`` (element-wise)."""
-    z = check_tensor("z", z)
     return torch.sigmoid(z)
 
 
+@checked(z=Tensor())
 def sigmoid_prime(z: torch.Tensor) -> torch.Tensor:
     """``σ'(z) = σ(z)(1 − σ(z))``; its maximum is ``σ'(0) = 1/4``."""
-    s = sigmoid(z)
+    s = torch.sigmoid(z)
     return s * (1 - s)
 
 
@@ -73,20 +74,25 @@ def _identity_prime(z):
 
 #: name -> (f, f')
 ACTIVATIONS = {
-    "sigmoid": (torch.sigmoid, sigmoid_prime),
+    "sigmoid": (torch.sigmoid, sigmoid_prime.unchecked),
     "tanh": (torch.tanh, _tanh_prime),
     "relu": (torch.relu, _relu_prime),
     "identity": (lambda z: z, _identity_prime),
 }
 
 
+ACTIVATION = OneOf(tuple(ACTIVATIONS))
+
+
+@checked(name=ACTIVATION)
 def activation(name: str):
     """The pair ``(f, f')`` for ``name`` in :data:`ACTIVATIONS`."""
-    check_choice("name", name, list(ACTIVATIONS))
     return ACTIVATIONS[name]
 
 
 # ---------------------------------------------------------------- one layer of BP
+@checked(delta=Tensor(ndim=2), W=Tensor(ndim=2), a_prev=Tensor(ndim=2), z_prev=Tensor(ndim=2, optional=True),
+         f_prime=Function())
 def layer_backward(delta: torch.Tensor, W: torch.Tensor, a_prev: torch.Tensor, z_prev: torch.Tensor | None, f_prime=sigmoid_prime):
     """Back-propagate through one layer ``z = a_prev Wᵀ + b``.
 
@@ -100,10 +106,6 @@ def layer_backward(delta: torch.Tensor, W: torch.Tensor, a_prev: torch.Tensor, z
         db = Σ_n δ                  (n_out,)
         δ_prev = (δ W) ⊙ f'(z_prev) (N, n_in)   — None if z_prev is None
     """
-    delta = check_tensor("delta", delta, ndim=2)
-    check_callable("f_prime", f_prime)
-    W = check_tensor("W", W, ndim=2)
-    a_prev = check_tensor("a_prev", a_prev, ndim=2)
     if W.shape[0] != delta.shape[1]:
         raise ValueError(f"W must have shape ({delta.shape[1]}, n_in) to match delta {tuple(delta.shape)}, got {tuple(W.shape)}")
     if a_prev.shape != (delta.shape[0], W.shape[1]):
@@ -112,7 +114,8 @@ def layer_backward(delta: torch.Tensor, W: torch.Tensor, a_prev: torch.Tensor, z
     db = delta.sum(0)
     if z_prev is None:
         return dW, db, None
-    z_prev = check_tensor("z_prev", z_prev, shape=tuple(a_prev.shape))
+    if z_prev.shape != a_prev.shape:
+        raise ValueError(f"z_prev must have the shape of a_prev {tuple(a_prev.shape)}, got {tuple(z_prev.shape)}")
     return dW, db, (delta @ W) * f_prime(z_prev)
 
 
@@ -125,12 +128,13 @@ class ManualMLP(nn.Module):
     ``N(0, 1/n_{l-1})`` (LeCun scaling), biases at 0.
     """
 
+    @checked(activation=ACTIVATION)
     def __init__(self, sizes, activation: str = "tanh", generator: torch.Generator | None = None):
         super().__init__()
         if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
             raise ValueError(f"sizes must be a list of at least 2 layer widths, got {sizes!r}")
         self.sizes = [check_int(f"sizes[{i}]", s, min_value=1) for i, s in enumerate(sizes)]
-        self.activation = check_choice("activation", activation, list(ACTIVATIONS))
+        self.activation = activation
         self.f, self.f_prime = ACTIVATIONS[activation]
         self.W = nn.ParameterList(
             [nn.Parameter(torch.randn(n_out, n_in, generator=generator) / math.sqrt(n_in)) for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])]
@@ -178,13 +182,13 @@ class ManualMLP(nn.Module):
         dWs, dbs = [None] * L, [None] * L
         for l in reversed(range(L)):  # l indexes W[l], whose input is acts[l]
             z_prev = zs[l - 1] if l > 0 else None
-            dWs[l], dbs[l], delta = layer_backward(delta, self.W[l], acts[l], z_prev, self.f_prime)
+            dWs[l], dbs[l], delta = layer_backward.unchecked(delta, self.W[l], acts[l], z_prev, self.f_prime)
         return loss, dWs, dbs
 
     @torch.no_grad()
+    @checked(lr=POSITIVE)
     def sgd_step(self, X, Y, lr: float = 0.1) -> float:
         """One full-batch gradient-descent step with the hand-written gradients."""
-        lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
         loss, dWs, dbs = self.backward(X, Y)
         for W, b, dW, db in zip(self.W, self.b, dWs, dbs):
             W -= lr * dW
@@ -216,17 +220,12 @@ class DeepMLP(nn.Module):
     multiplies the initial weights afterwards. Input (N, n_in), output (N, n_out).
     """
 
+    @checked(n_in=COUNT, n_out=COUNT, depth=COUNT, width=COUNT, activation=ACTIVATION,
+             init=OneOf(("default", "normal", "xavier", "he")), gain=POSITIVE, norm=OneOf(("none", "batch", "layer")))
     def __init__(self, n_in: int, n_out: int, depth: int = 10, width: int = 32, activation: str = "sigmoid",
                  init: str = "default", gain: float = 1.0, norm: str = "none", residual: bool = False):
         super().__init__()
-        n_in = check_int("n_in", n_in, min_value=1)
-        n_out = check_int("n_out", n_out, min_value=1)
-        self.depth = check_int("depth", depth, min_value=1)
-        width = check_int("width", width, min_value=1)
-        check_choice("activation", activation, ["sigmoid", "tanh", "relu", "identity"])
-        check_choice("init", init, ["default", "normal", "xavier", "he"])
-        gain = check_float("gain", gain, min_value=0.0, min_inclusive=False)
-        check_choice("norm", norm, ["none", "batch", "layer"])
+        self.depth = depth
         act = ACTIVATIONS[activation][0]
         self.inp = nn.Linear(n_in, width)
         self.blocks = nn.ModuleList([_Block(width, act, norm, bool(residual)) for _ in range(self.depth)])
@@ -263,15 +262,13 @@ class DeepMLP(nn.Module):
         return z
 
 
+@checked(model=Instance(DeepMLP), of=OneOf(("weight", "delta")))
 def layer_grad_norms(model: DeepMLP, of: str = "weight") -> torch.Tensor:
     """Per-layer gradient norms of ``model`` (input layer first), after ``backward``.
 
     ``of="weight"``: ‖∂E/∂W_l‖_F; ``of="delta"``: ‖δ_l‖_F = ‖∂E/∂z_l‖_F, the
     error signal that BP carries backwards (from the last forward pass).
     """
-    if not isinstance(model, DeepMLP):
-        raise TypeError(f"model must be a DeepMLP, got {type(model).__name__}")
-    check_choice("of", of, ["weight", "delta"])
     grads = [lin.weight.grad for lin in model.linears()] if of == "weight" else [z.grad for z in getattr(model, "z", [])]
     if not grads or any(g is None for g in grads):
         raise ValueError("model has no gradients yet: call loss.backward() first")
@@ -295,12 +292,10 @@ class BatchedXORNet(nn.Module):
     weights, the gradient of ``loss().sum()`` is every net's own gradient.
     """
 
+    @checked(n_nets=COUNT, hidden=COUNT, scale=POSITIVE)
     def __init__(self, n_nets: int, hidden: int = 2, scale: float = 1.0, generator: torch.Generator | None = None):
         super().__init__()
-        R = check_int("n_nets", n_nets, min_value=1)
-        H = check_int("hidden", hidden, min_value=1)
-        s = check_float("scale", scale, min_value=0.0, min_inclusive=False)
-        g = generator
+        R, H, s, g = n_nets, hidden, scale, generator
         self.W1 = nn.Parameter(s * torch.randn(R, H, 2, generator=g))
         self.b1 = nn.Parameter(s * torch.randn(R, H, generator=g))
         self.W2 = nn.Parameter(s * torch.randn(R, 1, H, generator=g))
