@@ -114,8 +114,9 @@ def sym(n, seed=0):
 
 
 # ---- utils, data ------------------------------------------------------------------------------
-S("utils.seed_everything", lambda: dict(seed=0), seed=Int(0, 2**32 - 1))
-S("utils.get_device", lambda: dict(prefer="cpu"), prefer=Choice())
+S("utils.seed_everything", lambda: dict(seed=0))
+S("utils.get_device", lambda: dict(prefer="cpu"))
+S("utils.seeded", lambda: dict(seed=0))
 S("utils.glue", lambda: dict(name="x", value=1, display=False))
 S("data.load", lambda: dict(name="moons"))
 S("data.available")

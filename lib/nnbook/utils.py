@@ -8,17 +8,17 @@ import random
 import numpy as np
 import torch
 
-from nnbook.validate import check_choice, check_int
+from nnbook.validate import SEED, Int, OneOf, checked
 
 __all__ = ["seed_everything", "seeded", "get_device", "glue"]
 
 
+@checked(seed=Int(0, 2**32 - 1))  # NumPy's legacy seed is 32 bits
 def seed_everything(seed: int = 0) -> int:
     """Seed Python's ``random``, NumPy and torch (CPU and CUDA) with ``seed``.
 
     Returns the seed, so a notebook can print what it used.
     """
-    seed = check_int("seed", seed, min_value=0, max_value=2**32 - 1)
     os.environ["PYTHONHASHSEED"] = str(seed)
     random.seed(seed)
     np.random.seed(seed)
@@ -27,6 +27,7 @@ def seed_everything(seed: int = 0) -> int:
 
 
 @contextlib.contextmanager
+@checked(seed=SEED)
 def seeded(seed: int):
     """Run a block with torch's global generators (CPU and CUDA) seeded by ``seed``.
 
@@ -34,13 +35,13 @@ def seeded(seed: int):
     initialises a model inside ``with seeded(seed):`` is reproducible without
     changing what the notebook's own random calls draw next.
     """
-    seed = check_int("seed", seed, min_value=0, max_value=2**63 - 1)
     devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
 
 
+@checked(prefer=OneOf(("cpu", "cuda"), optional=True))
 def get_device(prefer: str | None = None) -> torch.device:
     """The device to compute on: CUDA when present, else the CPU.
 
@@ -48,7 +49,6 @@ def get_device(prefer: str | None = None) -> torch.device:
     ``prefer="cuda"`` raises if no GPU is present.
     """
     if prefer is not None:
-        check_choice("prefer", prefer, ["cpu", "cuda"])
         if prefer == "cuda" and not torch.cuda.is_available():
             raise ValueError("prefer='cuda' but no CUDA device is available")
         return torch.device(prefer)
