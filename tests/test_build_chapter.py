@@ -18,3 +18,19 @@ def test_a_link_to_a_chapter_left_out_of_the_build_is_not_the_chapters_fault():
 def test_a_link_to_a_missing_page_or_another_warning_still_counts():
     assert not points_outside(W.format("02_no_such_chapter"), CH1)
     assert not points_outside("/work/book/part1_static/01_principles.md:3: WARNING: undefined label: 'x'", CH1)
+
+
+def test_the_editions_of_a_partial_build_link_chapters_left_out_to_their_pages():
+    from bs4 import BeautifulSoup
+
+    import editions
+
+    renderer = object.__new__(editions.PageRenderer)
+    renderer.md = editions.ROOT / "book/part1_static/01_principles.md"
+    soup = BeautifulSoup('<p>see <span class="xref std std-doc">02_mlp_backprop</span> and '
+                         '<span class="xref std std-doc">02_none</span></p>', "html.parser")
+    good, bad = soup.select("span.xref")
+    assert renderer._link_to_chapter_outside(good, soup)
+    link = soup.find("a")
+    assert link["href"] == "02_mlp_backprop.html" and link.get_text().startswith("MLP and back-propagation")
+    assert not renderer._link_to_chapter_outside(bad, soup)
