@@ -34,3 +34,26 @@ def test_the_editions_of_a_partial_build_link_chapters_left_out_to_their_pages()
     link = soup.find("a")
     assert link["href"] == "02_mlp_backprop.html" and link.get_text().startswith("MLP and back-propagation")
     assert not renderer._link_to_chapter_outside(bad, soup)
+
+
+def test_a_term_defined_in_a_chapter_left_out_is_not_the_chapters_fault():
+    ch16 = ["book/part4_generative/16_diffusion"]
+    w = "/work/book/part4_generative/16_diffusion.md:221: WARNING: term not in glossary: '{}'"
+    assert points_outside(w.format("Boltzmann machine"), ch16)  # defined in chapter 11
+    assert not points_outside(w.format("No such term"), ch16)
+    assert not points_outside(w.format("Boltzmann machine"), ["book/part4_generative/11_boltzmann_rbm_dbn"])
+
+
+def test_the_editions_of_a_partial_build_link_terms_left_out_to_the_glossary():
+    from bs4 import BeautifulSoup
+
+    import editions
+
+    renderer = object.__new__(editions.PageRenderer)
+    renderer.md = editions.ROOT / "book/part4_generative/16_diffusion.md"
+    soup = BeautifulSoup('<p><span class="xref std std-term">Boltzmann machine</span> '
+                         '<span class="xref std std-term">no such term</span></p>', "html.parser")
+    good, bad = soup.select("span.xref")
+    assert renderer._link_to_chapter_outside(good, soup)
+    assert soup.find("a")["href"] == "../appendix/glossary.html"
+    assert not renderer._link_to_chapter_outside(bad, soup)

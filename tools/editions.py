@@ -34,6 +34,7 @@ from bs4 import BeautifulSoup, NavigableString, Tag
 from markdownify import MarkdownConverter
 
 from chapters import BADGE_RE, BOOK, ROOT, chapter_sources, chapter_title_of, config, repository
+from glossary import chapter_terms
 
 PARTIAL_BUILD = False  # set by --partial (a private build of some chapters, `make check`)
 
@@ -426,8 +427,17 @@ class PageRenderer:
 
     def _link_to_chapter_outside(self, ref, soup) -> bool:
         """In a build of some chapters only: turn a {doc} link to a chapter left out of the build into a
-        link to that chapter's page (titled as on the website). False if it names no chapter."""
+        link to that chapter's page (titled as on the website), and a {term} defined in such a chapter
+        into a link to the glossary page. False if it names no chapter or term."""
         target = ref.get_text().strip()
+        if "std-term" in _classes(ref):
+            source = self.md.read_text(encoding="utf-8")
+            known = {en.lower() for md in chapter_sources() for en, _ in chapter_terms(md)}
+            if target.lower() not in known and f"{{term}}`{target} <" not in source:
+                return False
+            ref.wrap(soup.new_tag("a", href=posixpath.relpath("book/appendix/glossary.html",
+                                                              self.md.parent.relative_to(ROOT).as_posix())))
+            return True
         path = (BOOK.parent / target.lstrip("/")) if target.startswith("/") else (self.md.parent / target)
         md = path.with_suffix(".md").resolve()
         if md not in chapter_sources():
