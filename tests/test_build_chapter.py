@@ -57,3 +57,21 @@ def test_the_editions_of_a_partial_build_link_terms_left_out_to_the_glossary():
     assert renderer._link_to_chapter_outside(good, soup)
     assert soup.find("a")["href"] == "../appendix/glossary.html"
     assert not renderer._link_to_chapter_outside(bad, soup)
+
+
+def test_the_private_build_drops_stale_executions_before_and_records_after(monkeypatch, capsys):
+    import subprocess
+
+    import build_chapter
+
+    calls = []
+    monkeypatch.setattr(build_chapter.cache_guard, "drop", lambda cache: calls.append(("drop", cache.name)))
+    monkeypatch.setattr(build_chapter.cache_guard, "record", lambda cache: calls.append(("record", cache.name)))
+
+    def fake_build(cmd, **kwargs):
+        calls.append(("build", cmd[1]))
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(build_chapter.subprocess, "run", fake_build)
+    assert build_chapter.main(["book/part1_static/01_principles.md"]) == 0
+    assert calls == [("drop", ".jupyter_cache"), ("build", "build"), ("record", ".jupyter_cache")]

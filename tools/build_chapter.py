@@ -20,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+import cache_guard
 from chapters import chapter_sources
 from glossary import chapter_terms
 
@@ -64,7 +65,12 @@ def main(paths: list[str]) -> int:
     toc_path.write_text(yaml.safe_dump(toc, allow_unicode=True), encoding="utf-8")
     jb = Path(sys.executable).parent / "jupyter-book"
     cmd = [str(jb), "build", str(ROOT), "--all", "--toc", str(toc_path), "--path-output", str(out), "-n", "--keep-going"]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    cache = out / "_build" / ".jupyter_cache"
+    cache_guard.drop(cache)  # this private cache must not serve numbers the code no longer produces either
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    finally:
+        cache_guard.record(cache)
     log = proc.stdout + proc.stderr
     warnings = [ln for ln in log.splitlines() if "WARNING" in ln or "ERROR" in ln]
     mine = [ln for ln in warnings if any(f in ln for f in files) and "Kernel is running over TCP" not in ln
