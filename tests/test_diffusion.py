@@ -3,6 +3,7 @@ DDPM / DDIM steps, training, sampling and input validation."""
 import math
 
 import diffusers  # the reference implementation: a pinned dev dependency, so a missing install fails, never skips
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -104,6 +105,62 @@ def test_ddpm_step_equals_algorithm_2_and_diffusers():
         torch.testing.assert_close(ours, theirs.double(), atol=1e-5, rtol=1e-5)
 
 
+def _ddpm_step_float64(x, eps, t, betas, z, clip=None):
+    """Reference: one ancestral step in float64, ᾱ from numpy's cumulative product of 1 − β."""
+    b = np.concatenate([[0.0], betas.numpy()])
+    ab = np.cumprod(1 - b)
+    x, eps, z = (torch.as_tensor(v, dtype=torch.float64) for v in (x, eps, z))
+    x0 = (x - math.sqrt(1 - ab[t]) * eps) / math.sqrt(ab[t])
+    if clip is not None:
+        x0 = x0.clamp(-clip, clip)
+    mean = math.sqrt(ab[t - 1]) * b[t] / (1 - ab[t]) * x0 + math.sqrt(1 - b[t]) * (1 - ab[t - 1]) / (1 - ab[t]) * x
+    return mean + math.sqrt(b[t] * (1 - ab[t - 1]) / (1 - ab[t])) * z
+
+
+@pytest.mark.parametrize("kind, T", [("linear", 1000), ("cosine", 200)])
+def test_float32_ddpm_step_is_as_accurate_as_float32_allows(kind, T):
+    # Near t = 0, ᾱ_t is within 1e-3 of 1, and 1 − ᾱ_t formed from a float32 ᾱ_t keeps few digits (it once cost
+    # an error of 7e-4 at t = 2 for the linear schedule, 2e-4 of the output's scale). Float32 inputs must give
+    # the float64 result to float32 rounding (eps 6e-8), relative to the output's scale: near t = T the
+    # predicted x̂_0 is large, so an elementwise relative tolerance would ask for more than float32 holds.
+    betas = linear_betas(T) if kind == "linear" else cosine_betas(T)
+    s = NoiseSchedule(betas)
+    g = torch.Generator().manual_seed(0)
+    for t in [1, 2, 3, 10, T // 2, T]:
+        x, eps, z = (torch.randn(200, 16, generator=g) for _ in range(3))
+        for clip in (None, 1.0):
+            ours = ddpm_step(x, eps, t, s, noise=z, clip=clip)
+            assert ours.dtype == torch.float32
+            ref = _ddpm_step_float64(x, eps, t, betas, z, clip)
+            err = float((ours.double() - ref).abs().max() / ref.abs().max())
+            assert err < 1e-6, f"t = {t}, clip = {clip}: error {err:.1e} of the output's scale"
+
+
+@pytest.mark.parametrize("kind, T", [("linear", 1000), ("cosine", 200)])
+def test_float32_forward_process_is_as_accurate_as_float32_allows(kind, T):
+    s = NoiseSchedule.make(kind, T)
+    ab = np.cumprod(1 - s.betas.numpy())                    # float64 reference, entry 0 = 1
+    t = torch.tensor([1, 2, 3, 5, 10, T // 2, T])
+    z = torch.randn(len(t), 8, generator=torch.Generator().manual_seed(1))
+    x0 = torch.randn(len(t), 8, generator=torch.Generator().manual_seed(2))
+    mean, var = q_mean_var(x0, t, s)
+    torch.testing.assert_close(var.double().squeeze(1), torch.as_tensor(1 - ab[t]), atol=0, rtol=1e-6)
+    torch.testing.assert_close(mean.double(), torch.as_tensor(np.sqrt(ab[t]))[:, None] * x0.double(), atol=0, rtol=1e-6)
+    noise_part = q_sample(torch.zeros_like(z), t, s, noise=z)                        # = √(1 − ᾱ_t) ε
+    torch.testing.assert_close(noise_part.double(), torch.as_tensor(np.sqrt(1 - ab[t]))[:, None] * z.double(), atol=0, rtol=1e-6)
+
+
+def test_loss_noises_with_q_sample():
+    X = torch.randn(32, 3, generator=torch.Generator().manual_seed(0))
+    m = train_ddpm(X, steps=1, T=20, hidden=8, depth=1)
+    x0 = m.normalize(X)
+    loss = m.loss(x0, generator=torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(5)                                        # the same draws, in the same order
+    t = torch.randint(1, m.T + 1, (len(x0),), generator=g)
+    eps = torch.randn(x0.shape, generator=g)
+    assert torch.equal(loss, torch.nn.functional.mse_loss(m.net(q_sample(x0, t, m.schedule, noise=eps), t), eps))
+
+
 def test_ddim_step_matches_diffusers():
     T, S = 100, 10
     ref = diffusers.DDIMScheduler(num_train_timesteps=T, beta_schedule="squaredcos_cap_v2", clip_sample=False)
@@ -176,6 +233,22 @@ def test_train_ddpm_learns_a_1d_two_point_distribution_and_is_deterministic():
     m2 = train_ddpm(X, **kw)
     torch.testing.assert_close(m2.sample(20, sampling_steps=5, generator=torch.Generator().manual_seed(1)),
                                m.sample(20, sampling_steps=5, generator=torch.Generator().manual_seed(1)))
+
+
+def test_train_ddpm_leaves_the_global_random_state_alone():
+    X = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+    kw = dict(steps=20, T=10, hidden=8, depth=1, batch_size=16, seed=4)
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    m1 = train_ddpm(X, **kw)
+    S1 = m1.sample(8, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(torch.get_rng_state(), before)                        # neither training nor sampling drew from it
+    torch.manual_seed(456)                                                   # another global state: the same model
+    m2 = train_ddpm(X, **kw)
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        assert torch.equal(p1, p2)
+    assert m1.history == m2.history
+    assert torch.equal(S1, m2.sample(8, generator=torch.Generator().manual_seed(0)))
 
 
 def test_conditional_model_with_guidance_follows_labels():

@@ -138,16 +138,46 @@ def test_log_likelihood_gradient_is_data_minus_model():
     assert torch.allclose(m.W.grad, pos - neg, atol=1e-10)
 
 
-def test_free_energy_matches_sklearn():
+@pytest.fixture(scope="module")
+def sklearn_rbm():
     from sklearn.neural_network import BernoulliRBM
 
     rng = np.random.RandomState(0)
     X = (rng.rand(40, 6) < 0.4).astype(float)
-    sk = BernoulliRBM(n_components=3, n_iter=3, random_state=0).fit(X)
-    m = R.rbm_from_sklearn(sk).double()
+    return BernoulliRBM(n_components=3, n_iter=3, random_state=0).fit(X), X
+
+
+def test_rbm_from_sklearn_keeps_its_float64_parameters(sklearn_rbm):
+    sk, X = sklearn_rbm
+    before = torch.get_rng_state()
+    m = R.rbm_from_sklearn(sk)                                  # float64 arrays in, float64 RBM out
+    assert torch.equal(torch.get_rng_state(), before)
+    assert m.W.dtype == torch.float64
+    assert np.array_equal(m.W.detach().numpy().T, sk.components_)
+    assert np.array_equal(m.b.detach().numpy(), sk.intercept_visible_)
+    assert np.array_equal(m.c.detach().numpy(), sk.intercept_hidden_)
     with torch.no_grad():
-        ours = m.free_energy(torch.as_tensor(X)).numpy()
-    assert np.allclose(ours, sk._free_energy(X), atol=1e-5)
+        fe = m.free_energy(torch.as_tensor(X))
+    assert fe.dtype == torch.float64
+    np.testing.assert_allclose(fe.numpy(), sk._free_energy(X), rtol=1e-12, atol=0)
+    # scikit-learn's public score: the pseudo-likelihood n_visible · log σ(F(ṽ) − F(v)), with ṽ = v with one
+    # random bit flipped (the bits drawn from its random_state, which we replay)
+    flip = np.random.RandomState(sk.random_state).randint(0, X.shape[1], X.shape[0])
+    X_ = X.copy()
+    X_[np.arange(len(X)), flip] = 1 - X_[np.arange(len(X)), flip]
+    with torch.no_grad():
+        pl = X.shape[1] * F.logsigmoid(m.free_energy(torch.as_tensor(X_)) - fe)
+    np.testing.assert_allclose(pl.numpy(), sk.score_samples(X), rtol=1e-12, atol=0)
+
+
+def test_rbm_from_sklearn_honours_the_dtype_asked_for(sklearn_rbm):
+    sk, X = sklearn_rbm
+    m32 = R.rbm_from_sklearn(sk, dtype=torch.float32)
+    assert all(p.dtype == torch.float32 for p in m32.parameters())
+    with torch.no_grad():
+        np.testing.assert_allclose(m32.free_energy(torch.as_tensor(X)).numpy(), sk._free_energy(X), rtol=1e-5)
+    with pytest.raises(TypeError, match="dtype"):
+        R.rbm_from_sklearn(sk, dtype=torch.int64)
 
 
 def test_gibbs_step_shapes_and_binary():
@@ -234,6 +264,27 @@ def test_positive_and_negative_free_energies_against_their_definitions():
         sd = float(torch.sqrt((m.b ** 2 * p * (1 - p)).sum()))          # std of F(v) for one sample
     assert hist.neg_fe[1] == pytest.approx(want_neg, abs=5 * sd / math.sqrt(len(X)))
     assert abs(hist.neg_fe[1] - hist.pos_fe[1]) > 10 * sd / math.sqrt(len(X))   # the data is not the model
+
+
+def test_train_rbm_with_a_generator_leaves_the_global_random_state_alone(digits):
+    Xtr, Xte = digits
+
+    def run(seed):
+        m = R.RBM(64, 8, init_std=0.1, generator=torch.Generator().manual_seed(seed))
+        hist = R.train_rbm(m, Xtr[:100], method="pcd", epochs=2, batch_size=20, X_test=Xte[:50], eval_every=1,
+                           generator=torch.Generator().manual_seed(seed))
+        return m, hist
+
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    m1, h1 = run(7)
+    assert torch.equal(torch.get_rng_state(), before)            # every draw came from the generator
+    torch.manual_seed(456)                                       # another global state: the same run
+    m2, h2 = run(7)
+    assert all(torch.equal(a, b) for a, b in zip(m1.parameters(), m2.parameters()))
+    assert h1 == h2 and len(h1.recon) == 3
+    m3, _ = run(8)
+    assert not torch.equal(m1.W, m3.W)
 
 
 def test_dbn_with_tied_top_equals_rbm_and_matches_brute_force():

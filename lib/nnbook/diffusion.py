@@ -10,6 +10,11 @@ Notation (Ho et al., 2020), with steps ``t = 1, …, T`` and ``t = 0`` the clean
 Arrays indexed by ``t`` have length ``T + 1`` with entry 0 for the clean data
 (``alpha_bars[0] = 1``), so ``schedule.alpha_bars[t]`` reads like ``ᾱ_t``.
 
+Precision: the schedule is float64, and every coefficient (``√ᾱ_t``, ``√(1 − ᾱ_t)``, the posterior
+weights) is formed from it in float64 and only then cast to the data's dtype. Near ``t = 0``,
+``ᾱ_t`` lies within 1e-3 of 1, and ``1 − ᾱ_t`` formed from a float32 ``ᾱ_t`` would keep only three
+or four significant digits.
+
 **Stable API** (chapter 17 uses it)::
 
     model = train_ddpm(X_train, y_train=None, steps=2000, T=200, seed=0)   # X_train (n, D)
@@ -32,6 +37,7 @@ from torch import nn
 
 from nnbook.exercises import CheckFailed, exercise, expect_close
 from nnbook.train import train_steps
+from nnbook.utils import seeded
 from nnbook.validate import check_callable, check_choice, check_float, check_int, check_tensor
 
 __all__ = [
@@ -137,9 +143,15 @@ def _check_clip(clip):
     return None if clip is None else check_float("clip", clip, min_value=0.0, min_inclusive=False)
 
 
-def _gather(values: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """``values[t]`` as a column ``(B, 1)`` in the dtype and on the device of ``like``."""
-    return values[t.cpu()].to(device=like.device, dtype=like.dtype)[:, None]
+def _column(coef: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A float64 coefficient ``(B,)`` as a column ``(B, 1)``, cast only now to the dtype and device of ``like``."""
+    return coef.to(device=like.device, dtype=like.dtype)[:, None]
+
+
+def _q_sample(x0: torch.Tensor, t: torch.Tensor, schedule: NoiseSchedule, noise: torch.Tensor) -> torch.Tensor:
+    """``√ᾱ_t x_0 + √(1 − ᾱ_t) ε`` without input checks (used by :func:`q_sample` and :meth:`DDPM.loss`)."""
+    ab = schedule.alpha_bars[t.cpu()]                                       # float64 (B,)
+    return _column(ab.sqrt(), x0) * x0 + _column((1 - ab).sqrt(), x0) * noise
 
 
 # ---------------------------------------------------------------- the forward process
@@ -148,8 +160,8 @@ def q_mean_var(x0, t, schedule: NoiseSchedule) -> tuple[torch.Tensor, torch.Tens
     schedule = _check_schedule(schedule)
     x0 = _check_x("x0", x0)
     t = schedule.check_t(t, len(x0))
-    ab = _gather(schedule.alpha_bars, t, x0)
-    return ab.sqrt() * x0, 1 - ab
+    ab = schedule.alpha_bars[t]                                             # float64 (B,)
+    return _column(ab.sqrt(), x0) * x0, _column(1 - ab, x0)
 
 
 def q_sample(x0, t, schedule: NoiseSchedule, noise=None, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -157,15 +169,17 @@ def q_sample(x0, t, schedule: NoiseSchedule, noise=None, generator: torch.Genera
 
     ``x0 (B, D)``; ``t`` an int or ``(B,)`` ints in ``[0, T]``; ``noise`` ``ε (B, D)`` (drawn if None).
     """
-    mean, var = q_mean_var(x0, t, schedule)
+    schedule = _check_schedule(schedule)
+    x0 = _check_x("x0", x0)
+    t = schedule.check_t(t, len(x0))
     if noise is None:
-        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype).to(mean.device)
+        noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
     else:
         noise = _check_x("noise", noise)
-        if noise.shape != mean.shape:
-            raise ValueError(f"noise must have the shape of x0 {tuple(mean.shape)}, got {tuple(noise.shape)}")
-        noise = noise.to(device=mean.device, dtype=mean.dtype)
-    return mean + var.sqrt() * noise
+        if noise.shape != x0.shape:
+            raise ValueError(f"noise must have the shape of x0 {tuple(x0.shape)}, got {tuple(noise.shape)}")
+        noise = noise.to(device=x0.device, dtype=x0.dtype)
+    return _q_sample(x0, t, schedule, noise)
 
 
 def forward_iterate(x0, t: int, schedule: NoiseSchedule, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -180,10 +194,6 @@ def forward_iterate(x0, t: int, schedule: NoiseSchedule, generator: torch.Genera
 
 
 # ---------------------------------------------------------------- one reverse step
-def _predicted_x0(x_t, eps, ab_t):
-    return (x_t - (1 - ab_t).sqrt() * eps) / ab_t.sqrt()
-
-
 def ddpm_step(x_t, eps, t, schedule: NoiseSchedule, noise=None, clip: float | None = None,
               generator: torch.Generator | None = None) -> torch.Tensor:
     """One ancestral step ``x_t → x_{t−1}`` of DDPM, given the predicted noise ``eps``.
@@ -199,16 +209,18 @@ def ddpm_step(x_t, eps, t, schedule: NoiseSchedule, noise=None, clip: float | No
         raise ValueError(f"eps must have the shape of x_t {tuple(x_t.shape)}, got {tuple(eps.shape)}")
     t = schedule.check_t(t, len(x_t), min_t=1)
     clip = _check_clip(clip)
-    ab_t, ab_prev = _gather(schedule.alpha_bars, t, x_t), _gather(schedule.alpha_bars, t - 1, x_t)
-    beta, alpha = _gather(schedule.betas, t, x_t), _gather(schedule.alphas, t, x_t)
-    x0 = _predicted_x0(x_t, eps.to(x_t.dtype), ab_t)
+    t = t.cpu()
+    ab_t, ab_prev = schedule.alpha_bars[t], schedule.alpha_bars[t - 1]     # float64 (B,)
+    beta, alpha = schedule.betas[t], schedule.alphas[t]
+    x0 = (x_t - _column((1 - ab_t).sqrt(), x_t) * eps.to(x_t.dtype)) / _column(ab_t.sqrt(), x_t)
     if clip is not None:
         x0 = x0.clamp(-clip, clip)
-    mean = ab_prev.sqrt() * beta / (1 - ab_t) * x0 + alpha.sqrt() * (1 - ab_prev) / (1 - ab_t) * x_t
+    mean = (_column(ab_prev.sqrt() * beta / (1 - ab_t), x_t) * x0
+            + _column(alpha.sqrt() * (1 - ab_prev) / (1 - ab_t), x_t) * x_t)
     if noise is None:
         noise = torch.randn(x_t.shape, generator=generator, dtype=x_t.dtype).to(x_t.device)
     noise = _check_x("noise", noise).to(device=x_t.device, dtype=x_t.dtype)
-    return mean + _gather(schedule.posterior_variance, t, x_t).sqrt() * noise
+    return mean + _column(schedule.posterior_variance[t].sqrt(), x_t) * noise
 
 
 def ddim_step(x_t, eps, alpha_bar_t, alpha_bar_prev, eta: float = 0.0, noise=None, clip: float | None = None,
@@ -364,9 +376,8 @@ class DDPM(nn.Module):
         """
         B = len(x0_normed)
         t = torch.randint(1, self.T + 1, (B,), generator=generator)
-        eps = torch.randn(x0_normed.shape, generator=generator).to(x0_normed.device)
-        ab = self.schedule.alpha_bars[t].to(device=x0_normed.device, dtype=x0_normed.dtype)[:, None]
-        x_t = ab.sqrt() * x0_normed + (1 - ab).sqrt() * eps                 # q_sample, without the checks
+        eps = torch.randn(x0_normed.shape, generator=generator).to(device=x0_normed.device, dtype=x0_normed.dtype)
+        x_t = _q_sample(x0_normed, t, self.schedule, eps)
         if labels is not None and p_uncond > 0:
             drop = (torch.rand(B, generator=generator) < p_uncond).to(labels.device)
             labels = torch.where(drop, torch.full_like(labels, self.net.num_classes), labels)
@@ -451,7 +462,8 @@ def train_ddpm(
 
     Adam with cosine learning-rate decay on minibatches for ``steps`` steps of the simplified loss.
     With labels, each label is dropped to ∅ with probability ``p_uncond`` (so one network is both
-    conditional and unconditional — classifier-free guidance). Deterministic for a given ``seed``.
+    conditional and unconditional — classifier-free guidance). Deterministic for a given ``seed``,
+    which seeds only this call: torch's global random state is left as it was.
     The model keeps ``history`` (mean loss every ``every`` steps); ``callback(step, model)`` is
     called at those moments. Returns the model in eval mode.
     """
@@ -481,9 +493,9 @@ def train_ddpm(
     lo, hi = float(X.min()), float(X.max())
     if not hi > lo:
         raise ValueError("X_train is constant: nothing to model")
-    torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
-    net = NoisePredictor(X.shape[1], T, hidden=hidden, depth=depth, num_classes=num_classes, time_input=time_input)
+    with seeded(seed):                                  # the initial weights; the caller's random state is kept
+        net = NoisePredictor(X.shape[1], T, hidden=hidden, depth=depth, num_classes=num_classes, time_input=time_input)
+    g = torch.Generator().manual_seed(seed)             # minibatches, steps and noise of the training loop
     model = DDPM(net, NoiseSchedule.make(schedule, T), lo, hi).to(device)
     Xn = model.normalize(X)
     opt = torch.optim.Adam(model.parameters(), lr=lr)

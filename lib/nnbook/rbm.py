@@ -13,7 +13,9 @@ Units are binary, 0 or 1. A batch of ``B`` states of ``n`` units is a tensor
 - exact log Z          log Z = logsumexp_h [cᵀ h + Σ_i softplus(b_i + W_i: h)]  (enumerate 2^n_hidden h)
 - CD-k gradient        ∂ log p(v)/∂W ≈ ⟨v hᵀ⟩_data − ⟨v hᵀ⟩_k-step Gibbs chain
 
-Every function creates its tensors on the device (and dtype) of its inputs.
+Every function creates its tensors on the device (and dtype) of its inputs. Random draws use the
+``generator`` a function is given; without one they come from torch's global generator, which no
+function here seeds.
 """
 from __future__ import annotations
 
@@ -168,7 +170,8 @@ class RBM(nn.Module):
         n_visible = check_int("n_visible", n_visible, min_value=1)
         n_hidden = check_int("n_hidden", n_hidden, min_value=1)
         init_std = check_float("init_std", init_std, min_value=0.0)
-        self.W = nn.Parameter(init_std * torch.randn(n_visible, n_hidden, generator=generator))
+        W = init_std * torch.randn(n_visible, n_hidden, generator=generator) if init_std > 0 else torch.zeros(n_visible, n_hidden)
+        self.W = nn.Parameter(W)
         self.b = nn.Parameter(torch.zeros(n_visible))
         self.c = nn.Parameter(torch.zeros(n_hidden))
 
@@ -252,21 +255,29 @@ class RBM(nn.Module):
         with torch.no_grad():
             return float((-self.free_energy(v)).mean() - self.log_partition())
 
-    def reconstruction_error(self, v) -> float:
+    def reconstruction_error(self, v, generator: torch.Generator | None = None) -> float:
         """Mean squared error ‖v − p(v|h)‖²/n_visible with h ~ p(h|v): what CD's users often monitor."""
         v = self._v(v)
         with torch.no_grad():
-            h = torch.bernoulli(self.p_h(v))
+            h = torch.bernoulli(self.p_h(v), generator=generator)
             return float(((v - self.p_v(h)) ** 2).mean())
 
 
-def rbm_from_sklearn(model) -> RBM:
-    """Copy a fitted ``sklearn.neural_network.BernoulliRBM`` into an :class:`RBM` (same energy)."""
+def rbm_from_sklearn(model, dtype: torch.dtype | None = None) -> RBM:
+    """Copy a fitted ``sklearn.neural_network.BernoulliRBM`` into an :class:`RBM` (same energy).
+
+    ``components_`` (n_hidden, n_visible) becomes ``Wᵀ``, ``intercept_visible_`` ``b``, ``intercept_hidden_``
+    ``c``. The RBM has ``dtype`` if given, else the dtype of scikit-learn's arrays (float64 for float64
+    data), so that nothing is rounded on the way.
+    """
     for attr in ("components_", "intercept_hidden_", "intercept_visible_"):
         if not hasattr(model, attr):
             raise TypeError(f"model must be a fitted BernoulliRBM (missing {attr})")
-    comp = torch.as_tensor(model.components_, dtype=torch.get_default_dtype())  # (n_hidden, n_visible)
-    rbm = RBM(comp.shape[1], comp.shape[0], init_std=0.0)
+    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"dtype must be a floating-point torch.dtype such as torch.float64, got {dtype!r}")
+    comp = torch.as_tensor(model.components_)                              # (n_hidden, n_visible)
+    dtype = comp.dtype if dtype is None else dtype
+    rbm = RBM(comp.shape[1], comp.shape[0], init_std=0.0).to(dtype)
     with torch.no_grad():
         rbm.W.copy_(comp.T)
         rbm.b.copy_(torch.as_tensor(model.intercept_visible_))
@@ -312,7 +323,8 @@ def train_rbm(rbm: RBM, X, *, method: str = "cd", k: int = 1, lr: float = 0.05, 
     k block-Gibbs steps started at the data (CD) or at persistent fantasy chains (PCD);
     W += lr (⟨v hᵀ⟩_data − ⟨v hᵀ⟩_model), and likewise for b and c.
     With ``eval_every > 0`` and an RBM small enough, records the exact log-likelihood, log Z and
-    the free energies of :class:`RBMHistory` every ``eval_every`` epochs.
+    the free energies of :class:`RBMHistory` every ``eval_every`` epochs. Every random draw
+    (minibatch order, Gibbs steps, the reconstruction error) uses ``generator`` when one is given.
     """
     if not isinstance(rbm, RBM):
         raise TypeError(f"rbm must be an RBM, got {type(rbm).__name__}")
@@ -347,7 +359,7 @@ def train_rbm(rbm: RBM, X, *, method: str = "cd", k: int = 1, lr: float = 0.05, 
         hist.pos_fe.append(float(fe_sums[0]) / n if n else math.nan)
         hist.neg_fe.append(float(fe_sums[1]) / n if n else math.nan)
         fe_sums[:] = [0.0, 0.0, 0]
-        hist.recon.append(rbm.reconstruction_error(X))
+        hist.recon.append(rbm.reconstruction_error(X, generator))
 
     if can_eval:
         record(0)
