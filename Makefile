@@ -7,13 +7,16 @@ STAMP := $(VENV)/.installed-stamp
 JOBS ?= 2
 BUILD_FLAGS ?=
 
-.PHONY: help venv book colab check test-changed test test-lib test-notebooks test-gpu test-student test-build test-editions notebooks timings serve clean
+.PHONY: help venv book colab check test-changed test test-lib test-fast lint test-injected test-notebooks test-gpu test-student test-build test-editions notebooks timings serve clean
 
 help:
 	@echo "make book   - set up .venv, execute every chapter, build the website into _build/html and the notebook editions (make colab)"
 	@echo "make test   - set up .venv; package tests; strict book build; notebook editions checked (and opened in JupyterLab); the Colab and student editions run as in Colab (package alone, outside the repo); browser checks of the site; every chapter run twice (determinism); GPU check (skipped without a GPU)"
 	@echo "make pdf    - the PDF of the book in _build/pdf/book.pdf (after make book; Debian's TeX, installed with apt when missing)"
 	@echo "make colab  - render the Colab edition (_build/colab) and the student edition (_build/student) from the built book"
+	@echo "make lint   - the project's policies (pins, CI command, devices, seeding), each with its verdict"
+	@echo "make test-fast - the package and book-level tests without those marked slow (the inner loop)"
+	@echo "make test-injected - inject one bug of each kind into a scratch copy; the tests must catch each (a few minutes)"
 	@echo "make check CHAPTER=book/<part>/<file>.md - the loop for one chapter (about 3 minutes)"
 	@echo "make notebooks - regenerate notebooks/*.ipynb (and badges) from book/*.md"
 	@echo "make timings   - time each chapter on its own; writes book/appendix/timings.csv"
@@ -60,6 +63,20 @@ test-changed: $(STAMP) chromium
 test-lib: $(STAMP)
 	$(PY) -m pytest -q -n $(JOBS) tests
 
+# The inner loop: the same tests without those marked slow (over about 5 s each).
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -n $(JOBS) -m "not slow" tests
+
+# The project's policies (tools/lint.py): pins, CI command, no hard-coded device, seeding,
+# the branch the badges open. Reads files only: a few seconds; first in `make test`.
+lint: $(STAMP)
+	$(PY) tools/lint.py
+
+# Proof that the tests catch bugs: each injected bug (tools/inject_bugs.py) goes into a scratch
+# copy of the repository, alone, and the tests that should catch it must fail. Not in `make test`.
+test-injected: $(STAMP)
+	$(PY) tools/inject_bugs.py
+
 # The Colab edition, the way Colab runs it: the package alone, installed non-editable into a
 # clean venv; each notebook copied outside the repository and executed there by nbval.
 test-notebooks: $(STAMP)
@@ -101,7 +118,7 @@ chromium:
 test-browser: $(STAMP) chromium
 	NNBOOK_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -n $(JOBS) --dist loadgroup tests/browser
 
-test: test-lib test-build test-editions test-notebooks test-student pdf test-pdf test-browser test-determinism test-gpu
+test: lint test-lib test-build test-editions test-notebooks test-student pdf test-pdf test-browser test-determinism test-gpu
 	@echo "make test: all checks passed"
 
 # Execute every chapter twice (JOBS at a time, OMP_NUM_THREADS=1) and compare the text outputs;

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from scipy.integrate import quad, solve_ivp
 
 from nnbook import chnn as C
-from nnbook.exercises import run_check
 
 
 
@@ -197,14 +196,3 @@ def test_tsp_bad_input():
         C.hopfield_tank_weights(np.ones((3, 3)), {"A": 1})
     with pytest.raises(ValueError, match="restarts"):
         C.solve_tsp_chnn(np.ones((3, 3)) - np.eye(3), C.HopfieldTankParams(), restarts=0)
-
-
-# ----------------------------------------------------------------------------- exercises
-@pytest.mark.parametrize("name", ["chnn.tour_length", "chnn.is_valid_tour", "chnn.energy"])
-def test_checkers_accept_reference_and_reject_wrong(name):
-    from nnbook.exercises import get
-
-    ex = get(name)
-    assert run_check(name, ex.reference).passed
-    for wrong in ex.wrong:
-        assert not run_check(name, wrong).passed

@@ -1,17 +1,17 @@
 """The determinism check (tools/determinism.py): its comparison logic, and a cheap version
-of `make test-determinism` for `make test` (seeding of every chapter; one chapter run twice)."""
+of `make test-determinism` for `make test` (one chapter run twice). That every chapter seeds, and
+that nnbook makes no unseeded generator, are policies of tools/lint.py (`make lint`)."""
 from __future__ import annotations
 
 import csv
 import re
 from pathlib import Path
 
-import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 import determinism
-from chapters import BOOK, ROOT, chapter_sources, chapter_title_of, notebook_for
+from chapters import BOOK, chapter_sources, chapter_title_of, notebook_for
 
 
 def executed(*cells):
@@ -97,26 +97,6 @@ def test_errors_are_compared_and_a_changed_notebook_is_flagged():
 CHAPTERS = [md for md in chapter_sources() if notebook_for(md).exists()]
 
 
-@pytest.mark.parametrize("md", CHAPTERS, ids=[md.stem for md in CHAPTERS])
-def test_every_chapter_seeds_once_in_a_code_cell(md):
-    """Reproducible runs start with nnbook.seed_everything (CONTRIBUTING: "seeded, once")."""
-    nb = nbformat.read(notebook_for(md), as_version=4)
-    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code" and "solution" not in c.metadata.get("tags", []))
-    assert re.search(r"\bseed_everything\(", code), f"{md.name}: no nnbook.seed_everything(...) call in its code cells"
-
-
-def test_no_unseeded_generator_in_nnbook():
-    """`np.random.default_rng()` or `torch.Generator()` without a seed make a run unrepeatable."""
-    lib = ROOT / "lib" / "nnbook"
-    bad = []
-    for path in sorted(lib.glob("*.py")):
-        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            code = line.split("#")[0]
-            if re.search(r"default_rng\(\s*\)", code) or (re.search(r"torch\.Generator\([^)]*\)", code) and "manual_seed" not in code):
-                bad.append(f"{path.name}:{i}: {line.strip()}")
-    assert not bad, "unseeded random generators:\n" + "\n".join(bad)
-
-
 def cheapest_chapter() -> Path:
     """The chapter that ran fastest in book/appendix/timings.csv (the first chapter without timings)."""
     seconds = {}
@@ -129,6 +109,7 @@ def cheapest_chapter() -> Path:
     return min(CHAPTERS, key=lambda md: seconds.get(chapter_title_of(md), float("inf")))
 
 
+@pytest.mark.slow  # executes a chapter twice: about 15 s
 def test_cheapest_chapter_runs_the_same_twice(capsys):
     """`make test-determinism` runs every chapter twice; here only the cheapest, to test the tool end to end."""
     status = determinism.check([cheapest_chapter()], jobs=2)

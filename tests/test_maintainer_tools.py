@@ -38,7 +38,7 @@ def test_the_chapter_module_map_follows_imports():
     assert all("__init__" in mods for mods in by_name.values())
 
 
-@pytest.mark.parametrize("module", ["gan", "hopfield", "validate"])
+@pytest.mark.parametrize("module", ["gan", "validate"])  # used by some chapters; by every chapter, through other modules
 def test_an_edited_module_drops_exactly_the_chapters_that_use_it(scratch, module):
     lib, cache = scratch
     cache_guard.record(cache, lib)
@@ -71,3 +71,23 @@ def test_test_changed_picks_the_chapters_a_diff_touches(monkeypatch):
     chosen = {md.stem for md in check_chapter.changed_chapters()}
     assert chosen == {"05_dhnn"} | {md.stem for md in CHAPTERS if "gan" in nnbook_modules(md)}
     assert {"14_gans", "17_comparison"} <= chosen and "13_vae" not in chosen
+
+
+@pytest.mark.slow  # collects the chapter's tests in a pytest of its own: about 6 s
+def test_make_check_selects_the_chapters_module_tests_and_checkers():
+    """`make check`'s test step: every test of the chapter's modules (not only those naming the
+    chapter), the book-level tests of this chapter only, and its modules' exercise checkers."""
+    import subprocess
+    import sys
+
+    import check_chapter
+
+    md = next(md for md in CHAPTERS if md.stem == "05_dhnn")
+    listed = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", *check_chapter.tests_for(md)],
+                            cwd=ROOT, capture_output=True, text=True, check=True).stdout.splitlines()
+    ids = [line for line in listed if "::" in line]
+    assert "tests/test_hopfield.py::test_notes_worked_example_exactly" in ids
+    assert any(i.startswith("tests/test_exercises.py::") and i.endswith("[hopfield.energy]") for i in ids)
+    assert any(i.startswith("tests/test_project.py::") and "05_dhnn" in i for i in ids)
+    assert not any(i.startswith(("tests/test_project.py::", "tests/test_teaching.py::")) and "04_lyapunov" in i for i in ids)
+    assert not any("[gan." in i or "[chnn." in i for i in ids)

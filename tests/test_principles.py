@@ -9,7 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nnbook import principles as pr
-from nnbook.exercises import get, run_check
 
 LEARNERS = [
     pr.majority_learner,
@@ -252,12 +251,3 @@ def test_networks_reject_bad_input():
         pr.RecurrentNet(2)(torch.zeros(3))
     with pytest.raises(ValueError, match="n_hidden"):
         pr.RecurrentNet(2, 0)
-
-
-# ------------------------------------------------------------------ checkers
-@pytest.mark.parametrize("name", ["principles.count_shared", "principles.ots_accuracy", "principles.one_se_rule"])
-def test_checker_accepts_reference_and_rejects_wrong(name):
-    ex = get(name)
-    assert run_check(name, ex.reference).passed
-    for wrong in ex.wrong:
-        assert not run_check(name, wrong).passed

@@ -1,6 +1,7 @@
-"""Book-level checks: pairing, badges, install cells, pins, table of contents, glossary, exercises, citations."""
+"""Book-level checks: pairing, badges, install cells, table of contents, glossary, exercises, citations.
+
+Rules about the set-up (pins, CI, devices, seeding, the Pages workflow) are in tools/lint.py (`make lint`)."""
 import re
-import tomllib
 from pathlib import Path
 
 import jupytext
@@ -64,31 +65,6 @@ def test_every_chapter_is_in_the_toc_and_every_toc_entry_exists():
         assert (ROOT / f"{f}.md").exists(), f"_toc.yml names {f}, which does not exist"
 
 
-def dev_pins():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    return project, sorted(project["optional-dependencies"]["dev"])
-
-
-def test_environment_yml_pins_match_pyproject():
-    env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
-    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    assert sorted(p for p in pip if "==" in p) == dev_pins()[1]
-
-
-def test_package_takes_torch_as_a_range_and_dev_pins_it():
-    project, pins = dev_pins()
-    torch_req = next(d for d in project["dependencies"] if d.startswith("torch"))
-    assert "==" not in torch_req and ">=" in torch_req
-    assert "torch==2.13.0" in pins  # the CPU wheel on disk, see FACTS.md
-    names = {re.split("[<>=]", d)[0] for d in project["dependencies"]}
-    assert names <= {re.split("[<>=]", p)[0] for p in pins}, "every runtime dependency is pinned for the local setup"
-
-
-def test_ci_runs_the_readme_test_command():
-    assert "make test" in (ROOT / ".ci" / "run").read_text()
-    assert "make test" in (ROOT / "README.md").read_text(encoding="utf-8")
-
-
 def test_glossary_page_is_generated_from_the_chapters():
     page = (BOOK / "appendix" / "glossary.md").read_text(encoding="utf-8")
     assert page == glossary.render(), "glossary.md is stale: run `make notebooks`"
@@ -136,26 +112,6 @@ def test_exercise_index_is_generated_from_the_chapters():
         assert kinds.count("coding") >= 2 and len(kinds) >= 4, f"{md.name}: the index sees too few exercises"
 
 
-HAND_PLACED_DEVICE = re.compile(r"\.cuda\(|\.to\(\s*['\"]cuda|device\s*=\s*['\"]cuda")
-
-
-@pytest.mark.parametrize("path", CHAPTERS + sorted((ROOT / "lib" / "nnbook").glob("*.py")), ids=lambda p: p.name)
-def test_no_device_is_hard_coded(path):
-    """Chapters run unchanged on CPU and GPU: the device comes from nnbook.get_device()."""
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        assert not HAND_PLACED_DEVICE.search(line), f"{path.name}:{n} places a tensor on CUDA by hand: {line.strip()}"
-
-
-def test_pages_workflow_builds_the_book_and_deploys_the_html():
-    wf = yaml.safe_load((ROOT / ".github" / "workflows" / "pages.yml").read_text(encoding="utf-8"))
-    assert wf[True]["push"]["branches"] == ["main"]  # YAML 1.1 reads the key `on` as True
-    steps = wf["jobs"]["build"]["steps"]
-    assert any(s.get("run") == "make book" for s in steps)
-    upload = next(s for s in steps if str(s.get("uses", "")).startswith("actions/upload-pages-artifact"))
-    assert upload["with"]["path"] == "_build/html"
-    assert wf["jobs"]["deploy"]["needs"] == "build"
-
-
 def test_every_term_is_defined_once_and_listed_with_its_chinese_and_chapter():
     page = (BOOK / "appendix" / "glossary.md").read_text(encoding="utf-8")
     seen = {}
@@ -182,19 +138,3 @@ def test_display_math_stands_apart_from_text(md):
         fine = not other.strip() or other.strip().startswith((":::", "```", ":label:"))
         assert fine, f"{md.name}:{n + 1}: put a blank line {'before' if opening else 'after'} this `$$`"
         opening = not opening
-
-
-def test_the_pages_workflow_publishes_the_branch_the_badges_open():
-    """Badges open blob/EDITION_BRANCH/...: the workflow must write that branch from the rendered edition."""
-    from chapters import EDITION_BRANCH
-
-    wf = yaml.safe_load((ROOT / ".github" / "workflows" / "pages.yml").read_text(encoding="utf-8"))
-    steps = wf["jobs"]["build"]["steps"]
-    built = next(i for i, s in enumerate(steps) if s.get("run") == "make book")
-    publish = next(i for i, s in enumerate(steps) if f"git init -q -b {EDITION_BRANCH}" in s.get("run", ""))
-    run = steps[publish]["run"]
-    assert built < publish and "cd _build/colab" in run and "cp -r _build/student _build/colab/student" in run
-    assert re.search(rf"git push -f \S+ {EDITION_BRANCH}$", run.strip(), re.M)
-    assert wf["permissions"]["contents"] == "write"
-    for md in chapter_sources():
-        assert f"/blob/{EDITION_BRANCH}/{md.relative_to(BOOK).with_suffix('.ipynb').as_posix()})" in badge(md)

@@ -5,7 +5,6 @@ import torch
 from hypothesis import example, given, settings, strategies as st
 from sklearn.linear_model import Ridge
 
-from nnbook.exercises import run_check
 from nnbook.rbf import PRBF, RBFNetwork, gaussian_design_matrix, width_from_spacing
 
 
@@ -112,10 +111,3 @@ def test_bad_inputs():
         PRBF().fit(np.random.rand(10, 2), np.zeros(10, dtype=int))
     with pytest.raises(TypeError, match="n_components"):
         PRBF(n_components="2")
-
-
-def test_checker_accepts_reference_and_rejects_wrong():
-    from nnbook.rbf import _design_reference, _design_wrong_no_square
-
-    assert run_check("rbf.gaussian_design_matrix", _design_reference).passed
-    assert not run_check("rbf.gaussian_design_matrix", _design_wrong_no_square).passed

@@ -110,6 +110,10 @@ def test_bad_arguments_are_named():
         T.grade_folder(FIX / "submissions", exercises=["no.such.exercise"])
 
 
+# Grading the sample submissions runs each in its own kernel: about 40 s on two cores.
+SLOW = pytest.mark.slow
+
+
 def digest(folder: Path) -> dict:
     return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
 
@@ -134,6 +138,7 @@ def points(grades):
     return total
 
 
+@SLOW
 def test_reference_gets_full_marks_and_stub_gets_zero(graded):
     got = points(graded[0])
     assert got["reference.ipynb"] == 3 and got["stub.ipynb"] == 0
@@ -141,6 +146,7 @@ def test_reference_gets_full_marks_and_stub_gets_zero(graded):
     assert all("not implemented" in g.message for g in stub)
 
 
+@SLOW
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_each_sample_submission_gets_its_score(graded, name):
     rows = [g for g in graded[0] if g.submission == f"{name}.ipynb"]
@@ -148,6 +154,7 @@ def test_each_sample_submission_gets_its_score(graded, name):
     assert sum(g.points for g in rows) == EXPECTED[name], rows
 
 
+@SLOW
 def test_what_went_wrong_is_said(graded):
     msg = {(g.submission, g.exercise): g.message for g in graded[0]}
     assert "stopped after 3 s" in msg["loops.ipynb", "teachfix.mean_of"]
@@ -156,6 +163,7 @@ def test_what_went_wrong_is_said(graded):
     assert "ZeroDivisionError" in msg["raises.ipynb", "teachfix.mean_of"]
 
 
+@SLOW
 def test_submissions_and_csv_are_untouched_by_student_code(graded):
     grades, out, subs, before = graded
     assert digest(subs) == before  # the deleter and the liar changed no submission

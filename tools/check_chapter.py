@@ -27,10 +27,22 @@ from chapters import ROOT, chapter_sources, nnbook_modules
 PY = sys.executable
 
 
+BOOK_LEVEL_TESTS = ["test_project.py", "test_teaching.py", "test_exercises.py"]
+
+
 def tests_for(md: Path) -> list[str]:
-    """The test files of the modules chapter ``md`` uses (those that exist)."""
-    files = [ROOT / "tests" / f"test_{m}.py" for m in sorted(nnbook_modules(md)) if m != "__init__"]
-    return [str(f) for f in files if f.exists()]
+    """The pytest arguments for chapter ``md``: every test of the modules it uses
+    (``tests/test_<module>.py``), the book-level tests parametrised by the chapter, and the
+    exercise checkers its modules register (``tests/test_exercises.py``). Slow tests are kept:
+    none is in these files' selection, and this step runs beside the chapter's build, which
+    takes longer."""
+    modules = sorted(m for m in nnbook_modules(md) if m != "__init__")
+    files = [f"test_{m}.py" for m in modules if (ROOT / "tests" / f"test_{m}.py").exists()]
+    # test_exercises.py: the checker machinery, and of the every-checker test only these modules' checkers
+    keywords = [f"({f} and not every_checker)" if f == "test_exercises.py" else f for f in files]
+    keywords += [md.stem] + [f"[{m}." for m in modules]
+    paths = dict.fromkeys(files + BOOK_LEVEL_TESTS)  # in order, each once
+    return [str(ROOT / "tests" / f) for f in paths] + ["-k", " or ".join(keywords)]
 
 
 def run_side_by_side(jobs: dict[str, list[str]], env: dict | None = None) -> dict[str, tuple[int, float, str]]:
@@ -66,13 +78,12 @@ def check(md: Path) -> bool:
     edition = Path(tempfile.mkdtemp(prefix="nnbook-check-"))
     threads = {**os.environ, "OMP_NUM_THREADS": "1"}
     first = run_side_by_side({
-        "tests of its modules": [PY, "-m", "pytest", "-q", *tests_for(md), str(ROOT / "tests" / "test_project.py"),
-                                 "-k", md.stem],
+        "tests of its modules": [PY, "-m", "pytest", "-q", *tests_for(md)],
         "executed once, strict page build": [PY, "tools/build_chapter.py", rel],
     }, threads)
     if not report(first):
         return False
-    render = subprocess.run([PY, "tools/editions.py", "--site", str(private), "--colab-only", "--out", str(edition), rel],
+    render = subprocess.run([PY, "tools/editions.py", "--site", str(private), "--partial", "--colab-only", "--out", str(edition), rel],
                             cwd=ROOT, capture_output=True, text=True)
     if render.returncode != 0:
         print("  FAIL rendering the Colab edition\n" + render.stderr)
