@@ -173,7 +173,7 @@ S("mlp.layer_grad_norms", lambda: dict(model=_deep_with_grads()))
 S("mlp.xor_data")
 S("mlp.BatchedXORNet", lambda: dict(n_nets=3))
 
-# ---- rbf, mixture, generative -----------------------------------------------------------------
+# ---- rbf, mixture ------------------------------------------------------------------------------
 S("rbf.gaussian_design_matrix", lambda: dict(X=g(5, 2), centres=g(3, 2, seed=1), width=1.0))
 S("rbf.width_from_spacing", lambda: dict(centres=g(3, 2)))
 S("rbf.RBFNetwork", lambda: dict(in_features=2, n_centres=3))
@@ -190,13 +190,13 @@ S("mixture.GaussianMixtureEM.fit", lambda: dict(X=g(12, 2).numpy()), make=lambda
 S("mixture.em_missing", lambda: dict(X=g(12, 2).numpy(), n_components=2, max_iter=3), X=Arr(2, nan=False), n_components=COUNT, max_iter=COUNT, tol=NONNEG, reg_covar=NONNEG, seed=SEED)
 S("mixture.VariationalGMM", lambda: dict(n_components=2), n_components=COUNT, alpha0=Float(0, lo_open=True, optional=True), beta0=POS, max_iter=COUNT, tol=NONNEG, reg_covar=NONNEG, seed=SEED)
 S("mixture.VariationalGMM.fit", lambda: dict(X=g(12, 2).numpy()), make=lambda: __import__("nnbook.mixture").mixture.VariationalGMM(2, max_iter=3).fit, X=Arr(2))
-S("generative.GaussianClassConditional", lambda: dict(), covariance=Choice(), reg=NONNEG)
-S("generative.GaussianClassConditional.fit", lambda: dict(X=g(12, 2).numpy(), y=np.arange(12) % 2),
-  make=lambda: __import__("nnbook.generative").generative.GaussianClassConditional().fit, X=Arr(2), y=Arr(1))
-S("generative.sample_gaussian", lambda: dict(mean=np.zeros(2), cov=np.eye(2), n=3, rng=np.random.default_rng(0)), mean=Arr(1), cov=Arr(2), n=Int(0))
-S("generative.subsample_per_class", lambda: dict(y=np.arange(12) % 2, per_class=2, rng=np.random.default_rng(0)), y=Arr(1), per_class=COUNT)
-S("generative.learning_curves", lambda: dict(X_train=g(12, 2).numpy(), y_train=np.arange(12) % 2, X_test=g(6, 2, seed=1).numpy(), y_test=np.arange(6) % 2,
-                                             per_class=[2, 3], models={"g": lambda: __import__("nnbook.generative").generative.GaussianClassConditional()}, repeats=1),
+S("mixture.GaussianClassConditional", lambda: dict(), covariance=Choice(), reg=NONNEG)
+S("mixture.GaussianClassConditional.fit", lambda: dict(X=g(12, 2).numpy(), y=np.arange(12) % 2),
+  make=lambda: __import__("nnbook.mixture").mixture.GaussianClassConditional().fit, X=Arr(2), y=Arr(1))
+S("mixture.sample_gaussian", lambda: dict(mean=np.zeros(2), cov=np.eye(2), n=3, rng=np.random.default_rng(0)), mean=Arr(1), cov=Arr(2), n=Int(0))
+S("mixture.subsample_per_class", lambda: dict(y=np.arange(12) % 2, per_class=2, rng=np.random.default_rng(0)), y=Arr(1), per_class=COUNT)
+S("mixture.learning_curves", lambda: dict(X_train=g(12, 2).numpy(), y_train=np.arange(12) % 2, X_test=g(6, 2, seed=1).numpy(), y_test=np.arange(6) % 2,
+                                             per_class=[2, 3], models={"g": lambda: __import__("nnbook.mixture").mixture.GaussianClassConditional()}, repeats=1),
   X_train=Arr(2), y_train=Arr(1), X_test=Arr(2), y_test=Arr(1), repeats=COUNT, seed=SEED)
 
 # ---- chnn -------------------------------------------------------------------------------------
@@ -520,10 +520,10 @@ S("gan.StyleGenerator.synthesis", lambda: dict(ws=g(3, 3, 4)), make=lambda: _GAN
 S("gan.train_style_gan", lambda: dict(X_train=torch.rand(16, 64), steps=1, batch_size=8, channels=4),
   X_train=Arr(2), steps=COUNT, seed=SEED, channels=Int(2), z_dim=COUNT, lr=POS, mix_prob=PROB, batch_size=COUNT)
 
-# ---- comparison -------------------------------------------------------------------------------
-S("comparison.timed", lambda: dict(fn=lambda: 0), fn=Func())
-S("comparison.dequantize", lambda: dict(X=bits(3, 4)), X=Arr(2))
-S("comparison.dequantized_nll", lambda: dict(log_prob=lambda y: -(y ** 2).sum(1), X=bits(3, 4), n_samples=2),
+# ---- moved from the chapter-17 helpers: metrics, flows, vae --------------------------------------
+S("metrics.timed", lambda: dict(fn=lambda: 0), fn=Func())
+S("flows.dequantize", lambda: dict(X=bits(3, 4)), X=Arr(2))
+S("flows.dequantized_nll", lambda: dict(log_prob=lambda y: -(y ** 2).sum(1), X=bits(3, 4), n_samples=2),
   log_prob=Func(), X=Arr(2), n_samples=COUNT)
-S("comparison.edge_energy", lambda: dict(X=torch.rand(2, 64)), X=Arr(2))
-S("comparison.importance_weighted_bound", lambda: dict(log_w=g(3, 2)), log_w=Arr(2))
+S("metrics.edge_energy", lambda: dict(X=torch.rand(2, 64)), X=Arr(2))
+S("vae.importance_weighted_bound", lambda: dict(log_w=g(3, 2)), log_w=Arr(2))

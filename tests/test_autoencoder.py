@@ -177,3 +177,26 @@ def test_bad_input():
         train_autoencoder(ae, X, steps=0)
     with pytest.raises(ValueError, match="X_target"):
         reconstruction_error(ae, X, torch.rand(5, 64))
+
+
+@pytest.mark.parametrize("noise", [None, "masking", "gaussian"])
+def test_train_autoencoder_leaves_the_global_random_state_alone_and_is_reproducible(noise):
+    from nnbook.utils import seeded
+
+    X = torch.rand(40, 8, generator=torch.Generator().manual_seed(7))
+
+    def trained(seed):
+        with seeded(0):
+            model = Autoencoder((8, 3))
+        history = train_autoencoder(model, X, steps=5, batch_size=16, noise=noise, noise_level=0.2, seed=seed, every=1)
+        return model, history
+
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    a, ha = trained(3)
+    assert torch.equal(torch.get_rng_state(), before)      # the caller's next draws are unchanged
+    b, hb = trained(3)
+    assert ha == hb
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)
+    assert trained(4)[1] != ha                             # another seed: other minibatches (and noise)

@@ -155,3 +155,17 @@ def test_bad_input_errors():
 def test_exercise_checker():
     assert run_check("autoregressive.made_masks", lambda di, dh: ((dh[:, None] >= di[None]).float(),
                                                                    (di[:, None] > dh[None]).float())).passed
+
+
+def test_train_made_leaves_the_global_random_state_alone_and_is_reproducible():
+    X = (torch.rand(40, 6, generator=torch.Generator().manual_seed(5)) < 0.5).float()
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    a = train_made(X, epochs=2, hidden=(16,), seed=3)
+    assert torch.equal(torch.get_rng_state(), before)      # the caller's next draws are unchanged
+    b = train_made(X, epochs=2, hidden=(16,), seed=3)
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)
+    assert a.history == b.history
+    c = train_made(X, epochs=2, hidden=(16,), seed=4)
+    assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters()))

@@ -1,4 +1,4 @@
-"""Tests for nnbook.metrics: digit classifier, Fréchet distance, k-NN precision/recall."""
+"""Tests for nnbook.metrics: digit classifier, Fréchet distance, k-NN precision/recall, edge energy, timing."""
 import numpy as np
 import pytest
 import torch
@@ -129,3 +129,55 @@ def test_checker_accepts_reference_and_rejects_wrong():
     assert run_check(ex.name, ex.reference).passed
     for w in ex.wrong:
         assert not run_check(ex.name, w).passed
+
+
+def test_edge_energy_against_hand_counts():
+    stripes = torch.zeros(2, 8, 8, dtype=torch.float64)
+    stripes[:, :, ::2] = 1.0                       # every horizontal pair differs by 1, no vertical pair does
+    assert M.edge_energy(stripes.reshape(2, 64)) == pytest.approx(56 / 112)
+    checker = torch.tensor([[(i + j) % 2 for j in range(8)] for i in range(8)], dtype=torch.float64)
+    assert M.edge_energy(checker.reshape(1, 64)) == pytest.approx(1.0)   # every neighbour pair differs
+    assert M.edge_energy(torch.full((3, 64), 0.7)) == 0.0
+    X = torch.rand(4, 64, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    img = X.numpy().reshape(-1, 8, 8)              # independent reference: numpy differences
+    want = np.concatenate([np.diff(img, axis=2).reshape(4, -1), np.diff(img, axis=1).reshape(4, -1)], 1) ** 2
+    assert M.edge_energy(X) == pytest.approx(want.mean(), rel=1e-12)
+
+
+def test_timed_returns_the_result_and_the_cpu_seconds():
+    def busy(n):
+        return sum(i * i for i in range(n))
+
+    result, seconds = M.timed(busy, 200_000)
+    assert result == busy(200_000)
+    assert 0.0 < seconds < 10.0
+    (_, short), (_, long) = M.timed(busy, 1000), M.timed(busy, 2_000_000)
+    assert short < long
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: M.edge_energy(torch.zeros(2, 63)), "X must have shape"),
+    (lambda: M.edge_energy(torch.zeros(0, 64)), "X must"),
+    (lambda: M.timed("not callable"), "fn"),
+])
+def test_edge_energy_and_timed_bad_input_names_the_argument(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
+
+
+def test_edge_energy_checker_accepts_reference_and_rejects_wrong():
+    ex = get("metrics.edge_energy")
+    assert run_check(ex.name, ex.reference).passed
+    for w in ex.wrong:
+        assert not run_check(ex.name, w).passed
+
+
+def test_train_digit_classifier_leaves_the_global_random_state_alone_and_is_reproducible():
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    a = M.train_digit_classifier(seed=1, epochs=1)
+    assert torch.equal(torch.get_rng_state(), before)      # the caller's next draws are unchanged
+    b = M.train_digit_classifier(seed=1, epochs=1)
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)
+    assert a.test_accuracy_ == b.test_accuracy_

@@ -14,6 +14,7 @@ from nnbook.vae import (
     bernoulli_log_likelihood,
     gaussian_kl,
     importance_log_likelihood,
+    importance_weighted_bound,
     independent_pixel_nll,
     mean_bernoulli_entropy,
     reparam_gradient,
@@ -219,3 +220,72 @@ def test_bad_input():
         independent_pixel_nll(np.zeros((3, 4)), np.zeros((3, 5)))
     with pytest.raises(ValueError, match="n"):
         model.sample(0)
+
+
+def test_importance_weighted_bound_against_log_mean_exp_and_importance_log_likelihood():
+    log_w = torch.randn(7, 4, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    want = torch.log(torch.exp(log_w).mean(0))
+    torch.testing.assert_close(importance_weighted_bound(log_w), want)
+    torch.testing.assert_close(importance_weighted_bound(log_w - 900.0), want - 900.0)   # no underflow
+    torch.testing.assert_close(importance_weighted_bound(log_w[:1]), log_w[0])           # k = 1: the log-weight
+    # the same bound that importance_log_likelihood computes from the model's own log-weights
+    model = VAE(8, 2, 4).double()
+    x = (torch.rand(5, 8, generator=torch.Generator().manual_seed(1)) < 0.5).double()
+    g = torch.Generator().manual_seed(2)
+    eps = torch.randn(6, 5, 2, generator=g).double()          # drawn as importance_log_likelihood draws it
+    with torch.no_grad():
+        mu, logvar = model.encode(x)
+        z = mu + torch.exp(0.5 * logvar) * eps
+        log_q = D.Normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(-1)
+        log_p = D.Normal(0.0, 1.0).log_prob(z).sum(-1) + D.Bernoulli(logits=model.decode(z.reshape(-1, 2)).reshape(6, 5, 8)).log_prob(x).sum(-1)
+        got = importance_log_likelihood(model, x, k=6, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(importance_weighted_bound(log_p - log_q), got)
+
+
+@pytest.mark.parametrize("bad", [torch.zeros(3), torch.zeros(0, 2), torch.zeros(2, 0)])
+def test_importance_weighted_bound_bad_input_names_the_argument(bad):
+    with pytest.raises(ValueError, match="log_w"):
+        importance_weighted_bound(bad)
+
+
+def test_iw_bound_checker_accepts_reference_and_rejects_wrong():
+    from nnbook.exercises import get
+
+    ex = get("vae.iw_bound")
+    assert run_check(ex.name, ex.reference).passed
+    for wrong in ex.wrong:
+        assert not run_check(ex.name, wrong).passed
+
+
+@pytest.mark.parametrize("deterministic", [False, True])
+def test_train_vae_leaves_the_global_random_state_alone_and_is_reproducible(deterministic):
+    from nnbook.utils import seeded
+
+    X = (torch.rand(50, 8, generator=torch.Generator().manual_seed(6)) < 0.5).float()
+
+    def trained(seed):
+        with seeded(0):
+            model = VAE(8, 2, 8)
+        history = train_vae(model, X, steps=5, batch_size=16, seed=seed, every=1, deterministic=deterministic)
+        return model, history
+
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    a, ha = trained(3)
+    assert torch.equal(torch.get_rng_state(), before)      # the caller's next draws are unchanged
+    b, hb = trained(3)
+    assert ha == hb
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)
+    if not deterministic:                                  # a different seed: other minibatches and other ε
+        c, hc = trained(4)
+        assert hc != ha
+
+
+def test_elbo_with_a_generator_is_reproducible_and_leaves_the_global_state_alone():
+    model = VAE(8, 2, 8)
+    x = (torch.rand(6, 8, generator=torch.Generator().manual_seed(1)) < 0.5).float()
+    before = torch.get_rng_state()
+    a = model.elbo(x, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(torch.get_rng_state(), before)
+    torch.testing.assert_close(a, model.elbo(x, generator=torch.Generator().manual_seed(2)), rtol=0, atol=0)

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nnbook.exercises import exercise, expect_equal
+from nnbook.utils import seeded
 from nnbook.validate import check_callable, check_float, check_int, check_tensor
 
 __all__ = [
@@ -226,8 +227,8 @@ def train_made(
     seed = check_int("seed", seed, min_value=0)
     if callback is not None:
         check_callable("callback", callback)
-    torch.manual_seed(seed)
-    model = MADE(X.shape[1], hidden, order).to(X.device)
+    with seeded(seed):                            # the initial weights; the caller's random state is left alone
+        model = MADE(X.shape[1], hidden, order).to(X.device)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     g = torch.Generator().manual_seed(seed)
     model.history = []

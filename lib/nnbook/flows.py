@@ -22,18 +22,27 @@ masked coordinates and transforms the others with a scale and shift computed fro
     flow.log_prob(x)            # (n,) exact log-density, nats
     flow.sample(n)              # (n, dim): z ~ N(0, I), x = f⁻¹(z)
     flow = train_flow(X_train, steps=2000, seed=0)
+
+**Densities of discrete data** (chapter 17): a continuous density ``p`` scores binary rows after
+*uniform dequantisation*, ``x → x + u`` with ``u ~ U[0, 1)^D``. :func:`dequantize` draws ``x + u``;
+:func:`dequantized_nll` ``(log_prob, X, n_samples) -> float`` is the Monte Carlo estimate of::
+
+    E_u[−log p(x + u)]  ≥  −log P(x),     P(x) = ∫_{[0,1)^D} p(x + u) du
+
+an upper bound (in nats) on the negative log-likelihood of the *discrete* data under the
+discrete model ``P`` that ``p`` defines (Jensen's inequality).
 """
 from __future__ import annotations
 
 import math
 from typing import Callable
 
-import numpy as np
 import torch
 from torch import nn
 
-from nnbook.exercises import exercise, expect_close
+from nnbook.exercises import CheckFailed, exercise, expect_close
 from nnbook.train import train_steps
+from nnbook.utils import seeded
 from nnbook.validate import check_callable, check_float, check_int, check_tensor
 
 __all__ = [
@@ -42,6 +51,8 @@ __all__ = [
     "train_flow",
     "autograd_log_det",
     "standard_normal_log_prob",
+    "dequantize",
+    "dequantized_nll",
 ]
 
 
@@ -203,8 +214,7 @@ def train_flow(
         raise TypeError(f"dequantize must be True or False, got {dequantize!r}")
     if callback is not None:
         check_callable("callback", callback)
-    torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)       # minibatches and dequantisation noise
 
     def batch(idx):
         xb = X[idx]
@@ -212,7 +222,8 @@ def train_flow(
             xb = xb + torch.rand(xb.shape, generator=g, dtype=xb.dtype).to(xb.device)
         return xb
 
-    model = RealNVP(X.shape[1], n_couplings, hidden).to(X.device)
+    with seeded(seed):                            # the initial weights; the caller's random state is left alone
+        model = RealNVP(X.shape[1], n_couplings, hidden).to(X.device)
     with torch.no_grad():                        # data-dependent initialisation of the normalisation
         X0 = batch(torch.arange(len(X), device=X.device))
         model.loc.copy_(X0.mean(0))
@@ -255,7 +266,45 @@ def autograd_log_det(f: Callable, x) -> torch.Tensor:
     return torch.stack(out)
 
 
-# ---------------------------------------------------------------- exercise checker
+# ---------------------------------------------------------------- densities of discrete data
+def _binary_rows(name: str, X) -> torch.Tensor:
+    X = check_tensor(name, X, ndim=2, dtype=torch.get_default_dtype())
+    if len(X) == 0:
+        raise ValueError(f"{name} must have at least one row")
+    if not bool(((X == 0) | (X == 1)).all()):
+        raise ValueError(f"{name} must contain only 0 and 1 (binarised data, e.g. load_digits(binarize=True))")
+    return X.to(torch.get_default_dtype()) if not X.is_floating_point() else X
+
+
+def dequantize(X, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``X + U`` with ``U ~ U[0, 1)`` independently per entry: binary rows ``(n, D)`` → points in ``[0, 2)^D``.
+
+    Each binary vector ``x`` becomes a point of its own unit cube ``x + [0, 1)^D``; the cubes of
+    different ``x`` do not overlap.
+    """
+    X = _binary_rows("X", X)
+    u = torch.rand(X.shape, generator=generator, dtype=X.dtype).to(X.device)
+    return X + u
+
+
+def dequantized_nll(log_prob: Callable, X, n_samples: int = 10, generator: torch.Generator | None = None) -> float:
+    """Mean over the rows of binary ``X (n, D)`` and ``n_samples`` noise draws of ``−log_prob(x + u)``.
+
+    ``log_prob`` maps ``(n, D)`` points to ``(n,)`` log-densities (nats). The result (nats per
+    row) is an upper bound on the mean discrete NLL ``−log P(x)`` with ``P(x) = ∫ p(x + u) du``.
+    """
+    check_callable("log_prob", log_prob)
+    X = _binary_rows("X", X)
+    n_samples = check_int("n_samples", n_samples, min_value=1)
+    total = 0.0
+    with torch.no_grad():
+        for _ in range(n_samples):
+            lp = log_prob(dequantize(X, generator))
+            total += float(lp.mean())
+    return -total / n_samples
+
+
+# ---------------------------------------------------------------- exercise checkers
 def _ref_coupling(x, s, t, mask):
     y = mask * x + (1 - mask) * (x * torch.exp(s) + t)
     return y, ((1 - mask) * s).sum(dim=1)
@@ -302,3 +351,50 @@ def _check_affine_coupling(func):
     mask = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64)
     J = torch.autograd.functional.jacobian(lambda v: func(v[None], s, t, mask)[0][0], x)
     expect_close(func(x[None], s, t, mask)[1], torch.linalg.slogdet(J).logabsdet[None], "log_det against autograd's Jacobian", atol=1e-8)
+
+
+def _ref_dequantized_nll(log_prob, X, n_samples, generator):
+    total = 0.0
+    for _ in range(n_samples):
+        total += float(log_prob(X + torch.rand(X.shape, generator=generator, dtype=X.dtype)).mean())
+    return -total / n_samples
+
+
+def _wrong_dequantized_nll_no_noise(log_prob, X, n_samples, generator):
+    return -float(log_prob(X).mean())
+
+
+def _wrong_dequantized_nll_centred(log_prob, X, n_samples, generator):
+    total = 0.0
+    for _ in range(n_samples):
+        total += float(log_prob(X + torch.rand(X.shape, generator=generator, dtype=X.dtype) - 0.5).mean())
+    return -total / n_samples
+
+
+def _wrong_dequantized_nll_sign(log_prob, X, n_samples, generator):
+    return -_ref_dequantized_nll(log_prob, X, n_samples, generator)
+
+
+def _gaussian_log_prob(mean: float, std: float):
+    def log_prob(y):
+        return (-0.5 * ((y - mean) / std) ** 2 - math.log(std) - 0.5 * math.log(2 * math.pi)).sum(1)
+    return log_prob
+
+
+@exercise("flows.dequantized_nll", reference=_ref_dequantized_nll,
+          wrong=[_wrong_dequantized_nll_no_noise, _wrong_dequantized_nll_centred, _wrong_dequantized_nll_sign],
+          hint="evaluate log_prob at x + u with u ~ U[0, 1) (torch.rand with the generator), "
+               "average −log p over rows and noise draws")
+def _check_dequantized_nll(func):
+    g = torch.Generator().manual_seed(0)
+    X = (torch.rand(200, 3, generator=g) < 0.4).double()
+    mean, std = 0.7, 0.6
+    # closed form per dimension: E[(x + u − m)²] = (x + ½ − m)² + 1/12 for u ~ U[0, 1)
+    sq = ((X + 0.5 - mean) ** 2 + 1 / 12).sum(1)
+    want = float((0.5 * sq / std**2 + X.shape[1] * (math.log(std) + 0.5 * math.log(2 * math.pi))).mean())
+    got = func(_gaussian_log_prob(mean, std), X, 50, torch.Generator().manual_seed(1))
+    try:
+        got = float(got)
+    except (TypeError, ValueError):
+        raise CheckFailed(f"return one number (the mean bound in nats), got {type(got).__name__}") from None
+    expect_close(got, want, "the bound for a Gaussian density against its closed form E_u[−log p(x+u)]", atol=0.03, rtol=0)

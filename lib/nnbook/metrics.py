@@ -19,13 +19,20 @@ Stable API (chapters 10–14, 16 and 17 rely on it):
   fake samples' k-NN balls (coverage).
 - :func:`evaluate_samples` ``(model, X_real, X_fake) -> dict`` — all of the above on images
   ``(n, 64)`` in [0, 1], plus the share of confident predictions and the class histogram.
+- :func:`edge_energy` ``(X) -> float`` — mean squared difference of neighbouring pixels of 8×8
+  images: a simple sharpness measure (blur lowers it).
+- :func:`timed` ``(fn, *args, **kwargs) -> (result, seconds)`` — the cost of one call (training a
+  model, drawing samples): CPU time (``time.process_time``; on a GPU the device is synchronised
+  and wall time is used).
 
 Images are rows of 64 pixels in [0, 1] (the layout of ``load_digits``); models run on the
 device of their parameters.
 """
 from __future__ import annotations
 
+import time
 import warnings
+from typing import Callable
 
 import numpy as np
 import torch
@@ -35,7 +42,8 @@ from scipy.spatial.distance import cdist
 from torch import nn
 
 from nnbook.exercises import CheckFailed, exercise, expect_close
-from nnbook.validate import check_array, check_float, check_int, check_tensor
+from nnbook.utils import seeded
+from nnbook.validate import check_array, check_callable, check_float, check_int, check_tensor
 
 __all__ = [
     "DigitClassifier",
@@ -46,6 +54,8 @@ __all__ = [
     "frechet_distance_gaussians",
     "precision_recall",
     "evaluate_samples",
+    "edge_energy",
+    "timed",
 ]
 
 
@@ -103,12 +113,12 @@ def train_digit_classifier(seed: int = 0, epochs: int = 30, device=None) -> Digi
     seed = check_int("seed", seed, min_value=0)
     epochs = check_int("epochs", epochs, min_value=1)
     device = torch.device("cpu") if device is None else torch.device(device)
-    torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)       # minibatch order and shifts
     split = load_digits(seed=0)
     X, y, Xt, yt = split.tensors()
     X = X.view(-1, 1, 8, 8)
-    model = DigitClassifier().to(device)
+    with seeded(seed):                            # the initial weights; the caller's random state is left alone
+        model = DigitClassifier().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     steps = epochs * ((len(X) + 63) // 64)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
@@ -242,7 +252,44 @@ def evaluate_samples(model: DigitClassifier, X_real, X_fake, k: int = 3, confide
     }
 
 
-# ---------------------------------------------------------------- exercise checker
+# ---------------------------------------------------------------- sharpness
+def edge_energy(X) -> float:
+    """Mean squared difference between horizontally and vertically adjacent pixels of 8×8 images.
+
+    ``X (n, 64)``: rows of 8×8 images. Averages ``(x[i, j+1] − x[i, j])²`` over the 8·7 horizontal
+    pairs and ``(x[i+1, j] − x[i, j])²`` over the 7·8 vertical pairs, then over the images. A blurred
+    image has smaller differences between neighbours, so a lower value.
+    """
+    X = check_tensor("X", X, ndim=2, dtype=torch.float64)
+    if X.shape[1] != 64 or len(X) == 0:
+        raise ValueError(f"X must have shape (n, 64) with n ≥ 1 (8×8 images as rows), got {tuple(X.shape)}")
+    img = X.double().reshape(-1, 8, 8)
+    dh = (img[:, :, 1:] - img[:, :, :-1]).pow(2)
+    dv = (img[:, 1:, :] - img[:, :-1, :]).pow(2)
+    return float(torch.cat([dh.flatten(1), dv.flatten(1)], 1).mean())
+
+
+# ---------------------------------------------------------------- cost
+def timed(fn: Callable, *args, **kwargs):
+    """Call ``fn(*args, **kwargs)``; return ``(result, seconds)``.
+
+    On the CPU the seconds are **CPU time** of this process (``time.process_time``), which other
+    programs on a shared machine barely disturb. If CUDA is in use the device is synchronised
+    before and after and wall time (``time.perf_counter``) is returned instead.
+    """
+    check_callable("fn", fn)
+    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
+    clock = time.perf_counter if cuda else time.process_time
+    if cuda:
+        torch.cuda.synchronize()
+    start = clock()
+    result = fn(*args, **kwargs)
+    if cuda:
+        torch.cuda.synchronize()
+    return result, clock() - start
+
+
+# ---------------------------------------------------------------- exercise checkers
 def _ref_frechet_1d(mu1, sigma1, mu2, sigma2):
     return (mu1 - mu2) ** 2 + (sigma1 - sigma2) ** 2
 
@@ -268,3 +315,34 @@ def _check_frechet_1d(func):
         expect_close(float(func(mu1, s1, mu2, s2)), want, f"frechet_1d{(mu1, s1, mu2, s2)}", atol=1e-8)
     if abs(float(func(3.0, 2.0, 3.0, 2.0))) > 1e-12:
         raise CheckFailed("a distribution must be at distance 0 from itself")
+
+
+def _ref_edge_energy(X):
+    img = X.reshape(-1, 8, 8)
+    dh = (img[:, :, 1:] - img[:, :, :-1]) ** 2
+    dv = (img[:, 1:, :] - img[:, :-1, :]) ** 2
+    return float(torch.cat([dh.flatten(1), dv.flatten(1)], 1).mean())
+
+
+def _wrong_edge_energy_horizontal(X):
+    img = X.reshape(-1, 8, 8)
+    return float(((img[:, :, 1:] - img[:, :, :-1]) ** 2).mean())
+
+
+def _wrong_edge_energy_flat(X):
+    return float(((X[:, 1:] - X[:, :-1]) ** 2).mean())
+
+
+@exercise("metrics.edge_energy", reference=_ref_edge_energy,
+          wrong=[_wrong_edge_energy_horizontal, _wrong_edge_energy_flat],
+          hint="reshape each row to 8×8; use both horizontal (columns j, j+1) and vertical (rows i, i+1) "
+               "neighbours, 56 pairs each; do not pair the last pixel of a row with the first of the next")
+def _check_edge_energy(func):
+    stripes = torch.zeros(1, 8, 8, dtype=torch.float64)
+    stripes[:, :, ::2] = 1.0                                   # vertical stripes: only horizontal edges
+    expect_close(float(func(stripes.reshape(1, 64))), 0.5, "vertical stripes (56 of 112 neighbour pairs differ)")
+    g = torch.Generator().manual_seed(2)
+    X = torch.rand(5, 64, generator=g, dtype=torch.float64)
+    expect_close(float(func(X)), edge_energy(X), "random 8×8 images")
+    if abs(float(func(torch.full((3, 64), 0.3, dtype=torch.float64)))) > 1e-12:
+        raise CheckFailed("a constant image has no edges: edge energy 0")

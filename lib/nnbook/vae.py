@@ -20,6 +20,8 @@ The expectation is estimated with the reparameterisation
     vae.sample(n)                       # (n, 64) decoder means σ(decode(z)), z ~ N(0, I)
     history = train_vae(vae, X_train, steps=3000, lr=2e-3, seed=0)
     train_vae(ae, X_train, deterministic=True)   # the same network as a plain autoencoder
+    importance_log_likelihood(vae, x, k=200)     # (B,) the importance-weighted bound on log p(x)
+    importance_weighted_bound(log_w)             # (B,) log (1/k) Σ_i exp(log_w_i) from log-weights (k, B)
 """
 from __future__ import annotations
 
@@ -44,6 +46,7 @@ __all__ = [
     "train_vae",
     "independent_pixel_nll",
     "importance_log_likelihood",
+    "importance_weighted_bound",
     "reparam_gradient",
     "score_function_gradient",
     "mean_bernoulli_entropy",
@@ -169,22 +172,25 @@ class VAE(nn.Module):
             raise ValueError(f"z must have shape (batch, {self.latent_dim}), got {tuple(z.shape)}")
         return self.decoder(z.to(device=self.device, dtype=next(self.parameters()).dtype))
 
-    def forward(self, x):
-        """``(logits, mu, logvar)`` for one reparameterised sample ``z ~ q(z | x)``."""
+    def forward(self, x, generator: torch.Generator | None = None):
+        """``(logits, mu, logvar)`` for one reparameterised sample ``z ~ q(z | x)`` (ε from ``generator``)."""
         mu, logvar = self.encode(x)
-        z = reparameterize(mu, logvar)
+        z = reparameterize(mu, logvar, generator=generator)
         return self.decode(z), mu, logvar
 
-    def elbo_terms(self, x) -> tuple[torch.Tensor, torch.Tensor]:
+    def elbo_terms(self, x, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(reconstruction, kl)``, each ``(B,)``: ``E_q log p(x|z)`` (one sample) and ``KL(q ‖ p)``."""
         x = self._check_x(x)
-        logits, mu, logvar = self(x)
+        logits, mu, logvar = self(x, generator=generator)
         return bernoulli_log_likelihood(x, logits), gaussian_kl(mu, logvar)
 
-    def elbo(self, x, beta: float = 1.0) -> torch.Tensor:
-        """Per-example ``reconstruction − β·KL`` in nats, shape ``(B,)`` (β = 1: the ELBO)."""
+    def elbo(self, x, beta: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Per-example ``reconstruction − β·KL`` in nats, shape ``(B,)`` (β = 1: the ELBO).
+
+        One sample ``z ~ q(z | x)`` per row, its ε drawn from ``generator`` (default: torch's global stream).
+        """
         beta = check_float("beta", beta, min_value=0.0)
-        rec, kl = self.elbo_terms(x)
+        rec, kl = self.elbo_terms(x, generator=generator)
         return rec - beta * kl
 
     @torch.no_grad()
@@ -220,6 +226,8 @@ def train_vae(
 
     Returns the training loss (mean −ELBO_β per example, nats) every ``every`` steps.
     ``callback(step, model)`` is called at the same moments (e.g. to record animation frames).
+    The minibatches and the noise ε come from generators seeded with ``seed``: the same seed gives
+    the same model, and the caller's global random state is neither used nor changed.
 
     ``deterministic=True`` trains the same network as a **plain autoencoder** (the control of
     chapter 13): the code is the encoder mean ``z = μ(x)`` (no noise, ``logvar`` unused) and the
@@ -240,8 +248,8 @@ def train_vae(
         raise TypeError(f"deterministic must be True or False, got {type(deterministic).__name__}")
     if deterministic and beta != 1.0:
         raise ValueError(f"beta weights the KL term, which a deterministic autoencoder does not have; got beta={beta}")
-    torch.manual_seed(seed)  # the ε of the reparameterisation come from the global stream
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)       # the minibatches
+    g_eps = torch.Generator().manual_seed(seed)   # the ε of the reparameterisation (not the caller's global stream)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     n = len(X)
 
@@ -250,7 +258,7 @@ def train_vae(
         if deterministic:                                        # plain autoencoder: z = μ(x), no KL
             x = X[idx]
             return -bernoulli_log_likelihood(x, model.decode(model.encode(x)[0])).mean()
-        return -model.elbo(X[idx], beta=beta).mean()
+        return -model.elbo(X[idx], beta=beta, generator=g_eps).mean()
 
     return train_steps(model, step_loss, opt, steps, every=every, callback=callback)
 
@@ -292,6 +300,19 @@ def importance_log_likelihood(model: VAE, x, k: int = 100, generator: torch.Gene
     logits = model.decode(z.reshape(k * B, d)).reshape(k, B, -1)
     log_lik = -F.binary_cross_entropy_with_logits(logits, x.expand(k, B, -1), reduction="none").sum(-1)
     return torch.logsumexp(log_lik + log_prior - log_q, dim=0) - math.log(k)
+
+
+def importance_weighted_bound(log_w) -> torch.Tensor:
+    """``log (1/k) Σ_i exp(log_w[i, b])`` for log-weights ``log_w (k, B)``; returns ``(B,)``.
+
+    With ``log_w = log p(x, z_i) − log q(z_i | x)``, ``z_i ~ q``, this is the importance-weighted
+    lower bound on ``log p(x)`` (Burda et al., 2016); ``k = 1`` gives a one-sample ELBO.
+    Computed with ``logsumexp`` so that large negative log-weights do not underflow.
+    """
+    log_w = check_tensor("log_w", log_w, ndim=2)
+    if log_w.shape[0] == 0 or log_w.shape[1] == 0:
+        raise ValueError(f"log_w must have shape (k, B) with k, B ≥ 1, got {tuple(log_w.shape)}")
+    return torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])
 
 
 def mean_bernoulli_entropy(p) -> float:
@@ -407,3 +428,32 @@ def _check_bernoulli_elbo(func):
         p = torch.sigmoid(logits)
         want = (x * p.log() + (1 - x) * (1 - p).log()).sum(1) - 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(1)
         expect_close(func(x, logits, mu, logvar), want, f"ELBO for x of shape {(b, D)}", atol=1e-6)
+
+
+def _ref_iw_bound(log_w):
+    return torch.logsumexp(log_w, 0) - math.log(log_w.shape[0])
+
+
+def _wrong_iw_bound_elbo(log_w):
+    return log_w.mean(0)
+
+
+def _wrong_iw_bound_no_k(log_w):
+    return torch.logsumexp(log_w, 0)
+
+
+def _wrong_iw_bound_naive(log_w):
+    return torch.log(torch.exp(log_w).mean(0))
+
+
+@exercise("vae.iw_bound", reference=_ref_iw_bound,
+          wrong=[_wrong_iw_bound_elbo, _wrong_iw_bound_no_k, _wrong_iw_bound_naive],
+          hint="log of the mean of exp(log_w) over the k rows, computed as logsumexp(log_w, 0) − log k "
+               "so that weights like exp(−900) do not underflow to 0")
+def _check_iw_bound(func):
+    g = torch.Generator().manual_seed(3)
+    log_w = torch.randn(7, 4, generator=g, dtype=torch.float64)
+    want = torch.log(torch.exp(log_w).mean(0))
+    expect_close(func(log_w), want, "log mean exp of small log-weights (k = 7, B = 4)")
+    big = log_w - 900.0                                         # log p(x) of a real image: hundreds of nats
+    expect_close(func(big), want - 900.0, "log-weights around −900 (exp underflows in float64)", atol=1e-6)
