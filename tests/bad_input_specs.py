@@ -305,18 +305,17 @@ S("gnn.mean_aggregation", lambda: dict(x=g(4, 3), edge_index=EI()), x=Arr(2), ed
 # ---- rbm --------------------------------------------------------------------------------------
 RBM_ = lambda: __import__("nnbook.rbm").rbm.RBM(4, 2, generator=torch.Generator().manual_seed(0))  # noqa: E731
 S("rbm.check_binary", lambda: dict(name="x", x=bits(3, 4)), x=Arr(2))
-S("rbm.all_binary_states", lambda: dict(n=3), n=Int(1, 22))
-S("rbm.bm_energy", lambda: dict(W=sym(4), b=torch.zeros(4), s=bits(3, 4)), W=Arr(2), b=Arr(1), s=Arr((1, 2)))
-S("rbm.boltzmann_distribution", lambda: dict(W=sym(4), b=torch.zeros(4)), W=Arr(2), b=Arr(1), T=POS)
-S("rbm.bm_gibbs", lambda: dict(W=sym(4), b=torch.zeros(4), n_sweeps=2), W=Arr(2), b=Arr(1), n_sweeps=COUNT, T=POS, n_chains=COUNT)
-S("rbm.empirical_distribution", lambda: dict(samples=bits(5, 3)), samples=Arr((2, 3)))
-S("rbm.total_variation", lambda: dict(p=torch.tensor([0.5, 0.5]), q=torch.tensor([0.2, 0.8])), p=Arr(1), q=Arr(1))
-S("rbm.RBM", lambda: dict(n_visible=4, n_hidden=2), n_visible=COUNT, n_hidden=COUNT, init_std=NONNEG)
+S("rbm.all_binary_states", lambda: dict(n=3))
+S("rbm.bm_energy", lambda: dict(W=sym(4), b=torch.zeros(4), s=bits(3, 4)))
+S("rbm.boltzmann_distribution", lambda: dict(W=sym(4), b=torch.zeros(4)))
+S("rbm.bm_gibbs", lambda: dict(W=sym(4), b=torch.zeros(4), n_sweeps=2, s0=bits(2, 4, seed=1)))
+S("rbm.empirical_distribution", lambda: dict(samples=bits(5, 3)))
+S("rbm.total_variation", lambda: dict(p=torch.tensor([0.5, 0.5]), q=torch.tensor([0.2, 0.8])))
+S("rbm.RBM", lambda: dict(n_visible=4, n_hidden=2))
 S("rbm.rbm_from_sklearn", lambda: dict(model=__import__("sklearn.neural_network", fromlist=["x"]).BernoulliRBM(n_components=2, n_iter=1, random_state=0).fit(bits(6, 4).numpy())))
-S("rbm.train_rbm", lambda: dict(rbm=RBM_(), X=bits(6, 4), epochs=1, batch_size=3), X=Arr(2), method=Choice(), k=COUNT, lr=POS, epochs=Int(0), batch_size=COUNT, eval_every=Int(0))
+S("rbm.train_rbm", lambda: dict(rbm=RBM_(), X=bits(6, 4), epochs=1, batch_size=3, X_test=bits(4, 4, seed=1)))
 S("rbm.DBN", lambda: dict(rbm1=RBM_(), rbm2=__import__("nnbook.rbm").rbm.RBM(2, 2)))
-S("rbm.wake_sleep", lambda: dict(dbn=__import__("nnbook.rbm").rbm.DBN(RBM_(), __import__("nnbook.rbm").rbm.RBM(2, 2)), X=bits(6, 4), epochs=1, batch_size=3, k=1),
-  X=Arr(2), lr=POS, epochs=Int(0), batch_size=COUNT, k=COUNT)
+S("rbm.wake_sleep", lambda: dict(dbn=__import__("nnbook.rbm").rbm.DBN(RBM_(), __import__("nnbook.rbm").rbm.RBM(2, 2)), X=bits(6, 4), epochs=1, batch_size=3, k=1))
 
 # ---- train ------------------------------------------------------------------------------------
 S("train.GradientNorm", lambda: dict(), eps=POS)
@@ -447,27 +446,23 @@ STEP = lambda: dict(x_t=g(4, 2), eps=g(4, 2, seed=1), noise=g(4, 2, seed=2))  # 
 SAMPLE = lambda: dict(n=2, labels=torch.tensor([0, 1]), guidance=1.0, sampling_steps=2)  # noqa: E731
 SAMPLE_ARGS = dict(n=COUNT, labels=Arr(1), guidance=NONNEG, sampling_steps=Int(1, 10, optional=True))
 BETA = Float(0, 1, True, True)
-S("diffusion.linear_betas", lambda: dict(T=10), T=COUNT, beta_start=Float(0, 1, True, True, optional=True), beta_end=Float(0, 1, True, True, optional=True))
-S("diffusion.cosine_betas", lambda: dict(T=10), T=COUNT, s=NONNEG, max_beta=BETA)
-S("diffusion.NoiseSchedule", lambda: dict(betas=torch.full((5,), 0.1)), betas=Arr(1))
-S("diffusion.NoiseSchedule.make", lambda: dict(kind="cosine", T=10), make=lambda: DF_().NoiseSchedule.make, kind=Choice(), T=COUNT)
-S("diffusion.NoiseSchedule.check_t", lambda: dict(t=torch.tensor([1, 2, 3]), n=3), make=lambda: SCHED().check_t, t=Arr(1))
-S("diffusion.q_mean_var", lambda: dict(x0=g(4, 2), t=torch.tensor([0, 1, 5, 10]), schedule=SCHED()), x0=Arr(2), t=Arr(1))
-S("diffusion.q_sample", lambda: dict(x0=g(4, 2), t=3, schedule=SCHED(), noise=g(4, 2, seed=1)), x0=Arr(2), t=Int(0, 10), noise=Arr(2))
-S("diffusion.forward_iterate", lambda: dict(x0=g(4, 2), t=3, schedule=SCHED()), x0=Arr(2), t=Int(0, 10))
-S("diffusion.ddpm_step", lambda: dict(STEP(), t=3, schedule=SCHED(), clip=1.0), x_t=Arr(2), eps=Arr(2), t=Int(1, 10), noise=Arr(2),
-  clip=Float(0, lo_open=True, optional=True))
-S("diffusion.ddim_step", lambda: dict(STEP(), alpha_bar_t=0.5, alpha_bar_prev=0.9, eta=0.5, clip=1.0), x_t=Arr(2), eps=Arr(2), noise=Arr(2),
-  alpha_bar_t=BETA, alpha_bar_prev=Float(0, 1, True, False), eta=NONNEG, clip=Float(0, lo_open=True, optional=True))
-S("diffusion.ddim_timesteps", lambda: dict(T=10, steps=4), T=COUNT, steps=Int(1, 10))
-S("diffusion.NoisePredictor", lambda: dict(dim=2, T=10, hidden=4, depth=1), dim=COUNT, T=COUNT, hidden=Int(2), depth=Int(0), num_classes=Int(0))
-S("diffusion.DDPM", lambda: dict(net=DF_().NoisePredictor(2, 10, hidden=4, depth=1), schedule=SCHED(), lo=0.0, hi=2.0), lo=Float(), hi=Float())
-S("diffusion.DDPM.normalize", lambda: dict(x=g(3, 2)), make=lambda: DDPM_().normalize, x=Arr(2))
-S("diffusion.DDPM.sample", SAMPLE, make=lambda: DDPM_().sample, **SAMPLE_ARGS)
-S("diffusion.DDPM.trajectory", lambda: dict(SAMPLE(), keep=2), make=lambda: DDPM_().trajectory, **SAMPLE_ARGS, keep=Int(2, optional=True))
-S("diffusion.train_ddpm", lambda: dict(X_train=g(6, 2), y_train=torch.arange(6) % 2, steps=1, T=5, hidden=4, depth=1, batch_size=3, every=1),
-  X_train=Arr(2), y_train=Arr(1), steps=COUNT, T=COUNT, seed=SEED, schedule=Choice(), hidden=Int(2), depth=Int(0), lr=POS, batch_size=COUNT,
-  p_uncond=PROB, num_classes=Int(2, optional=True), callback=Func(), every=COUNT)
+S("diffusion.linear_betas", lambda: dict(T=10))
+S("diffusion.cosine_betas", lambda: dict(T=10))
+S("diffusion.NoiseSchedule", lambda: dict(betas=torch.full((5,), 0.1)))
+S("diffusion.NoiseSchedule.make", lambda: dict(kind="cosine", T=10), make=lambda: DF_().NoiseSchedule.make)
+S("diffusion.NoiseSchedule.check_t", lambda: dict(t=torch.tensor([1, 2, 3]), n=3), make=lambda: SCHED().check_t)
+S("diffusion.q_mean_var", lambda: dict(x0=g(4, 2), t=torch.tensor([0, 1, 5, 10]), schedule=SCHED()))
+S("diffusion.q_sample", lambda: dict(x0=g(4, 2), t=3, schedule=SCHED(), noise=g(4, 2, seed=1)))
+S("diffusion.forward_iterate", lambda: dict(x0=g(4, 2), t=3, schedule=SCHED()))
+S("diffusion.ddpm_step", lambda: dict(STEP(), t=3, schedule=SCHED(), clip=1.0))
+S("diffusion.ddim_step", lambda: dict(STEP(), alpha_bar_t=0.5, alpha_bar_prev=0.9, eta=0.5, clip=1.0))
+S("diffusion.ddim_timesteps", lambda: dict(T=10, steps=4))
+S("diffusion.NoisePredictor", lambda: dict(dim=2, T=10, hidden=4, depth=1))
+S("diffusion.DDPM", lambda: dict(net=DF_().NoisePredictor(2, 10, hidden=4, depth=1), schedule=SCHED(), lo=0.0, hi=2.0))
+S("diffusion.DDPM.normalize", lambda: dict(x=g(3, 2)), make=lambda: DDPM_().normalize)
+S("diffusion.DDPM.sample", SAMPLE, make=lambda: DDPM_().sample)
+S("diffusion.DDPM.trajectory", lambda: dict(SAMPLE(), keep=2), make=lambda: DDPM_().trajectory)
+S("diffusion.train_ddpm", lambda: dict(X_train=g(6, 2), y_train=torch.arange(6) % 2, steps=1, T=5, hidden=4, depth=1, batch_size=3, every=1))
 
 
 # ---- autoencoder ------------------------------------------------------------------------------

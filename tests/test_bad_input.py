@@ -147,7 +147,7 @@ def bad_array(draw, kind, how, value):
         v.reshape(-1)[i] = draw(st.sampled_from([float("nan"), float("inf"), -float("inf")]))
         return v
     assert how == "empty"
-    return v[:0] if v.ndim else v.reshape(0)
+    return v[:0] if v.ndim else v.reshape(-1)[:0]
 
 
 def bad_value(draw, kind, how, value):

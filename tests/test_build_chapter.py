@@ -75,3 +75,17 @@ def test_the_private_build_drops_stale_executions_before_and_records_after(monke
     monkeypatch.setattr(build_chapter.subprocess, "run", fake_build)
     assert build_chapter.main(["book/part1_static/01_principles.md"]) == 0
     assert calls == [("drop", ".jupyter_cache"), ("build", "build"), ("record", ".jupyter_cache")]
+
+
+def test_a_titled_link_to_a_chapter_left_out_keeps_its_title():
+    from bs4 import BeautifulSoup
+
+    import editions
+
+    renderer = object.__new__(editions.PageRenderer)
+    renderer.md = editions.ROOT / "book/part4_generative/11_boltzmann_rbm_dbn.md"
+    assert "{doc}`chapter 10 <10_generative_models>`" in renderer.md.read_text(encoding="utf-8")
+    soup = BeautifulSoup('<p><span class="xref std std-doc">chapter 10</span></p>', "html.parser")
+    assert renderer._link_to_chapter_outside(soup.select_one("span.xref"), soup)
+    link = soup.find("a")
+    assert link["href"] == "10_generative_models.html" and link.get_text() == "chapter 10"

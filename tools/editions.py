@@ -438,13 +438,15 @@ class PageRenderer:
             ref.wrap(soup.new_tag("a", href=posixpath.relpath("book/appendix/glossary.html",
                                                               self.md.parent.relative_to(ROOT).as_posix())))
             return True
-        path = (BOOK.parent / target.lstrip("/")) if target.startswith("/") else (self.md.parent / target)
+        titled = re.search(r"\{doc\}`" + re.escape(target) + r"\s*<([^>`]+)>`", self.md.read_text(encoding="utf-8"))
+        doc = titled.group(1).strip() if titled else target  # {doc}`chapter 10 <10_generative_models>`
+        path = (BOOK.parent / doc.lstrip("/")) if doc.startswith("/") else (self.md.parent / doc)
         md = path.with_suffix(".md").resolve()
         if md not in chapter_sources():
             return False
         link = soup.new_tag("a", href=posixpath.relpath(md.relative_to(ROOT).with_suffix(".html").as_posix(),
                                                         self.md.parent.relative_to(ROOT).as_posix()))
-        link.string = chapter_title_of(md)
+        link.string = target if titled else chapter_title_of(md)
         ref.replace_with(link)
         return True
 

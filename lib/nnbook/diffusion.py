@@ -28,6 +28,7 @@ Samples are returned in the units of ``X_train``, clipped to its range.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Callable
 
 import numpy as np
@@ -38,7 +39,8 @@ from torch import nn
 from nnbook.exercises import CheckFailed, exercise, expect_close
 from nnbook.train import train_steps
 from nnbook.utils import seeded
-from nnbook.validate import check_callable, check_choice, check_float, check_int, check_tensor
+from nnbook.validate import (COUNT, NONNEGATIVE, POSITIVE, PROBABILITY, SEED, Float, Function, Instance, Int, OneOf,
+                             Tensor, checked)
 
 __all__ = [
     "linear_betas",
@@ -56,30 +58,80 @@ __all__ = [
 ]
 
 
+# ---------------------------------------------------------------- argument rules
+class Rows(Tensor):
+    """The rule for a batch of rows ``(B, D)``: a floating tensor (integers are cast to the default dtype)."""
+
+    def check(self, name, value):
+        x = super().check(name, value)
+        return x if x.is_floating_point() else x.to(torch.get_default_dtype())
+
+
+class Steps(Tensor):
+    """The rule for diffusion steps ``t``: one int (or 0-d tensor) for every row, or ``(B,)`` ints."""
+
+    def check(self, name, value):
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            return int(value)
+        t = super().check(name, value)
+        if t.is_floating_point() or t.dtype == torch.bool:
+            raise TypeError(f"{name} must hold integer steps, got dtype {t.dtype}")
+        return t.long()
+
+
+class Labels(Tensor):
+    """The rule for class labels ``(n,)``: integers >= 0, returned as a long tensor."""
+
+    def check(self, name, value):
+        y = super().check(name, value)
+        if y.is_floating_point():
+            raise ValueError(f"{name} must hold integer class indices, got dtype {y.dtype}")
+        if bool((y < 0).any()):
+            raise ValueError(f"{name} must be non-negative class indices")
+        return y.long()
+
+
+class AlphaBar(Float):
+    """The rule for one ᾱ: a float, or a 0-d tensor such as ``schedule.alpha_bars[t]``."""
+
+    def check(self, name, value):
+        return super().check(name, value.item() if isinstance(value, torch.Tensor) and value.ndim == 0 else value)
+
+
+ROWS, NOISE, STEPS, LABELS = Rows(ndim=2), Rows(ndim=2, optional=True), Steps(ndim=(0, 1)), Labels(ndim=1, optional=True)
+BETA = Float(0.0, 1.0, lo_open=True, hi_open=True)
+CLIP = Float(0.0, lo_open=True, optional=True)
+SCHEDULE_KIND = OneOf(("linear", "cosine"))
+
+
+def _like(name: str, a: torch.Tensor, x_name: str, x: torch.Tensor) -> torch.Tensor:
+    """``a`` checked to have the shape of ``x``, on the device and dtype of ``x``."""
+    if a.shape != x.shape:
+        raise ValueError(f"{name} must have the shape of {x_name} {tuple(x.shape)}, got {tuple(a.shape)}")
+    return a.to(device=x.device, dtype=x.dtype)
+
+
 # ---------------------------------------------------------------- noise schedules
+@checked(T=COUNT, beta_start=Float(0.0, 1.0, lo_open=True, hi_open=True, optional=True),
+         beta_end=Float(0.0, 1.0, lo_open=True, hi_open=True, optional=True))
 def linear_betas(T: int, beta_start: float | None = None, beta_end: float | None = None) -> torch.Tensor:
     """β_1…β_T evenly spaced from ``beta_start`` to ``beta_end`` (float64, shape ``(T,)``).
 
     Defaults are DDPM's 1e-4 → 0.02 for T = 1000, scaled by 1000/T so that any T destroys
     the data about as completely (Nichol & Dhariwal, 2021): for T = 200, 5e-4 → 0.1.
     """
-    T = check_int("T", T, min_value=1)
     scale = 1000.0 / T
     beta_start = 1e-4 * scale if beta_start is None else beta_start
     beta_end = min(0.02 * scale, 0.999) if beta_end is None else beta_end
-    beta_start = check_float("beta_start", beta_start, min_value=0.0, max_value=1.0, min_inclusive=False, max_inclusive=False)
-    beta_end = check_float("beta_end", beta_end, min_value=0.0, max_value=1.0, min_inclusive=False, max_inclusive=False)
     return torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
 
 
+@checked(T=COUNT, s=NONNEGATIVE, max_beta=BETA)
 def cosine_betas(T: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
     """The cosine schedule (Nichol & Dhariwal, 2021), shape ``(T,)``, float64.
 
     ``ᾱ(u) = cos²((u + s)/(1 + s) · π/2)`` for ``u = t/T``, and ``β_t = min(1 − ᾱ(t/T)/ᾱ((t−1)/T), max_beta)``.
     """
-    T = check_int("T", T, min_value=1)
-    s = check_float("s", s, min_value=0.0)
-    max_beta = check_float("max_beta", max_beta, min_value=0.0, max_value=1.0, min_inclusive=False, max_inclusive=False)
     f = lambda u: math.cos((u + s) / (1 + s) * math.pi / 2) ** 2
     return torch.tensor([min(1 - f((t + 1) / T) / f(t / T), max_beta) for t in range(T)], dtype=torch.float64)
 
@@ -91,8 +143,9 @@ class NoiseSchedule:
     indexed by ``t`` (entry 0 is the clean data: β_0 = 0, ᾱ_0 = 1, β̃_0 = 0).
     """
 
+    @checked(betas=Tensor(ndim=1, dtype=torch.float64))
     def __init__(self, betas):
-        b = check_tensor("betas", betas, ndim=1, dtype=torch.float64).cpu()
+        b = betas.cpu()
         if bool(((b <= 0) | (b >= 1)).any()):
             raise ValueError(f"betas must all lie strictly between 0 and 1, got min {float(b.min()):.3g}, max {float(b.max()):.3g}")
         self.T = len(b)
@@ -104,23 +157,21 @@ class NoiseSchedule:
         self.posterior_variance = torch.cat([zero, (b * (1 - ab_prev[1:]) / (1 - self.alpha_bars[1:]))])
 
     @classmethod
+    @checked(kind=SCHEDULE_KIND, T=COUNT)
     def make(cls, kind: str, T: int) -> "NoiseSchedule":
         """``kind`` = ``"linear"`` or ``"cosine"`` with ``T`` steps and the default parameters."""
-        check_choice("kind", kind, ["linear", "cosine"])
-        return cls(linear_betas(T) if kind == "linear" else cosine_betas(T))
+        return cls(linear_betas.unchecked(T) if kind == "linear" else cosine_betas.unchecked(T))
 
+    @checked(t=STEPS, n=Int(0, optional=True), min_t=Int(0))
     def check_t(self, t, n: int | None = None, min_t: int = 0) -> torch.Tensor:
-        """``t`` (int or ``(n,)`` ints) as a long tensor, checked to lie in ``[min_t, T]``."""
-        if isinstance(t, (int, np.integer)) and not isinstance(t, bool):
+        """``t`` (an int, or ``(n,)`` ints) as a long tensor ``(n,)``, checked to lie in ``[min_t, T]``."""
+        if not isinstance(t, torch.Tensor) or t.ndim == 0:
             t = torch.full((1 if n is None else n,), int(t), dtype=torch.long)
-        t = check_tensor("t", t, ndim=1)
-        if t.is_floating_point() or t.dtype == torch.bool:
-            raise TypeError(f"t must hold integer steps, got dtype {t.dtype}")
         if n is not None and len(t) != n:
             raise ValueError(f"t must have one step per row: shape ({n},), got {tuple(t.shape)}")
         if bool(((t < min_t) | (t > self.T)).any()):
             raise ValueError(f"t must lie in [{min_t}, {self.T}] (T = {self.T}), got values from {int(t.min())} to {int(t.max())}")
-        return t.long()
+        return t
 
     def snr(self) -> torch.Tensor:
         """Signal-to-noise ratio ``ᾱ_t / (1 − ᾱ_t)`` for t = 1…T, shape ``(T,)``."""
@@ -128,19 +179,8 @@ class NoiseSchedule:
         return ab / (1 - ab)
 
 
-def _check_schedule(schedule):
-    if not isinstance(schedule, NoiseSchedule):
-        raise TypeError(f"schedule must be a nnbook.diffusion.NoiseSchedule, got {type(schedule).__name__}")
-    return schedule
-
-
-def _check_x(name, x):
-    x = check_tensor(name, x, ndim=2)
-    return x if x.is_floating_point() else x.to(torch.get_default_dtype())
-
-
-def _check_clip(clip):
-    return None if clip is None else check_float("clip", clip, min_value=0.0, min_inclusive=False)
+SCHEDULE = Instance(NoiseSchedule)
+_steps = NoiseSchedule.check_t.unchecked  # _steps(schedule, t, n, min_t): for a t that has passed STEPS already
 
 
 def _column(coef: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -155,38 +195,32 @@ def _q_sample(x0: torch.Tensor, t: torch.Tensor, schedule: NoiseSchedule, noise:
 
 
 # ---------------------------------------------------------------- the forward process
+@checked(x0=ROWS, t=STEPS, schedule=SCHEDULE)
 def q_mean_var(x0, t, schedule: NoiseSchedule) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean ``√ᾱ_t x_0`` ``(B, D)`` and variance ``1 − ᾱ_t`` ``(B, 1)`` of ``q(x_t | x_0)``."""
-    schedule = _check_schedule(schedule)
-    x0 = _check_x("x0", x0)
-    t = schedule.check_t(t, len(x0))
+    t = _steps(schedule, t, len(x0))
     ab = schedule.alpha_bars[t]                                             # float64 (B,)
     return _column(ab.sqrt(), x0) * x0, _column(1 - ab, x0)
 
 
+@checked(x0=ROWS, t=STEPS, schedule=SCHEDULE, noise=NOISE)
 def q_sample(x0, t, schedule: NoiseSchedule, noise=None, generator: torch.Generator | None = None) -> torch.Tensor:
     """A draw from ``q(x_t | x_0)`` in one step: ``√ᾱ_t x_0 + √(1 − ᾱ_t) ε``.
 
     ``x0 (B, D)``; ``t`` an int or ``(B,)`` ints in ``[0, T]``; ``noise`` ``ε (B, D)`` (drawn if None).
     """
-    schedule = _check_schedule(schedule)
-    x0 = _check_x("x0", x0)
-    t = schedule.check_t(t, len(x0))
+    t = _steps(schedule, t, len(x0))
     if noise is None:
         noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
-    else:
-        noise = _check_x("noise", noise)
-        if noise.shape != x0.shape:
-            raise ValueError(f"noise must have the shape of x0 {tuple(x0.shape)}, got {tuple(noise.shape)}")
-        noise = noise.to(device=x0.device, dtype=x0.dtype)
-    return _q_sample(x0, t, schedule, noise)
+    return _q_sample(x0, t, schedule, _like("noise", noise, "x0", x0))
 
 
+@checked(x0=ROWS, t=Int(0), schedule=SCHEDULE)
 def forward_iterate(x0, t: int, schedule: NoiseSchedule, generator: torch.Generator | None = None) -> torch.Tensor:
     """Run the one-step forward process ``x_s = √(1−β_s) x_{s−1} + √β_s ε_s`` for s = 1…t. ``(B, D)``."""
-    schedule = _check_schedule(schedule)
-    x = _check_x("x0", x0)
-    t = check_int("t", t, min_value=0, max_value=schedule.T)
+    if t > schedule.T:
+        raise ValueError(f"t must be <= {schedule.T} (the schedule's T), got {t}")
+    x = x0
     for s in range(1, t + 1):
         eps = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
         x = math.sqrt(1 - schedule.betas[s]) * x + math.sqrt(schedule.betas[s]) * eps
@@ -194,6 +228,7 @@ def forward_iterate(x0, t: int, schedule: NoiseSchedule, generator: torch.Genera
 
 
 # ---------------------------------------------------------------- one reverse step
+@checked(x_t=ROWS, eps=ROWS, t=STEPS, schedule=SCHEDULE, noise=NOISE, clip=CLIP)
 def ddpm_step(x_t, eps, t, schedule: NoiseSchedule, noise=None, clip: float | None = None,
               generator: torch.Generator | None = None) -> torch.Tensor:
     """One ancestral step ``x_t → x_{t−1}`` of DDPM, given the predicted noise ``eps``.
@@ -203,26 +238,22 @@ def ddpm_step(x_t, eps, t, schedule: NoiseSchedule, noise=None, clip: float | No
     ``μ̃_t = √ᾱ_{t−1} β_t/(1−ᾱ_t) x̂_0 + √α_t (1−ᾱ_{t−1})/(1−ᾱ_t) x_t`` and ``σ_t² = β̃_t``
     (no noise at t = 1). ``x_t``, ``eps``, ``noise``: ``(B, D)``; ``t`` int or ``(B,)`` in ``[1, T]``.
     """
-    schedule = _check_schedule(schedule)
-    x_t, eps = _check_x("x_t", x_t), _check_x("eps", eps)
-    if eps.shape != x_t.shape:
-        raise ValueError(f"eps must have the shape of x_t {tuple(x_t.shape)}, got {tuple(eps.shape)}")
-    t = schedule.check_t(t, len(x_t), min_t=1)
-    clip = _check_clip(clip)
-    t = t.cpu()
+    eps = _like("eps", eps, "x_t", x_t)
+    t = _steps(schedule, t, len(x_t), min_t=1).cpu()
     ab_t, ab_prev = schedule.alpha_bars[t], schedule.alpha_bars[t - 1]     # float64 (B,)
     beta, alpha = schedule.betas[t], schedule.alphas[t]
-    x0 = (x_t - _column((1 - ab_t).sqrt(), x_t) * eps.to(x_t.dtype)) / _column(ab_t.sqrt(), x_t)
+    x0 = (x_t - _column((1 - ab_t).sqrt(), x_t) * eps) / _column(ab_t.sqrt(), x_t)
     if clip is not None:
         x0 = x0.clamp(-clip, clip)
     mean = (_column(ab_prev.sqrt() * beta / (1 - ab_t), x_t) * x0
             + _column(alpha.sqrt() * (1 - ab_prev) / (1 - ab_t), x_t) * x_t)
     if noise is None:
         noise = torch.randn(x_t.shape, generator=generator, dtype=x_t.dtype).to(x_t.device)
-    noise = _check_x("noise", noise).to(device=x_t.device, dtype=x_t.dtype)
-    return mean + _column(schedule.posterior_variance[t].sqrt(), x_t) * noise
+    return mean + _column(schedule.posterior_variance[t].sqrt(), x_t) * _like("noise", noise, "x_t", x_t)
 
 
+@checked(x_t=ROWS, eps=ROWS, alpha_bar_t=AlphaBar(0.0, 1.0, lo_open=True, hi_open=True), alpha_bar_prev=AlphaBar(0.0, 1.0, lo_open=True),
+         eta=NONNEGATIVE, noise=NOISE, clip=CLIP)
 def ddim_step(x_t, eps, alpha_bar_t, alpha_bar_prev, eta: float = 0.0, noise=None, clip: float | None = None,
               recompute_eps: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
     """One DDIM step from ``ᾱ_t`` to ``ᾱ_prev`` (Song et al., 2021), eq. (12)::
@@ -235,18 +266,10 @@ def ddim_step(x_t, eps, alpha_bar_t, alpha_bar_prev, eta: float = 0.0, noise=Non
     the clipped ``x̂_0`` (``recompute_eps=False`` keeps the old ε: a known trap, shown in chapter 16).
     ``x_t``, ``eps``: ``(B, D)``; ``alpha_bar_t``, ``alpha_bar_prev``: floats in (0, 1] with prev > t.
     """
-    x_t, eps = _check_x("x_t", x_t), _check_x("eps", eps)
-    if eps.shape != x_t.shape:
-        raise ValueError(f"eps must have the shape of x_t {tuple(x_t.shape)}, got {tuple(eps.shape)}")
-    # ᾱ values may come as 0-d tensors (schedule.alpha_bars[t])
-    alpha_bar_t, alpha_bar_prev = (a.item() if isinstance(a, torch.Tensor) and a.ndim == 0 else a for a in (alpha_bar_t, alpha_bar_prev))
-    ab_t = check_float("alpha_bar_t", alpha_bar_t, min_value=0.0, max_value=1.0, min_inclusive=False, max_inclusive=False)
-    ab_prev = check_float("alpha_bar_prev", alpha_bar_prev, min_value=0.0, max_value=1.0, min_inclusive=False)
+    eps = _like("eps", eps, "x_t", x_t)
+    ab_t, ab_prev = alpha_bar_t, alpha_bar_prev
     if ab_prev < ab_t:
         raise ValueError(f"alpha_bar_prev must be >= alpha_bar_t (a step towards the data), got {ab_prev} < {ab_t}")
-    eta = check_float("eta", eta, min_value=0.0)
-    clip = _check_clip(clip)
-    eps = eps.to(x_t.dtype)
     x0 = (x_t - math.sqrt(1 - ab_t) * eps) / math.sqrt(ab_t)
     if clip is not None:
         x0 = x0.clamp(-clip, clip)
@@ -257,14 +280,15 @@ def ddim_step(x_t, eps, alpha_bar_t, alpha_bar_prev, eta: float = 0.0, noise=Non
     if sigma > 0:
         if noise is None:
             noise = torch.randn(x_t.shape, generator=generator, dtype=x_t.dtype).to(x_t.device)
-        out = out + sigma * _check_x("noise", noise).to(device=x_t.device, dtype=x_t.dtype)
+        out = out + sigma * _like("noise", noise, "x_t", x_t)
     return out
 
 
+@checked(T=COUNT, steps=COUNT)
 def ddim_timesteps(T: int, steps: int) -> list[int]:
     """``steps + 1`` evenly spaced steps from ``T`` down to 0 (the DDIM sub-sequence τ)."""
-    T = check_int("T", T, min_value=1)
-    steps = check_int("steps", steps, min_value=1, max_value=T)
+    if steps > T:
+        raise ValueError(f"steps must be <= T = {T}, got {steps}")
     return [int(round(T - i * T / steps)) for i in range(steps + 1)]
 
 
@@ -287,13 +311,10 @@ class NoisePredictor(nn.Module):
     ``time_input=False`` hides ``t`` from the network (the ablation of chapter 16).
     """
 
+    @checked(dim=COUNT, T=COUNT, hidden=Int(2), depth=Int(0), num_classes=Int(0))
     def __init__(self, dim: int, T: int, hidden: int = 256, depth: int = 3, num_classes: int = 0, time_input: bool = True):
         super().__init__()
-        self.dim = check_int("dim", dim, min_value=1)
-        self.T = check_int("T", T, min_value=1)
-        hidden = check_int("hidden", hidden, min_value=2)
-        depth = check_int("depth", depth, min_value=0)
-        self.num_classes = check_int("num_classes", num_classes, min_value=0)
+        self.dim, self.T, self.num_classes = dim, T, num_classes
         self.time_input = bool(time_input)
         self.emb_dim = 32
         self.inp = nn.Linear(dim, hidden)
@@ -318,6 +339,9 @@ class NoisePredictor(nn.Module):
 
 
 # ---------------------------------------------------------------- the model
+SAMPLING = dict(n=COUNT, labels=LABELS, guidance=NONNEGATIVE, sampling_steps=Int(1, optional=True))  # DDPM.sample, .trajectory
+
+
 class DDPM(nn.Module):
     """A denoising diffusion model: a :class:`NoiseSchedule` and a :class:`NoisePredictor`.
 
@@ -325,14 +349,13 @@ class DDPM(nn.Module):
     with the scalars ``lo, hi`` = the training data's min and max; :meth:`sample` maps back.
     """
 
+    @checked(net=Instance(NoisePredictor), schedule=SCHEDULE, lo=Float(), hi=Float())
     def __init__(self, net: NoisePredictor, schedule: NoiseSchedule, lo: float = -1.0, hi: float = 1.0):
         super().__init__()
-        if not isinstance(net, NoisePredictor):
-            raise TypeError(f"net must be a NoisePredictor, got {type(net).__name__}")
-        self.net, self.schedule = net, _check_schedule(schedule)
+        self.net, self.schedule = net, schedule
         if net.T != schedule.T:
             raise ValueError(f"net was built for T = {net.T} but the schedule has T = {schedule.T}")
-        self.lo, self.hi = check_float("lo", lo), check_float("hi", hi)
+        self.lo, self.hi = lo, hi
         if not self.hi > self.lo:
             raise ValueError(f"hi must be > lo, got lo={lo}, hi={hi}")
         self.history: list[float] = []
@@ -345,8 +368,8 @@ class DDPM(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    @checked(x=ROWS)
     def normalize(self, x) -> torch.Tensor:
-        x = _check_x("x", x)
         if x.shape[1] != self.net.dim:
             raise ValueError(f"x must have shape (batch, {self.net.dim}), got {tuple(x.shape)}")
         return ((x.to(self.device, torch.float32) - self.lo) / (self.hi - self.lo)) * 2 - 1
@@ -357,16 +380,16 @@ class DDPM(nn.Module):
         return x.clamp(self.lo, self.hi) if clamp else x
 
     def _check_labels(self, labels, n):
+        """``labels`` (after their rule) checked against the model's classes and the number of samples ``n``."""
         if labels is None:
             return None
         if not self.net.num_classes:
             raise ValueError("labels were given but this model was trained without labels (num_classes = 0)")
-        labels = check_tensor("labels", labels, ndim=1)
-        if labels.is_floating_point() or len(labels) != n:
-            raise ValueError(f"labels must be {n} integer class indices, got dtype {labels.dtype}, shape {tuple(labels.shape)}")
-        if bool(((labels < 0) | (labels >= self.net.num_classes)).any()):
+        if len(labels) != n:
+            raise ValueError(f"labels must be {n} class indices, one per sample, got shape {tuple(labels.shape)}")
+        if bool((labels >= self.net.num_classes).any()):
             raise ValueError(f"labels must lie in [0, {self.net.num_classes - 1}]")
-        return labels.long().to(self.device)
+        return labels.to(self.device)
 
     def loss(self, x0_normed: torch.Tensor, labels=None, p_uncond: float = 0.0, generator=None) -> torch.Tensor:
         """The simplified loss ``‖ε − ε_θ(√ᾱ_t x_0 + √(1−ᾱ_t) ε, t, c)‖²`` (mean), t ~ U{1…T}.
@@ -392,6 +415,7 @@ class DDPM(nn.Module):
         cond, uncond = both.chunk(2)
         return (1 + guidance) * cond - guidance * uncond
 
+    @checked(**SAMPLING, keep=Int(2, optional=True))
     @torch.no_grad()
     def trajectory(self, n: int, labels=None, guidance: float = 0.0, sampling_steps: int | None = None,
                    generator: torch.Generator | None = None, clip: bool = True, keep: int | None = None) -> tuple[list[int], torch.Tensor]:
@@ -401,33 +425,31 @@ class DDPM(nn.Module):
         last (``x_0``), which is clipped to the data range; ``keep`` thins them to about that many.
         ``clip`` clamps the predicted ``x̂_0`` to the data range at every step.
         """
-        n = check_int("n", n, min_value=1)
-        guidance = check_float("guidance", guidance, min_value=0.0)
         labels = self._check_labels(labels, n)
         if guidance > 0 and labels is None:
             raise ValueError("guidance > 0 needs labels (the class each sample should show)")
+        if sampling_steps is not None and sampling_steps > self.T:
+            raise ValueError(f"sampling_steps must be <= T = {self.T}, got {sampling_steps}")
         c = 1.0 if clip else None
         x = torch.randn(n, self.net.dim, generator=generator).to(self.device)       # x_T ~ N(0, I)
-        if sampling_steps is None:
-            ts = list(range(self.T, -1, -1))
-        else:
-            ts = ddim_timesteps(self.T, check_int("sampling_steps", sampling_steps, min_value=1, max_value=self.T))
+        ts = list(range(self.T, -1, -1)) if sampling_steps is None else ddim_timesteps.unchecked(self.T, sampling_steps)
         frames = [x]
         was_training = self.training
         self.eval()
         for t, t_prev in zip(ts[:-1], ts[1:]):
             eps = self.predict_noise(x, t, labels, guidance)
             if sampling_steps is None:
-                x = ddpm_step(x, eps, t, self.schedule, clip=c, generator=generator)
+                x = ddpm_step.unchecked(x, eps, t, self.schedule, clip=c, generator=generator)
             else:
                 ab = self.schedule.alpha_bars
-                x = ddim_step(x, eps, ab[t], ab[t_prev], clip=c)
+                x = ddim_step.unchecked(x, eps, float(ab[t]), float(ab[t_prev]), clip=c)
             frames.append(x)
         self.train(was_training)
-        idx = range(len(frames)) if keep is None else sorted(set(np.linspace(0, len(frames) - 1, check_int("keep", keep, min_value=2)).round().astype(int)))
+        idx = range(len(frames)) if keep is None else sorted(set(np.linspace(0, len(frames) - 1, keep).round().astype(int)))
         last = len(frames) - 1
         return [ts[i] for i in idx], torch.stack([self.denormalize(frames[i], clamp=i == last) for i in idx])
 
+    @checked(**SAMPLING)
     @torch.no_grad()
     def sample(self, n: int, labels=None, guidance: float = 0.0, sampling_steps: int | None = None,
                generator: torch.Generator | None = None, clip: bool = True) -> torch.Tensor:
@@ -435,10 +457,13 @@ class DDPM(nn.Module):
 
         ``sampling_steps=None``: ancestral sampling with all T steps; an int: DDIM (η = 0) with that many.
         """
-        _, frames = self.trajectory(n, labels, guidance, sampling_steps, generator, clip, keep=2)
+        _, frames = DDPM.trajectory.unchecked(self, n, labels, guidance, sampling_steps, generator, clip, keep=2)
         return frames[-1]
 
 
+@checked(X_train=ROWS, y_train=LABELS, steps=COUNT, T=COUNT, seed=SEED, schedule=SCHEDULE_KIND, hidden=Int(2), depth=Int(0),
+         lr=POSITIVE, batch_size=COUNT, p_uncond=PROBABILITY, num_classes=Int(1, optional=True), callback=Function(optional=True),
+         every=COUNT)
 def train_ddpm(
     X_train,
     y_train=None,
@@ -467,27 +492,18 @@ def train_ddpm(
     The model keeps ``history`` (mean loss every ``every`` steps); ``callback(step, model)`` is
     called at those moments. Returns the model in eval mode.
     """
-    X = _check_x("X_train", X_train)
+    X = X_train
     if len(X) < 2:
         raise ValueError(f"X_train needs at least 2 rows, got {len(X)}")
-    steps = check_int("steps", steps, min_value=1)
-    seed = check_int("seed", seed, min_value=0)
-    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
-    batch_size = check_int("batch_size", batch_size, min_value=1)
-    p_uncond = check_float("p_uncond", p_uncond, min_value=0.0, max_value=1.0)
-    schedule = check_choice("schedule", schedule, ["linear", "cosine"])
-    every = check_int("every", every, min_value=1)
-    if callback is not None:
-        check_callable("callback", callback)
     device = X.device if device is None else torch.device(device)
     if y_train is not None:
-        y = check_tensor("y_train", y_train, ndim=1)
-        if y.is_floating_point() or len(y) != len(X):
-            raise ValueError(f"y_train must be {len(X)} integer labels, got dtype {y.dtype}, shape {tuple(y.shape)}")
-        if bool((y < 0).any()):
-            raise ValueError("y_train must be non-negative class indices")
-        num_classes = int(y.max()) + 1 if num_classes is None else check_int("num_classes", num_classes, min_value=int(y.max()) + 1)
-        y = y.long().to(device)
+        if len(y_train) != len(X):
+            raise ValueError(f"y_train must have one label per row of X_train ({len(X)}), got shape {tuple(y_train.shape)}")
+        k = int(y_train.max()) + 1
+        if num_classes is not None and num_classes < k:
+            raise ValueError(f"num_classes must be >= {k} (the largest label + 1), got {num_classes}")
+        num_classes = k if num_classes is None else num_classes
+        y = y_train.to(device)
     else:
         y, num_classes = None, 0
     lo, hi = float(X.min()), float(X.max())

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nnbook.exercises import exercise, expect_close
-from nnbook.validate import check_choice, check_float, check_int, check_tensor
+from nnbook.validate import COUNT, NONNEGATIVE, POSITIVE, Instance, Int, OneOf, Tensor, check_tensor, checked
 
 __all__ = [
     "check_binary",
@@ -60,56 +60,75 @@ def check_binary(name: str, x, *, ndim=2, n_units: int | None = None) -> torch.T
         bad = t[(t != 0) & (t != 1)].flatten()[:3].tolist()
         raise ValueError(f"{name} must contain only 0 and 1 (binary units), found e.g. {bad}; "
                          "binarise the data first, e.g. load_digits(binarize=True)")
-    if n_units is not None and t.shape[-1] != n_units:
+    return t if n_units is None else _units(name, t, n_units)
+
+
+def _units(name: str, t: torch.Tensor, n_units: int) -> torch.Tensor:
+    if t.shape[-1] != n_units:
         raise ValueError(f"{name} must have {n_units} units in its last dimension, got shape {tuple(t.shape)}")
     return t
 
 
-def _check_temperature(T) -> float:
-    return check_float("T", T, min_value=0.0, min_inclusive=False)
+class Binary(Tensor):
+    """The rule for binary states (see :func:`check_binary`); the number of units is checked in the body."""
+
+    def check(self, name, value):
+        return check_binary(name, value, ndim=self.ndim)
 
 
-def _check_bm(W, b) -> tuple[torch.Tensor, torch.Tensor]:
-    W = check_tensor("W", W, ndim=2)
-    n = W.shape[0]
-    if W.shape != (n, n):
-        raise ValueError(f"W must be square (n, n), got shape {tuple(W.shape)}")
-    if not W.is_floating_point():
-        W = W.to(torch.get_default_dtype())
-    if not torch.allclose(W, W.T):
-        raise ValueError("W must be symmetric (W[i, j] == W[j, i]): a Boltzmann machine's connections are undirected")
-    if bool((W.diagonal() != 0).any()):
-        raise ValueError("W must have a zero diagonal (no self-connections)")
-    b = check_tensor("b", b, shape=(n,)).to(W.dtype).to(W.device)
-    return W, b
+class Couplings(Tensor):
+    """The rule for a Boltzmann machine's weights: a square, symmetric ``(n, n)`` matrix with a zero diagonal."""
+
+    def check(self, name, value):
+        W = super().check(name, value)
+        if W.shape[0] != W.shape[1]:
+            raise ValueError(f"{name} must be square (n, n), got shape {tuple(W.shape)}")
+        W = W if W.is_floating_point() else W.to(torch.get_default_dtype())
+        if not torch.allclose(W, W.T):
+            raise ValueError(f"{name} must be symmetric ({name}[i, j] == {name}[j, i]): a Boltzmann machine's connections are undirected")
+        if bool((W.diagonal() != 0).any()):
+            raise ValueError(f"{name} must have a zero diagonal (no self-connections)")
+        return W
 
 
+BINARY, COUPLINGS, BIAS = Binary(ndim=2), Couplings(ndim=2), Tensor(ndim=1)
+BM = dict(W=COUPLINGS, b=BIAS)  # the rules of a Boltzmann machine's parameters
+
+
+def _bias(b: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    """The BM bias ``b`` checked against ``W`` ``(n, n)``: shape ``(n,)``, W's dtype and device."""
+    if b.shape != (W.shape[0],):
+        raise ValueError(f"b must have shape ({W.shape[0]},) to match W, got {tuple(b.shape)}")
+    return b.to(W.dtype).to(W.device)
+
+
+@checked(n=Int(1, MAX_ENUM))
 def all_binary_states(n: int, *, device=None, dtype=None) -> torch.Tensor:
     """All ``2^n`` binary vectors as a ``(2^n, n)`` tensor, row ``k`` = binary digits of ``k`` (MSB first)."""
-    n = check_int("n", n, min_value=1, max_value=MAX_ENUM)
     k = torch.arange(2**n, device=device)
     bits = 2 ** torch.arange(n - 1, -1, -1, device=device)
     return ((k[:, None] & bits) > 0).to(dtype or torch.get_default_dtype())
 
 
 # ----------------------------------------------------------------------------- fully connected BM
+@checked(**BM, s=Binary(ndim=(1, 2)))
 def bm_energy(W, b, s) -> torch.Tensor:
     """E(s) = −½ sᵀ W s − bᵀ s for states ``s`` of shape ``(B, n)`` (or ``(n,)``); returns ``(B,)`` (or ``()``)."""
-    W, b = _check_bm(W, b)
-    s = check_binary("s", s, ndim=(1, 2), n_units=W.shape[0]).to(W)
+    b, s = _bias(b, W), _units("s", s, W.shape[0]).to(W)
     return -0.5 * ((s @ W) * s).sum(-1) - s @ b
 
 
+@checked(**BM, T=POSITIVE)
 def boltzmann_distribution(W, b, T: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact p(s) = exp(−E(s)/T)/Z by enumeration. Returns ``(states (2^n, n), probs (2^n,))``."""
-    W, b = _check_bm(W, b)
-    T = _check_temperature(T)
+    b = _bias(b, W)
     if W.shape[0] > MAX_ENUM:
         raise ValueError(f"W has {W.shape[0]} units; enumeration needs at most {MAX_ENUM}")
-    states = all_binary_states(W.shape[0], device=W.device, dtype=W.dtype)
-    return states, torch.softmax(-bm_energy(W, b, states) / T, dim=0)
+    states = all_binary_states.unchecked(W.shape[0], device=W.device, dtype=W.dtype)
+    return states, torch.softmax(-bm_energy.unchecked(W, b, states) / T, dim=0)
 
 
+@checked(**BM, n_sweeps=COUNT, T=POSITIVE, n_chains=COUNT, s0=Binary(ndim=2, optional=True))
 def bm_gibbs(W, b, n_sweeps: int, *, T: float = 1.0, n_chains: int = 1, s0=None,
              generator: torch.Generator | None = None) -> torch.Tensor:
     """Sequential Gibbs sampling of a Boltzmann machine.
@@ -119,15 +138,11 @@ def bm_gibbs(W, b, n_sweeps: int, *, T: float = 1.0, n_chains: int = 1, s0=None,
     Runs ``n_chains`` independent chains in parallel (or the rows of ``s0``).
     Returns the states after every sweep, shape ``(n_sweeps, n_chains, n)``.
     """
-    W, b = _check_bm(W, b)
-    T = _check_temperature(T)
-    n_sweeps = check_int("n_sweeps", n_sweeps, min_value=1)
-    n = W.shape[0]
+    b, n = _bias(b, W), W.shape[0]
     if s0 is None:
-        n_chains = check_int("n_chains", n_chains, min_value=1)
         s = (torch.rand(n_chains, n, device=W.device, generator=generator) < 0.5).to(W.dtype)
     else:
-        s = check_binary("s0", s0, ndim=2, n_units=n).to(W).clone()
+        s = _units("s0", s0, n).to(W).clone()
     out = torch.empty(n_sweeps, s.shape[0], n, device=W.device, dtype=W.dtype)
     for t in range(n_sweeps):
         for i in range(n):
@@ -137,10 +152,10 @@ def bm_gibbs(W, b, n_sweeps: int, *, T: float = 1.0, n_chains: int = 1, s0=None,
     return out
 
 
+@checked(samples=Binary(ndim=(2, 3)))
 def empirical_distribution(samples) -> torch.Tensor:
     """Frequencies of the ``2^n`` states in ``samples`` ``(..., n)``, in the order of :func:`all_binary_states`."""
-    s = check_binary("samples", samples, ndim=(2, 3))
-    s = s.reshape(-1, s.shape[-1])
+    s = samples.reshape(-1, samples.shape[-1])
     n = s.shape[1]
     if n > MAX_ENUM:
         raise ValueError(f"samples have {n} units; at most {MAX_ENUM} can be tabulated")
@@ -149,11 +164,12 @@ def empirical_distribution(samples) -> torch.Tensor:
     return torch.bincount(idx, minlength=2**n).to(s.dtype) / len(idx)
 
 
+@checked(p=Tensor(ndim=1), q=Tensor(ndim=1))
 def total_variation(p, q) -> float:
     """Total variation distance ½ Σ |p − q| between two distributions on the same states."""
-    p = check_tensor("p", p, ndim=1)
-    q = check_tensor("q", q, shape=(p.shape[0],)).to(p)
-    return 0.5 * float((p - q).abs().sum())
+    if q.shape != p.shape:
+        raise ValueError(f"q must have shape {tuple(p.shape)} like p, got {tuple(q.shape)}")
+    return 0.5 * float((p - q.to(p)).abs().sum())
 
 
 # ----------------------------------------------------------------------------- RBM
@@ -164,12 +180,10 @@ class RBM(nn.Module):
     hidden bias ``c`` (n_hidden,). Energy E(v, h) = −vᵀ W h − bᵀ v − cᵀ h.
     """
 
+    @checked(n_visible=COUNT, n_hidden=COUNT, init_std=NONNEGATIVE)
     def __init__(self, n_visible: int, n_hidden: int, *, init_std: float = 0.01,
                  generator: torch.Generator | None = None):
         super().__init__()
-        n_visible = check_int("n_visible", n_visible, min_value=1)
-        n_hidden = check_int("n_hidden", n_hidden, min_value=1)
-        init_std = check_float("init_std", init_std, min_value=0.0)
         W = init_std * torch.randn(n_visible, n_hidden, generator=generator) if init_std > 0 else torch.zeros(n_visible, n_hidden)
         self.W = nn.Parameter(W)
         self.b = nn.Parameter(torch.zeros(n_visible))
@@ -183,13 +197,14 @@ class RBM(nn.Module):
     def n_hidden(self) -> int:
         return self.W.shape[1]
 
-    def _v(self, v, name="v"):
-        return check_binary(name, v, ndim=2, n_units=self.n_visible).to(self.W)
+    def _v(self, v, name="v"):  # v after its rule: the visible units of this RBM, on W's device and dtype
+        return _units(name, v, self.n_visible).to(self.W)
 
     def _h(self, h, name="h"):
-        return check_binary(name, h, ndim=2, n_units=self.n_hidden).to(self.W)
+        return _units(name, h, self.n_hidden).to(self.W)
 
     # -- the equations
+    @checked(v=BINARY, h=BINARY)
     def energy(self, v, h) -> torch.Tensor:
         """E(v, h) = −vᵀ W h − bᵀ v − cᵀ h, for ``v`` (B, n_visible), ``h`` (B, n_hidden); returns (B,)."""
         v, h = self._v(v), self._h(h)
@@ -197,38 +212,40 @@ class RBM(nn.Module):
             raise ValueError(f"v and h must have the same batch size, got {v.shape[0]} and {h.shape[0]}")
         return -((v @ self.W) * h).sum(1) - v @ self.b - h @ self.c
 
+    @checked(v=BINARY)
     def free_energy(self, v) -> torch.Tensor:
         """F(v) = −bᵀ v − Σ_j softplus(c_j + vᵀ W_:j), so that p(v) = exp(−F(v))/Z; returns (B,)."""
         return _free_energy(self, self._v(v))
 
+    @checked(v=BINARY)
     def p_h(self, v) -> torch.Tensor:
         """p(h_j = 1 | v) = σ(c_j + vᵀ W_:j), shape (B, n_hidden)."""
         return torch.sigmoid(self._v(v) @ self.W + self.c)
 
+    @checked(h=BINARY)
     def p_v(self, h) -> torch.Tensor:
         """p(v_i = 1 | h) = σ(b_i + W_i: h), shape (B, n_visible)."""
         return torch.sigmoid(self._h(h) @ self.W.T + self.b)
 
+    @checked(v=BINARY)
     def gibbs_step(self, v, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One block-Gibbs step v → h ~ p(h|v) → v' ~ p(v|h). Returns ``(v', h)``."""
-        ph = self.p_h(v)
-        h = torch.bernoulli(ph, generator=generator)
-        v_new = torch.bernoulli(self.p_v(h), generator=generator)
+        h = torch.bernoulli(RBM.p_h.unchecked(self, v), generator=generator)
+        v_new = torch.bernoulli(RBM.p_v.unchecked(self, h), generator=generator)
         return v_new, h
 
+    @checked(n_steps=COUNT, v0=BINARY, every=Int(0))
     def sample(self, n_steps: int, v0, generator: torch.Generator | None = None, every: int = 0) -> torch.Tensor:
         """Run block Gibbs for ``n_steps`` from ``v0``; returns p(v|h) of the last step (B, n_visible).
 
         With ``every > 0`` returns the mean images p(v|h) every ``every`` steps, shape (n_steps // every, B, n_visible).
         """
-        n_steps = check_int("n_steps", n_steps, min_value=1)
-        every = check_int("every", every, min_value=0)
         v = self._v(v0, "v0")
         frames = []
         with torch.no_grad():
             for t in range(1, n_steps + 1):
-                h = torch.bernoulli(self.p_h(v), generator=generator)
-                mean = self.p_v(h)
+                h = torch.bernoulli(RBM.p_h.unchecked(self, v), generator=generator)
+                mean = RBM.p_v.unchecked(self, h)
                 v = torch.bernoulli(mean, generator=generator)
                 if every and t % every == 0:
                     frames.append(mean)
@@ -248,19 +265,21 @@ class RBM(nn.Module):
                 h = all_binary_states(self.n_hidden, device=self.W.device, dtype=self.W.dtype)
                 return torch.logsumexp(h @ self.c + F.softplus(h @ self.W.T + self.b).sum(1), 0)
             v = all_binary_states(self.n_visible, device=self.W.device, dtype=self.W.dtype)
-            return torch.logsumexp(-self.free_energy(v), 0)
+            return torch.logsumexp(-RBM.free_energy.unchecked(self, v), 0)
 
+    @checked(v=BINARY)
     def log_likelihood(self, v) -> float:
         """Mean exact log p(v) = −F(v) − log Z over the rows of ``v``, in nats."""
         with torch.no_grad():
-            return float((-self.free_energy(v)).mean() - self.log_partition())
+            return float((-RBM.free_energy.unchecked(self, v)).mean() - self.log_partition())
 
+    @checked(v=BINARY)
     def reconstruction_error(self, v, generator: torch.Generator | None = None) -> float:
         """Mean squared error ‖v − p(v|h)‖²/n_visible with h ~ p(h|v): what CD's users often monitor."""
         v = self._v(v)
         with torch.no_grad():
-            h = torch.bernoulli(self.p_h(v), generator=generator)
-            return float(((v - self.p_v(h)) ** 2).mean())
+            h = torch.bernoulli(RBM.p_h.unchecked(self, v), generator=generator)
+            return float(((v - RBM.p_v.unchecked(self, h)) ** 2).mean())
 
 
 def rbm_from_sklearn(model, dtype: torch.dtype | None = None) -> RBM:
@@ -314,6 +333,8 @@ def _free_energy(rbm: RBM, v: torch.Tensor) -> torch.Tensor:
     return -v @ rbm.b - F.softplus(v @ rbm.W + rbm.c).sum(1)
 
 
+@checked(rbm=Instance(RBM), X=BINARY, method=OneOf(("cd", "pcd")), k=COUNT, lr=POSITIVE, epochs=Int(0), batch_size=COUNT,
+         X_test=Binary(ndim=2, optional=True), eval_every=Int(0), n_chains=Int(1, optional=True))
 def train_rbm(rbm: RBM, X, *, method: str = "cd", k: int = 1, lr: float = 0.05, epochs: int = 10,
               batch_size: int = 20, X_test=None, eval_every: int = 1, n_chains: int | None = None,
               generator: torch.Generator | None = None) -> RBMHistory:
@@ -326,18 +347,10 @@ def train_rbm(rbm: RBM, X, *, method: str = "cd", k: int = 1, lr: float = 0.05, 
     the free energies of :class:`RBMHistory` every ``eval_every`` epochs. Every random draw
     (minibatch order, Gibbs steps, the reconstruction error) uses ``generator`` when one is given.
     """
-    if not isinstance(rbm, RBM):
-        raise TypeError(f"rbm must be an RBM, got {type(rbm).__name__}")
     X = rbm._v(X, "X")
-    method = check_choice("method", method, ["cd", "pcd"])
-    k = check_int("k", k, min_value=1)
-    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
-    epochs = check_int("epochs", epochs, min_value=0)
-    batch_size = check_int("batch_size", batch_size, min_value=1)
-    eval_every = check_int("eval_every", eval_every, min_value=0)
-    if X_test is not None:
-        X_test = rbm._v(X_test, "X_test")
-    n_chains = batch_size if n_chains is None else check_int("n_chains", n_chains, min_value=1)
+    X_test = None if X_test is None else rbm._v(X_test, "X_test")
+    n_chains = batch_size if n_chains is None else n_chains
+    p_h, gibbs_step, free_energy = RBM.p_h.unchecked, RBM.gibbs_step.unchecked, RBM.free_energy.unchecked  # input checked above
     hist = RBMHistory()
     can_eval = eval_every > 0 and min(rbm.n_visible, rbm.n_hidden) <= MAX_ENUM
 
@@ -347,11 +360,11 @@ def train_rbm(rbm: RBM, X, *, method: str = "cd", k: int = 1, lr: float = 0.05, 
         hist.epoch.append(ep)
         logz = float(rbm.log_partition())
         with torch.no_grad():
-            fe_train = float(rbm.free_energy(X).mean())
+            fe_train = float(free_energy(rbm, X).mean())
             hist.train_ll.append(-fe_train - logz)
             hist.train_fe.append(fe_train)
             if X_test is not None:
-                fe_test = float(rbm.free_energy(X_test).mean())
+                fe_test = float(free_energy(rbm, X_test).mean())
                 hist.test_ll.append(-fe_test - logz)
                 hist.test_fe.append(fe_test)
         hist.log_z.append(logz)
@@ -359,7 +372,7 @@ def train_rbm(rbm: RBM, X, *, method: str = "cd", k: int = 1, lr: float = 0.05, 
         hist.pos_fe.append(float(fe_sums[0]) / n if n else math.nan)
         hist.neg_fe.append(float(fe_sums[1]) / n if n else math.nan)
         fe_sums[:] = [0.0, 0.0, 0]
-        hist.recon.append(rbm.reconstruction_error(X, generator))
+        hist.recon.append(RBM.reconstruction_error.unchecked(rbm, X, generator))
 
     if can_eval:
         record(0)
@@ -370,13 +383,13 @@ def train_rbm(rbm: RBM, X, *, method: str = "cd", k: int = 1, lr: float = 0.05, 
             perm = torch.randperm(len(X), generator=generator).to(X.device)
             for start in range(0, len(X), batch_size):
                 v0 = X[perm[start:start + batch_size]]
-                ph0 = rbm.p_h(v0)                          # positive phase
+                ph0 = p_h(rbm, v0)                          # positive phase
                 vk = v0 if method == "cd" else fantasy
                 for _ in range(k):                          # negative phase: k block-Gibbs steps
-                    vk, _ = rbm.gibbs_step(vk, generator)
+                    vk, _ = gibbs_step(rbm, vk, generator)
                 if method == "pcd":
                     fantasy = vk
-                phk = rbm.p_h(vk)
+                phk = p_h(rbm, vk)
                 if can_eval:                                # free energies before the update
                     fe_sums[0] = fe_sums[0] + _free_energy(rbm, v0).sum()
                     fe_sums[1] = fe_sums[1] + _free_energy(rbm, vk).mean() * len(v0)
@@ -401,10 +414,9 @@ class DBN(nn.Module):
     wake-sleep unties them.
     """
 
+    @checked(rbm1=Instance(RBM), rbm2=Instance(RBM))
     def __init__(self, rbm1: RBM, rbm2: RBM):
         super().__init__()
-        if not isinstance(rbm1, RBM) or not isinstance(rbm2, RBM):
-            raise TypeError("rbm1 and rbm2 must be RBMs")
         if rbm2.n_visible != rbm1.n_hidden:
             raise ValueError(f"rbm2 must have n_visible == rbm1.n_hidden = {rbm1.n_hidden}, got {rbm2.n_visible}")
         self.G = nn.Parameter(rbm1.W.detach().T.clone())
@@ -417,41 +429,42 @@ class DBN(nn.Module):
     def n_visible(self) -> int:
         return self.G.shape[1]
 
+    @checked(v=BINARY)
     def q_h1(self, v) -> torch.Tensor:
         """Recognition (up) pass q(h1 = 1 | v), shape (B, n_h1)."""
-        v = check_binary("v", v, ndim=2, n_units=self.n_visible).to(self.G)
-        return torch.sigmoid(v @ self.R + self.rc)
+        return torch.sigmoid(_units("v", v, self.n_visible).to(self.G) @ self.R + self.rc)
 
+    @checked(h1=BINARY)
     def p_v(self, h1) -> torch.Tensor:
         """Generative (down) pass p(v = 1 | h1), shape (B, n_visible)."""
-        h1 = check_binary("h1", h1, ndim=2, n_units=self.G.shape[0]).to(self.G)
-        return torch.sigmoid(h1 @ self.G + self.gb)
+        return torch.sigmoid(_units("h1", h1, self.G.shape[0]).to(self.G) @ self.G + self.gb)
 
+    @checked(v=BINARY)
     def log_likelihood(self, v) -> float:
         """Mean exact log p(v) = log Σ_h1 p(v|h1) p_top(h1), enumerating all h1 (needs n_h1 ≤ 20)."""
-        v = check_binary("v", v, ndim=2, n_units=self.n_visible).to(self.G)
+        v = _units("v", v, self.n_visible).to(self.G)
         n_h1 = self.G.shape[0]
         if n_h1 > 20:
             raise ValueError(f"exact DBN log-likelihood needs at most 20 units in h1, got {n_h1}")
         with torch.no_grad():
             h1 = all_binary_states(n_h1, device=self.G.device, dtype=self.G.dtype)
-            log_prior = -self.top.free_energy(h1) - self.top.log_partition()       # (2^n_h1,)
+            log_prior = -RBM.free_energy.unchecked(self.top, h1) - self.top.log_partition()       # (2^n_h1,)
             a = h1 @ self.G + self.gb                                              # (2^n_h1, n_visible)
             log_lik = v @ a.T - F.softplus(a).sum(1)                               # (B, 2^n_h1)
             return float(torch.logsumexp(log_lik + log_prior, 1).mean())
 
+    @checked(n=COUNT, n_gibbs=COUNT)
     def sample(self, n: int, n_gibbs: int = 200, generator: torch.Generator | None = None) -> torch.Tensor:
         """Top-down sampling: run the top RBM's Gibbs chain, then one directed pass to v. Returns p(v|h1) (n, n_visible)."""
-        n = check_int("n", n, min_value=1)
-        n_gibbs = check_int("n_gibbs", n_gibbs, min_value=1)
         h1 = torch.bernoulli(torch.full((n, self.top.n_visible), 0.5, device=self.G.device, dtype=self.G.dtype),
                              generator=generator)
         with torch.no_grad():
             for _ in range(n_gibbs):
-                h1, _ = self.top.gibbs_step(h1, generator)
-            return self.p_v(h1)
+                h1, _ = RBM.gibbs_step.unchecked(self.top, h1, generator)
+            return DBN.p_v.unchecked(self, h1)
 
 
+@checked(dbn=Instance(DBN), X=BINARY, lr=POSITIVE, epochs=Int(0), batch_size=COUNT, k=COUNT)
 def wake_sleep(dbn: DBN, X, *, lr: float = 0.01, epochs: int = 5, batch_size: int = 20, k: int = 5,
                generator: torch.Generator | None = None) -> None:
     """Fine-tune ``dbn`` with the (unsupervised) wake-sleep / up-down algorithm.
@@ -461,14 +474,9 @@ def wake_sleep(dbn: DBN, X, *, lr: float = 0.01, epochs: int = 5, batch_size: in
     Sleep phase: the top RBM's negative-phase h1 generates a fantasy v ~ p(v|h1);
     update recognition weights R += lr vᵀ (h1 − q(h1|v)).
     """
-    if not isinstance(dbn, DBN):
-        raise TypeError(f"dbn must be a DBN, got {type(dbn).__name__}")
-    X = check_binary("X", X, ndim=2, n_units=dbn.n_visible).to(dbn.G)
-    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
-    epochs = check_int("epochs", epochs, min_value=0)
-    batch_size = check_int("batch_size", batch_size, min_value=1)
-    k = check_int("k", k, min_value=1)
+    X = _units("X", X, dbn.n_visible).to(dbn.G)
     top = dbn.top
+    q_h1, p_v, p_h, gibbs_step = DBN.q_h1.unchecked, DBN.p_v.unchecked, RBM.p_h.unchecked, RBM.gibbs_step.unchecked
     with torch.no_grad():
         for _ in range(epochs):
             perm = torch.randperm(len(X), generator=generator).to(X.device)
@@ -476,21 +484,21 @@ def wake_sleep(dbn: DBN, X, *, lr: float = 0.01, epochs: int = 5, batch_size: in
                 v = X[perm[start:start + batch_size]]
                 m = len(v)
                 # wake: recognise, then learn to generate what was recognised
-                h1 = torch.bernoulli(dbn.q_h1(v), generator=generator)
-                dbn.G += lr * h1.T @ (v - dbn.p_v(h1)) / m
-                dbn.gb += lr * (v - dbn.p_v(h1)).mean(0)
+                h1 = torch.bernoulli(q_h1(dbn, v), generator=generator)
+                dbn.G += lr * h1.T @ (v - p_v(dbn, h1)) / m
+                dbn.gb += lr * (v - p_v(dbn, h1)).mean(0)
                 # top RBM: CD-k on the recognised h1
-                ph2 = top.p_h(h1)
+                ph2 = p_h(top, h1)
                 hk = h1
                 for _ in range(k):
-                    hk, _ = top.gibbs_step(hk, generator)
-                phk = top.p_h(hk)
+                    hk, _ = gibbs_step(top, hk, generator)
+                phk = p_h(top, hk)
                 top.W += lr * (h1.T @ ph2 - hk.T @ phk) / m
                 top.b += lr * (h1 - hk).mean(0)
                 top.c += lr * (ph2 - phk).mean(0)
                 # sleep: dream a v from the model's h1, learn to recognise it
-                v_dream = torch.bernoulli(dbn.p_v(hk), generator=generator)
-                q = dbn.q_h1(v_dream)
+                v_dream = torch.bernoulli(p_v(dbn, hk), generator=generator)
+                q = q_h1(dbn, v_dream)
                 dbn.R += lr * v_dream.T @ (hk - q) / m
                 dbn.rc += lr * (hk - q).mean(0)
 
