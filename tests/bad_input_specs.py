@@ -328,6 +328,7 @@ S("train.gradient_norm", lambda: dict(model=torch.nn.Linear(2, 1)))
 S("train.train_steps", lambda: (lambda m: dict(model=m, step_loss=lambda s: m(g(4, 2)).pow(2).mean(),
                                                  optimizer=torch.optim.SGD(m.parameters(), lr=0.1), steps=2, every=1))(torch.nn.Linear(2, 1)),
   step_loss=Func(), steps=COUNT, every=COUNT, callback=Func())
+S("train.minibatches", lambda: dict(n=5, batch_size=2), n=COUNT, batch_size=COUNT)
 
 # ---- metrics ----------------------------------------------------------------------------------
 CLF = lambda: __import__("nnbook.metrics").metrics.DigitClassifier()  # noqa: E731
@@ -398,10 +399,10 @@ S("transformer.load_corpus", lambda: dict(n_chars=100), n_chars=COUNT)
 S("transformer.lm_batch", lambda: dict(data=torch.arange(20), batch_size=2, block_size=4), data=Arr(1), batch_size=COUNT, block_size=Int(1, 19))
 S("transformer.mask_tokens", lambda: dict(x=torch.randint(1, 5, (2, 6))), x=Arr(2), p=Float(0, 1, True, False), mask_id=Int())
 S("transformer.reversal_data", lambda: dict(n=2, length=3, n_symbols=4), n=COUNT, length=COUNT, n_symbols=Int(2))
-S("transformer.train_steps", lambda: dict(model=TINY_TF(), batch_fn=BATCH(), steps=1), batch_fn=Func(), steps=COUNT, lr=POS)
+S("transformer.train_tokens", lambda: dict(model=TINY_TF(), batch_fn=BATCH(), steps=1), batch_fn=Func(), steps=COUNT, lr=POS)
 S("transformer.distillation_loss", lambda: dict(student_logits=g(8, 5), teacher_logits=g(8, 5, seed=1), targets=torch.arange(8) % 5),
   student_logits=Arr(2), teacher_logits=Arr(2), targets=Arr(1), temperature=POS, alpha=PROB)
-S("transformer.distill_steps", lambda: dict(student=TINY_TF(), teacher=TINY_TF(), batch_fn=BATCH(), steps=1), batch_fn=Func(), steps=COUNT, lr=POS, temperature=POS, alpha=PROB)
+S("transformer.distill_tokens", lambda: dict(student=TINY_TF(), teacher=TINY_TF(), batch_fn=BATCH(), steps=1), batch_fn=Func(), steps=COUNT, lr=POS, temperature=POS, alpha=PROB)
 S("transformer.time_forward", lambda: dict(fn=lambda: None, repeats=1), fn=Func(), repeats=COUNT)
 S("transformer.saved_activation_bytes", lambda: dict(fn=lambda: None), fn=Func())
 TOK = lambda: dict(model=__import__("nnbook.rnn").rnn.GatedRegressor("gru", 4, 3, output_size=4), X=torch.arange(12).reshape(3, 4) % 4, y=torch.arange(12).reshape(3, 4) % 4)  # noqa: E731

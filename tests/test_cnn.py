@@ -161,6 +161,39 @@ def test_training_learns_small_problem():
     assert cnn.accuracy(net, X, y) == 1.0
 
 
+def test_train_classifier_is_the_epoch_loop_written_out_and_leaves_the_global_rng_alone():
+    torch.manual_seed(0)
+    X, y = torch.randn(23, 1, 32, 32), torch.arange(23) % 3
+    init = cnn.LeNet5(3).state_dict()
+    shift = lambda xb, g: cnn.random_shift(xb, 1, generator=g)
+    ref = cnn.LeNet5(3)
+    ref.load_state_dict(init)
+    opt = torch.optim.Adam(ref.parameters(), lr=1e-3)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 3 * 3)
+    g, want = torch.Generator().manual_seed(5), []
+    for epoch in range(3):                                      # the reference: 3 epochs of batches 10, 10, 3
+        order, losses = torch.randperm(23, generator=g), []
+        for i in range(0, 23, 10):
+            idx = order[i : i + 10]
+            loss = F.cross_entropy(ref(shift(X[idx], g)), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+        want.append(sum(losses) / len(losses))
+    for _ in range(2):
+        net, epochs = cnn.LeNet5(3), []
+        net.load_state_dict(init)
+        state = torch.get_rng_state()
+        got = cnn.train_classifier(net, X, y, epochs=3, batch_size=10, lr=1e-3, augment=shift, seed=5,
+                                   callback=lambda e, m: epochs.append((e, m.training)))
+        assert torch.equal(torch.get_rng_state(), state)        # the caller's random stream is untouched
+        assert got == pytest.approx(want, rel=1e-12) and epochs == [(0, False), (1, False), (2, False)]
+        for a, b in zip(net.parameters(), ref.parameters()):
+            assert torch.equal(a, b)                            # the same steps, bit for bit
+
+
 class _Sleeper(nn.Module):
     """A module whose n-th call sleeps durations[n] seconds: a latency known in advance."""
 

@@ -188,6 +188,28 @@ def test_style_gan_training_is_deterministic():
     assert a.shape == (6, 64) and torch.equal(a, b) and float(a.min()) >= 0 and float(a.max()) <= 1
 
 
+_g = lambda seed: torch.Generator().manual_seed(seed)
+_pts = lambda n, seed: torch.randn(n, 2, generator=_g(seed))
+_digits = torch.rand(20, 64, generator=_g(9))
+
+
+@pytest.mark.parametrize("train", [
+    lambda: G.train_discriminator(_pts(50, 1), _pts(40, 2) + 1, steps=3, hidden=4, batch_size=8)(torch.ones(1, 2)),
+    lambda: G.train_2d_gan(_pts(30, 3), "wgan-gp", steps=2, n_critic=2, hidden=4, batch_size=8).sample(3, _g(0)),
+    lambda: G.train_digit_gan(_digits, steps=2, width=4, batch_size=8).sample(3, _g(0)),
+    lambda: G.train_cycle_gan(_pts(20, 4), _pts(20, 5), steps=2, hidden=4, batch_size=8)[0](torch.ones(1, 2)),
+    lambda: G.train_style_gan(_digits, steps=2, channels=4, batch_size=8).sample(3, _g(0)),
+], ids=["discriminator", "2d_gan", "digit_gan", "cycle_gan", "style_gan"])
+def test_training_leaves_the_global_rng_alone_and_repeats_with_the_seed(train):
+    outs = []
+    for global_seed in (1, 2):                            # what the caller's stream holds must not matter
+        torch.manual_seed(global_seed)
+        state = torch.get_rng_state()
+        outs.append(torch.as_tensor(train()).detach())
+        assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(outs[0], outs[1])
+
+
 @pytest.mark.parametrize("call, match", [
     (lambda: G.discriminator_loss(torch.zeros(3, 2), torch.zeros(3)), "real_logits"),
     (lambda: G.generator_loss(torch.zeros(3), non_saturating=1), "non_saturating"),

@@ -145,6 +145,40 @@ def test_skipgram_pairs_and_training():
     assert s[a].mean() > s[off].mean() + 0.1
 
 
+def test_training_leaves_the_global_rng_alone_and_repeats_with_the_seed():
+    kc = nnbook.data.karate_club()
+    w = gnn.random_walks(kc.edge_index, 34, walk_length=6, walks_per_node=2, seed=0)
+    runs = []
+    for global_seed in (1, 2):                            # what the caller's stream holds must not matter
+        torch.manual_seed(global_seed)
+        state = torch.get_rng_state()
+        runs.append(gnn.train_skipgram(w, 34, dim=4, epochs=2, batch_size=64, seed=3))
+        assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(runs[0], runs[1])
+    assert not torch.equal(runs[0], gnn.train_skipgram(w, 34, dim=4, epochs=2, batch_size=64, seed=4))
+    # the node classifier: the caller's model, full-batch Adam written out as the reference
+    x, y, mask = torch.eye(34), torch.as_tensor(kc.labels), torch.zeros(34, dtype=torch.bool)
+    mask[[0, 1, 32, 33]] = True
+    torch.manual_seed(0)
+    init = gnn.GNN(34, 8, 2, kind="gat").state_dict()
+    ref = gnn.GNN(34, 8, 2, kind="gat")
+    ref.load_state_dict(init)
+    opt, want = torch.optim.Adam(ref.parameters(), lr=0.01, weight_decay=5e-4), []
+    for _ in range(5):
+        loss = torch.nn.functional.cross_entropy(ref(x, kc.edge_index)[mask], y[mask])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        want.append(loss.item())
+    model = gnn.GNN(34, 8, 2, kind="gat")
+    model.load_state_dict(init)
+    state = torch.get_rng_state()
+    assert gnn.train_node_classifier(model, x, kc.edge_index, y, mask, epochs=5) == want
+    assert torch.equal(torch.get_rng_state(), state) and not model.training
+    for a, b in zip(model.parameters(), ref.parameters()):
+        assert torch.equal(a, b)
+
+
 def test_gcn_karate_one_label_per_class():
     nnbook.seed_everything(0)
     kc = nnbook.data.karate_club()

@@ -197,6 +197,49 @@ def test_training_reduces_loss_and_clipping_bounds_norm():
     assert float(step.norm()) == pytest.approx(lr * one.grad_norm[0], rel=1e-4)
 
 
+def test_train_regressor_is_the_loop_written_out_and_leaves_the_global_rng_alone():
+    from nnbook.data import adding_problem
+
+    X, y = (torch.as_tensor(a, dtype=torch.float32) for a in adding_problem(100, 5, seed=1))
+    torch.manual_seed(0)
+    init = R.GatedRegressor("lstm", 2, 6).state_dict()
+    ref = R.GatedRegressor("lstm", 2, 6)
+    ref.load_state_dict(init)
+    opt = torch.optim.SGD(ref.parameters(), lr=0.05, momentum=0.9)
+    g, want_loss, want_norm = torch.Generator().manual_seed(3), [], []
+    for _ in range(12):                                      # the reference: the loop written out
+        idx = torch.randint(100, (16,), generator=g)
+        loss = ((ref(X[idx])[:, -1, 0] - y[idx]) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        want_norm.append(float(torch.nn.utils.clip_grad_norm_(ref.parameters(), 0.3)))
+        want_loss.append(loss.item())
+        opt.step()
+    for _ in range(2):
+        m = R.GatedRegressor("lstm", 2, 6)
+        m.load_state_dict(init)
+        state = torch.get_rng_state()
+        res = R.train_regressor(m, X, y, steps=12, batch_size=16, lr=0.05, optimizer="momentum", clip=0.3, seed=3)
+        assert torch.equal(torch.get_rng_state(), state)     # the caller's random stream is untouched
+        assert res.loss == want_loss and res.grad_norm == want_norm and not res.diverged
+        for a, b in zip(m.parameters(), ref.parameters()):
+            assert torch.equal(a, b)
+
+
+def test_divergence_stops_before_the_update():
+    from nnbook.data import adding_problem
+
+    X, y = adding_problem(100, 5, seed=1)
+    torch.manual_seed(0)
+    m = R.ElmanRNN(2, 8, w_scale=3.0)
+    res = R.train_regressor(m, X, y, steps=200, batch_size=16, lr=5.0, optimizer="sgd")
+    assert res.diverged and len(res.loss) < 200
+    last = res.loss[-1], res.grad_norm[-1]
+    assert not (math.isfinite(last[0]) and last[0] <= 1e6 and math.isfinite(last[1]))   # the step that diverged ...
+    assert all(math.isfinite(v) for v in res.loss[:-1])                                 # ... is the first such one
+    assert all(torch.isfinite(p).all() for p in m.parameters())                         # and was not applied
+
+
 def test_checkers_accept_reference_and_reject_wrong():
     from nnbook.exercises import get
 

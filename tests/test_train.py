@@ -3,7 +3,8 @@ import torch
 from torch import nn
 
 from nnbook import seed_everything
-from nnbook.train import EarlyStopping, GradientNorm, MaxEpochs, RelativeChange, fit, gradient_norm, train_steps
+from nnbook.train import (EarlyStopping, GradientNorm, MaxEpochs, RelativeChange, fit, gradient_norm, minibatches,
+                          train_steps)
 
 
 def regression(n=64):
@@ -109,3 +110,50 @@ def test_train_steps_rejects_a_loss_that_is_not_a_scalar_tensor():
         train_steps(model, lambda s: 1.0, opt, 2)
     with pytest.raises(TypeError, match="optimizer"):
         train_steps(model, lambda s: model.weight.sum(), "adam", 2)
+
+
+def test_train_steps_clips_and_reports_the_norm_before_clipping():
+    X, y = regression(20)
+    torch.manual_seed(0)
+    model = nn.Linear(1, 1)
+    ref = nn.Linear(1, 1)
+    ref.load_state_dict(model.state_dict())
+    nn.MSELoss()(ref(X), 10 * y).backward()                     # the reference gradient, by autograd
+    g_norm = gradient_norm(ref)
+    seen = []
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+    train_steps(model, lambda s: nn.MSELoss()(model(X), 10 * y), opt, 1, clip_grad_norm=0.5,
+                on_gradient=lambda s, loss, norm: seen.append((s, norm)))
+    step = torch.cat([p.detach().flatten() for p in model.parameters()]) - before
+    assert g_norm > 0.5 and seen[0][0] == 1 and seen[0][1] == pytest.approx(g_norm, rel=1e-6)
+    assert float(step.norm()) == pytest.approx(0.1 * 0.5, rel=1e-5)   # the update used the clipped gradient
+
+
+def test_train_steps_stops_without_the_update_when_on_gradient_says_so():
+    X, y = regression(20)
+    model = nn.Linear(1, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    seen, after = [], []
+    stop_at_3 = lambda s, loss, norm: seen.append(s) or s == 3
+    history = train_steps(model, lambda s: nn.MSELoss()(model(X), y), opt, 10, every=1, on_gradient=stop_at_3,
+                          callback=lambda s, m: after.append([p.detach().clone() for p in m.parameters()]))
+    assert seen == [1, 2, 3] and len(history) == 2 and not model.training
+    for p, q in zip(model.parameters(), after[-1]):             # step 3 computed a gradient but changed nothing
+        assert torch.equal(p, q)
+    with pytest.raises(ValueError, match="clip_grad_norm"):
+        train_steps(model, lambda s: model(X).sum(), opt, 1, clip_grad_norm=0.0)
+    with pytest.raises(TypeError, match="on_gradient"):
+        train_steps(model, lambda s: model(X).sum(), opt, 1, on_gradient=3)
+
+
+def test_minibatches_cover_each_epoch_once_in_the_generators_order():
+    batches = minibatches(10, 4, torch.Generator().manual_seed(1))
+    got = [next(batches) for _ in range(6)]                     # two epochs of 4, 4, 2
+    assert [len(b) for b in got] == [4, 4, 2, 4, 4, 2]
+    g = torch.Generator().manual_seed(1)
+    for epoch in range(2):
+        assert torch.equal(torch.cat(got[3 * epoch : 3 * epoch + 3]), torch.randperm(10, generator=g))
+    assert sorted(torch.cat(got[:3]).tolist()) == list(range(10))
+    with pytest.raises(ValueError, match="batch_size"):
+        minibatches(10, 0)

@@ -156,11 +156,40 @@ def test_generate_and_training_reduce_loss():
     cfg = tr.TransformerConfig(vocab_size=6, block_size=6, d_model=16, n_heads=2, n_layers=1, causal=False)
     model = tr.Transformer(cfg)
     g = _g(4)
-    losses = tr.train_steps(model, lambda: tr.reversal_data(32, 6, 6, generator=g), steps=30, lr=1e-2)
+    losses = tr.train_tokens(model, lambda: tr.reversal_data(32, 6, 6, generator=g), steps=30, lr=1e-2)
     assert sum(losses[-5:]) < 0.85 * sum(losses[:5])  # from ln 6 ≈ 1.8 to ≈ 1.5 in 30 steps
     gpt = tr.Transformer(tr.TransformerConfig(vocab_size=10, block_size=6, d_model=16, n_heads=2))
     out = tr.generate(gpt, torch.zeros(2, 3, dtype=torch.long), n_new=8, generator=_g())
     assert out.shape == (2, 11) and out.dtype == torch.long
+
+
+def test_train_tokens_is_adamw_with_clipping_step_by_step_and_leaves_the_global_rng_alone():
+    cfg = tr.TransformerConfig(vocab_size=6, block_size=6, d_model=16, n_heads=2, n_layers=1, causal=False)
+    torch.manual_seed(0)
+    init = tr.Transformer(cfg).state_dict()
+    ref = tr.Transformer(cfg)
+    ref.load_state_dict(init)
+    opt = torch.optim.AdamW(ref.parameters(), lr=1e-2, weight_decay=0.01)
+    g, want = _g(4), []
+    for _ in range(5):                                                 # the reference: the loop written out
+        x, y = tr.reversal_data(16, 6, 6, generator=g)
+        loss = torch.nn.functional.cross_entropy(ref(x).flatten(0, 1), y.flatten())
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(ref.parameters(), 1.0)
+        opt.step()
+        want.append(loss.item())
+    runs = []
+    for _ in range(2):
+        model = tr.Transformer(cfg)
+        model.load_state_dict(init)
+        g, state = _g(4), torch.get_rng_state()
+        runs.append((tr.train_tokens(model, lambda: tr.reversal_data(16, 6, 6, generator=g), steps=5, lr=1e-2), model))
+        assert torch.equal(torch.get_rng_state(), state)               # the caller's random stream is untouched
+    assert runs[0][0] == want == runs[1][0]                            # bit for bit, and again
+    for run in runs:
+        for a, b in zip(run[1].parameters(), ref.parameters()):
+            assert torch.equal(a, b)
 
 
 def test_data_helpers():
@@ -246,7 +275,7 @@ def test_distillation_loss():
         tr.distillation_loss(s, t[:, :4], y)
 
 
-def test_distill_steps_with_precomputed_teacher_logits_matches_teacher_module():
+def test_distill_tokens_with_precomputed_teacher_logits_matches_teacher_module():
     cfg = tr.TransformerConfig(vocab_size=7, block_size=6, d_model=8, n_heads=2, n_layers=1)
     torch.manual_seed(0)
     teacher = tr.Transformer(cfg)
@@ -259,19 +288,19 @@ def test_distill_steps_with_precomputed_teacher_logits_matches_teacher_module():
         torch.manual_seed(3)
         student = tr.Transformer(cfg)
         batch = (lambda: (x, y)) if mode == "module" else (lambda: (x, y, t_logits))
-        losses = tr.distill_steps(student, teacher if mode == "module" else None, batch, steps=3,
+        losses = tr.distill_tokens(student, teacher if mode == "module" else None, batch, steps=3,
                                   callback=lambda step, m: seen.append(step))
         students.append((student, losses))
     assert students[0][1] == pytest.approx(students[1][1], rel=1e-6)
     for a, b in zip(students[0][0].parameters(), students[1][0].parameters()):
         torch.testing.assert_close(a, b)
-    assert seen == [0, 1, 2, 0, 1, 2]                                  # the callback runs after every step
+    assert seen == [1, 2, 3, 1, 2, 3]                                  # the callback runs after every step
     with pytest.raises(ValueError, match="batch_fn"):                  # teacher=None needs the logits
-        tr.distill_steps(tr.Transformer(cfg), None, lambda: (x, y), steps=1)
+        tr.distill_tokens(tr.Transformer(cfg), None, lambda: (x, y), steps=1)
     with pytest.raises(ValueError, match="teacher logits"):
-        tr.distill_steps(tr.Transformer(cfg), None, lambda: (x, y, t_logits[:, :, :5]), steps=1)
+        tr.distill_tokens(tr.Transformer(cfg), None, lambda: (x, y, t_logits[:, :, :5]), steps=1)
     with pytest.raises(TypeError, match="teacher"):
-        tr.distill_steps(tr.Transformer(cfg), "teacher", lambda: (x, y), steps=1)
+        tr.distill_tokens(tr.Transformer(cfg), "teacher", lambda: (x, y), steps=1)
 
 
 def test_saved_activation_bytes_counts_what_autograd_saves():

@@ -37,7 +37,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from nnbook.exercises import CheckFailed, exercise, expect_close, expect_equal
-from nnbook.validate import check_float, check_int, check_tensor
+from nnbook.train import minibatches, train_steps
+from nnbook.validate import check_callable, check_float, check_int, check_tensor
 
 __all__ = [
     "conv_output_size",
@@ -385,9 +386,10 @@ def train_classifier(
 ) -> list[float]:
     """Adam + cross-entropy, mini-batches; ``augment(xb, generator)`` is applied to each batch.
 
-    ``cosine=True`` anneals the learning rate from ``lr`` to 0 over the epochs (cosine schedule).
-
-    ``callback(epoch, model)`` is called after each epoch. Returns the mean training loss per epoch.
+    ``epochs`` passes over ``X`` in a fresh random order each (drawn from ``seed``), in the loop
+    :func:`nnbook.train.train_steps`. ``cosine=True`` anneals the learning rate from ``lr`` to 0
+    over all steps (cosine schedule). ``callback(epoch, model)`` (epoch from 0) is called after
+    each epoch, in eval mode. Returns the mean minibatch loss of each epoch.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -397,30 +399,23 @@ def train_classifier(
         raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
     epochs = check_int("epochs", epochs, min_value=1)
     batch_size = check_int("batch_size", batch_size, min_value=1)
+    if augment is not None:
+        check_callable("augment", augment)
+    if callback is not None:
+        check_callable("callback", callback)
     g = torch.Generator().manual_seed(check_int("seed", seed, min_value=0))
     opt = torch.optim.Adam(model.parameters(), lr=check_float("lr", lr, min_value=0.0, min_inclusive=False))
-    steps = epochs * ((len(X) + batch_size - 1) // batch_size)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if cosine else None
-    losses = []
-    for epoch in range(epochs):
-        model.train()
-        order = torch.randperm(len(X), generator=g).to(X.device)
-        total = 0.0
-        for i in range(0, len(X), batch_size):
-            idx = order[i : i + batch_size]
-            xb = X[idx] if augment is None else augment(X[idx], g)
-            loss = F.cross_entropy(model(xb), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if sched is not None:
-                sched.step()
-            total += float(loss.detach()) * len(idx)
-        losses.append(total / len(X))
-        model.eval()
-        if callback is not None:
-            callback(epoch, model)
-    return losses
+    per_epoch = (len(X) + batch_size - 1) // batch_size
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * per_epoch) if cosine else None
+    batches = minibatches(len(X), batch_size, g, device=X.device)
+
+    def step_loss(step):
+        idx = next(batches)
+        xb = X[idx] if augment is None else augment(X[idx], g)
+        return F.cross_entropy(model(xb), y[idx])
+
+    after_epoch = None if callback is None else lambda step, m: callback(step // per_epoch - 1, m)
+    return train_steps(model, step_loss, opt, epochs * per_epoch, every=per_epoch, callback=after_epoch, scheduler=sched)
 
 
 def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> float:

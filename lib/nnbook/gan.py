@@ -41,6 +41,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from nnbook.exercises import exercise, expect_close
+from nnbook.train import train_steps
+from nnbook.utils import seeded
 from nnbook.validate import check_array, check_callable, check_choice, check_float, check_int, check_tensor
 
 __all__ = [
@@ -399,10 +401,10 @@ def train_2d_gan(
     n_snapshot = check_int("n_snapshot", n_snapshot, min_value=1)
     device = torch.device("cpu") if device is None else torch.device(device)
     d = X.shape[1]
-    torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    Gnet = ensemble_mlp(K, [z_dim, hidden, hidden, d]).to(device)
-    Dnet = ensemble_mlp(K, [d, hidden, hidden, 1], lambda: nn.LeakyReLU(0.2)).to(device)
+    with seeded(seed):
+        Gnet = ensemble_mlp(K, [z_dim, hidden, hidden, d]).to(device)
+        Dnet = ensemble_mlp(K, [d, hidden, hidden, 1], lambda: nn.LeakyReLU(0.2)).to(device)
     opt_g = torch.optim.Adam(Gnet.parameters(), lr=lr, betas=(0.5, 0.9))
     opt_d = torch.optim.Adam(Dnet.parameters(), lr=lr, betas=(0.5, 0.9))
     X = X.to(device)
@@ -459,18 +461,17 @@ def train_discriminator(x_data, x_model, *, steps: int = 1000, hidden: int = 32,
     lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
     batch_size = check_int("batch_size", batch_size, min_value=1)
     seed = check_int("seed", seed, min_value=0)
-    torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    D = mlp([Xd.shape[1], hidden, hidden, 1], nn.Tanh)
-    opt = torch.optim.Adam(D.parameters(), lr=lr)
-    for _ in range(steps):
+    with seeded(seed):
+        D = mlp([Xd.shape[1], hidden, hidden, 1], nn.Tanh)
+
+    def step_loss(step):
         r = Xd[torch.randint(len(Xd), (batch_size,), generator=g)]
         f = Xm[torch.randint(len(Xm), (batch_size,), generator=g)]
-        loss = discriminator_loss(D(r), D(f))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return D.eval()
+        return discriminator_loss(D(r), D(f))
+
+    train_steps(D, step_loss, torch.optim.Adam(D.parameters(), lr=lr), steps)
+    return D
 
 
 # ---------------------------------------------------------------- digits: MLP-GAN and DCGAN
@@ -580,14 +581,11 @@ def train_digit_gan(
     every = check_int("every", every, min_value=1)
     if callback is not None:
         check_callable("callback", callback)
-    torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    if arch == "mlp":
-        w = 256 if width is None else check_int("width", width, min_value=1)
-        G, D = MLPDigitGenerator(z_dim, w), MLPDigitDiscriminator(w)
-    else:
-        w = 16 if width is None else check_int("width", width, min_value=1)
-        G, D = DCGANGenerator(z_dim, w), DCGANDiscriminator(w)
+    w = (256 if arch == "mlp" else 16) if width is None else check_int("width", width, min_value=1)
+    with seeded(seed):
+        G, D = (MLPDigitGenerator(z_dim, w), MLPDigitDiscriminator(w)) if arch == "mlp" else \
+               (DCGANGenerator(z_dim, w), DCGANDiscriminator(w))
     device = X.device
     G, D = G.to(device), D.to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
@@ -624,11 +622,11 @@ def train_cycle_gan(X_a, X_b, *, cycle_weight: float = 1.0, steps: int = 1500, s
     hidden = check_int("hidden", hidden, min_value=1)
     lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
     n = check_int("batch_size", batch_size, min_value=1)
-    torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     d = A.shape[1]
-    G, Fm = mlp([d, hidden, hidden, d]), mlp([d, hidden, hidden, d])
-    Da, Db = (mlp([d, hidden, hidden, 1], lambda: nn.LeakyReLU(0.2)) for _ in range(2))
+    with seeded(seed):
+        G, Fm = mlp([d, hidden, hidden, d]), mlp([d, hidden, hidden, d])
+        Da, Db = (mlp([d, hidden, hidden, 1], lambda: nn.LeakyReLU(0.2)) for _ in range(2))
     opt_g = torch.optim.Adam([*G.parameters(), *Fm.parameters()], lr=lr, betas=(0.5, 0.9))
     opt_d = torch.optim.Adam([*Da.parameters(), *Db.parameters()], lr=lr, betas=(0.5, 0.9))
     for _ in range(steps):
@@ -752,10 +750,10 @@ def train_style_gan(X_train, steps: int = 600, seed: int = 0, *, channels: int =
     lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
     mix_prob = check_float("mix_prob", mix_prob, min_value=0.0, max_value=1.0)
     n = check_int("batch_size", batch_size, min_value=1)
-    torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    G = StyleGenerator(z_dim, z_dim, channels).to(X.device)
-    D = DCGANDiscriminator(16).to(X.device)
+    with seeded(seed):
+        G = StyleGenerator(z_dim, z_dim, channels).to(X.device)
+        D = DCGANDiscriminator(16).to(X.device)
     opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
     data, L = 2 * X - 1, G.n_layers

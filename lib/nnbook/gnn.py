@@ -35,6 +35,8 @@ from torch import nn
 import torch.nn.functional as F
 
 from nnbook.exercises import CheckFailed, exercise, expect_close
+from nnbook.train import minibatches, train_steps
+from nnbook.utils import seeded
 from nnbook.validate import check_choice, check_float, check_int, check_tensor
 
 __all__ = [
@@ -209,21 +211,21 @@ def train_skipgram(walks, num_nodes: int, dim: int = 16, window: int = 5, num_ne
     c, o = skipgram_pairs(walks, window)
     if max(c.max(), o.max()) >= num_nodes:
         raise ValueError(f"walks contain node {max(c.max(), o.max())} >= num_nodes={num_nodes}")
-    g = torch.Generator().manual_seed(check_int("seed", seed, min_value=0))
-    torch.manual_seed(seed)
-    model = SkipGram(num_nodes, dim)
+    seed = check_int("seed", seed, min_value=0)
+    g = torch.Generator().manual_seed(seed)
+    with seeded(seed):
+        model = SkipGram(num_nodes, dim)
     c, o = torch.as_tensor(c), torch.as_tensor(o)
     freq = torch.bincount(c, minlength=num_nodes).double() ** 0.75
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    for _ in range(epochs):
-        perm = torch.randperm(len(c), generator=g)
-        for s in range(0, len(c), batch_size):
-            idx = perm[s : s + batch_size]
-            neg = torch.multinomial(freq, len(idx) * num_negative, replacement=True, generator=g).view(-1, num_negative)
-            loss = model.loss(c[idx], o[idx], neg)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    batches = minibatches(len(c), batch_size, g)
+
+    def step_loss(step):
+        idx = next(batches)
+        neg = torch.multinomial(freq, len(idx) * num_negative, replacement=True, generator=g).view(-1, num_negative)
+        return model.loss(c[idx], o[idx], neg)
+
+    per_epoch = (len(c) + batch_size - 1) // batch_size
+    train_steps(model, step_loss, torch.optim.Adam(model.parameters(), lr=lr), epochs * per_epoch, every=per_epoch)
     return model.centre.weight.detach().clone()
 
 
@@ -472,16 +474,8 @@ def train_node_classifier(model: nn.Module, x, edge_index, labels, train_mask, e
     lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
     weight_decay = check_float("weight_decay", weight_decay, min_value=0.0)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    losses = []
-    model.train()
-    for _ in range(epochs):
-        loss = F.cross_entropy(model(x, ei)[train_mask], labels[train_mask])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    model.eval()
-    return losses
+    step_loss = lambda step: F.cross_entropy(model(x, ei)[train_mask], labels[train_mask])
+    return train_steps(model, step_loss, opt, epochs, every=1)
 
 
 # ---------------------------------------------------------------- over-smoothing

@@ -16,8 +16,8 @@ the unrolled loop:
 Besides the hand-written forward/backward this module has the four training
 tricks of the notes (truncated BPTT, gradient clipping, layer normalisation,
 variational dropout), hand-written LSTM and GRU steps that match
-``torch.nn.LSTMCell``/``GRUCell``, parameter-count formulas, and a small
-training loop with optional clipping.
+``torch.nn.LSTMCell``/``GRUCell``, parameter-count formulas, and the losses of two
+tasks trained in :func:`nnbook.train.train_steps` (with optional clipping).
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from nnbook.exercises import CheckFailed, exercise, expect_close, expect_equal
+from nnbook.train import train_steps
 from nnbook.validate import check_choice, check_float, check_int, check_tensor
 
 __all__ = [
@@ -442,25 +443,29 @@ def train_regressor(model: nn.Module, X, y, *, steps: int = 300, batch_size: int
     else:  # plain SGD, or SGD with momentum 0.9
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9 if optimizer == "momentum" else 0.0)
     g = torch.Generator().manual_seed(check_int("seed", seed, min_value=0))
-    res = TrainResult()
-    start = time.perf_counter()
-    model.train()
-    for _ in range(steps):
+    kwargs = {} if detach_every is None else {"detach_every": detach_every}
+
+    def step_loss(step):
         idx = torch.randint(len(X), (min(batch_size, len(X)),), generator=g).to(device)
-        kwargs = {} if detach_every is None else {"detach_every": detach_every}
         pred = model(X[idx], **kwargs)[:, -1, 0]
-        loss = ((pred - y[idx]) ** 2).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip if clip is not None else float("inf"))
-        res.loss.append(float(loss.detach()))
-        res.grad_norm.append(float(norm))
-        if not math.isfinite(res.loss[-1]) or res.loss[-1] > 1e6 or not math.isfinite(res.grad_norm[-1]):
-            res.diverged = True
-            break
-        opt.step()
+        return ((pred - y[idx]) ** 2).mean()
+
+    return _train(model, step_loss, opt, steps, clip, stop_on_divergence=True)
+
+
+def _train(model, step_loss, opt, steps, clip, stop_on_divergence=False) -> TrainResult:
+    """:func:`nnbook.train.train_steps`, recording every step's loss and gradient norm (before clipping)."""
+    res = TrainResult()
+
+    def record(step, loss, norm):
+        res.loss.append(loss)
+        res.grad_norm.append(norm)
+        res.diverged = stop_on_divergence and not (math.isfinite(loss) and loss <= 1e6 and math.isfinite(norm))
+        return res.diverged                                    # stop before the update that would diverge
+
+    start = time.perf_counter()
+    train_steps(model, step_loss, opt, steps, every=steps, clip_grad_norm=clip, on_gradient=record)
     res.seconds = time.perf_counter() - start
-    model.eval()
     return res
 
 
@@ -510,22 +515,13 @@ def train_token_classifier(model: nn.Module, X, y, *, steps: int = 300, batch_si
     X, y = X.to(device), y.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     g = torch.Generator().manual_seed(check_int("seed", seed, min_value=0))
-    res = TrainResult()
-    start = time.perf_counter()
-    model.train()
-    for _ in range(steps):
+
+    def step_loss(step):
         idx = torch.randint(len(X), (min(batch_size, len(X)),), generator=g).to(device)
         logits = model(nn.functional.one_hot(X[idx], model.input_size).float())    # (B, T, classes)
-        loss = nn.functional.cross_entropy(logits.flatten(0, 1), y[idx].flatten(), ignore_index=-100)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip if clip is not None else float("inf"))
-        res.loss.append(float(loss.detach()))
-        res.grad_norm.append(float(norm))
-        opt.step()
-    res.seconds = time.perf_counter() - start
-    model.eval()
-    return res
+        return nn.functional.cross_entropy(logits.flatten(0, 1), y[idx].flatten(), ignore_index=-100)
+
+    return _train(model, step_loss, opt, steps, clip)
 
 
 @torch.no_grad()

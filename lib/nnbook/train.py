@@ -1,4 +1,8 @@
-"""A small training loop and the notes' four stopping criteria.
+"""The training loops: :func:`fit` with the notes' four stopping criteria, and :func:`train_steps`.
+
+:func:`train_steps` is the one minibatch loop of the chapters that do not teach the loop
+(CNN, RNN, Transformer, GNN, autoencoders, VAE, flows, diffusion): a module supplies only the
+loss of one step (which draws its own minibatch, e.g. with :func:`minibatches`) and its optimiser.
 
 The notes (static networks, §3) list four ways to decide that back-propagation
 has finished. Each is a :class:`StoppingCriterion` here:
@@ -34,6 +38,7 @@ __all__ = [
     "fit",
     "gradient_norm",
     "train_steps",
+    "minibatches",
 ]
 
 
@@ -254,13 +259,21 @@ def train_steps(
     every: int = 100,
     callback: Callable[[int, nn.Module], None] | None = None,
     scheduler=None,
+    clip_grad_norm: float | None = None,
+    on_gradient: Callable[[int, float, float], bool | None] | None = None,
 ) -> list:
-    """The minibatch loop the generative chapters share: ``steps`` optimiser steps, counted by step.
+    """The minibatch loop of every chapter that does not teach the loop: ``steps`` optimiser steps.
 
     Step ``s`` (from 1) minimises ``step_loss(s)`` (a scalar tensor; the function draws its own
-    minibatch). Every ``every`` steps the mean loss of the last ``every`` steps is appended to the
-    returned list and ``callback(s, model)`` runs with the model in eval mode. ``scheduler``, if
-    given, is stepped after the optimiser. The model is left in eval mode.
+    minibatch): zero the gradients, back-propagate, optionally clip, step the optimiser (and the
+    ``scheduler``, if given). Every ``every`` steps the mean loss of the last ``every`` steps is
+    appended to the returned list (``every=1``: the loss of every step) and ``callback(s, model)``
+    runs with the model in eval mode. The model is left in eval mode.
+
+    ``clip_grad_norm=θ`` rescales the gradient so that its total norm is at most ``θ``
+    (``torch.nn.utils.clip_grad_norm_``). ``on_gradient(s, loss, norm)``, if given, sees each step's
+    loss and the total gradient norm *before* clipping, after the backward pass and before the
+    update; if it returns ``True`` training stops there, without that update (e.g. on divergence).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -271,6 +284,10 @@ def train_steps(
     every = check_int("every", every, min_value=1)
     if callback is not None:
         check_callable("callback", callback)
+    if clip_grad_norm is not None:
+        clip_grad_norm = check_float("clip_grad_norm", clip_grad_norm, min_value=0.0, min_inclusive=False)
+    if on_gradient is not None:
+        check_callable("on_gradient", on_gradient)
     history, running = [], 0.0
     model.train()
     for step in range(1, steps + 1):
@@ -279,6 +296,11 @@ def train_steps(
             raise TypeError(f"step_loss must return a scalar tensor, got {type(loss).__name__}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if clip_grad_norm is not None or on_gradient is not None:
+            max_norm = clip_grad_norm if clip_grad_norm is not None else float("inf")
+            norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm)       # the norm before clipping
+            if on_gradient is not None and on_gradient(step, float(loss.detach()), float(norm)):
+                break
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
@@ -292,3 +314,22 @@ def train_steps(
                 model.train()
     model.eval()
     return history
+
+
+def minibatches(n: int, batch_size: int, generator: torch.Generator | None = None, device=None):
+    """Endless minibatches of indices into ``range(n)``, for a ``step_loss`` that trains in epochs.
+
+    Each epoch is a fresh permutation, drawn from ``generator`` when the epoch's first batch is
+    taken, cut into ``ceil(n / batch_size)`` batches (the last one may be smaller). Use it as
+    ``batches = minibatches(len(X), 64, g)`` and ``idx = next(batches)`` inside ``step_loss``.
+    """
+    n = check_int("n", n, min_value=1)
+    batch_size = check_int("batch_size", batch_size, min_value=1)
+
+    def batches():
+        while True:
+            order = torch.randperm(n, generator=generator).to(device)
+            for i in range(0, n, batch_size):
+                yield order[i : i + batch_size]
+
+    return batches()

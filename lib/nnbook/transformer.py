@@ -31,6 +31,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from nnbook.exercises import exercise, expect_close, expect_equal, CheckFailed
+from nnbook.train import train_steps
 from nnbook.validate import check_callable, check_float, check_int, check_tensor
 
 __all__ = [
@@ -54,9 +55,9 @@ __all__ = [
     "parity_data",
     "parity_batch",
     "parity_accuracy",
-    "train_steps",
+    "train_tokens",
     "distillation_loss",
-    "distill_steps",
+    "distill_tokens",
     "saved_activation_bytes",
     "time_forward",
 ]
@@ -454,32 +455,29 @@ def parity_accuracy(model: Transformer, codes, n_bits: int = 8, scratchpad: bool
     return (out[:, -1].cpu() == answer).float().mean().item()
 
 
-def train_steps(model: nn.Module, batch_fn, steps: int, lr: float = 3e-3, callback=None) -> list[float]:
-    """Train ``model`` for ``steps`` AdamW steps on batches ``x, y = batch_fn()``; returns the losses.
+def _adamw(model: nn.Module, lr: float) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
 
-    The loss is token-level cross-entropy of ``model(x)`` (B, T, V) against ``y`` (B, T);
-    targets equal to -100 are ignored. ``callback(step, model)`` runs after every step.
+
+def train_tokens(model: nn.Module, batch_fn, steps: int, lr: float = 3e-3, callback=None) -> list[float]:
+    """Train ``model`` for ``steps`` steps on batches ``x, y = batch_fn()``; returns the loss of every step.
+
+    The loss is token-level cross-entropy of ``model(x)`` (B, T, V) against ``y`` (B, T); targets
+    equal to -100 are ignored. AdamW (weight decay 0.01), gradient norm clipped to 1, in the loop
+    :func:`nnbook.train.train_steps`; ``callback(step, model)`` runs after every step (from 1).
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     batch_fn = check_callable("batch_fn", batch_fn)
-    steps = check_int("steps", steps, min_value=1)
     lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
     device = next(model.parameters()).device
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    losses = []
-    model.train()
-    for step in range(steps):
+
+    def step_loss(step):
         x, y = batch_fn()
-        logits = model(x.to(device))
-        loss = F.cross_entropy(logits.flatten(0, 1), y.to(device).flatten())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        losses.append(loss.item())
-        if callback is not None:
-            callback(step, model)
-    model.eval()
-    return losses
+        logits = model(x.to(device))                                              # (B, T, V)
+        return F.cross_entropy(logits.flatten(0, 1), y.to(device).flatten())
+
+    return train_steps(model, step_loss, _adamw(model, lr), steps, every=1, clip_grad_norm=1.0, callback=callback)
 
 
 def distillation_loss(student_logits, teacher_logits, targets, temperature: float = 2.0, alpha: float = 0.5):
@@ -505,29 +503,28 @@ def distillation_loss(student_logits, teacher_logits, targets, temperature: floa
     return (1 - alpha) * hard + alpha * temperature**2 * soft
 
 
-def distill_steps(student: nn.Module, teacher: nn.Module | None, batch_fn, steps: int, lr: float = 3e-3,
-                  temperature: float = 2.0, alpha: float = 0.5, callback=None) -> list[float]:
-    """Like :func:`train_steps`, but the loss is :func:`distillation_loss` against a frozen ``teacher``.
+def distill_tokens(student: nn.Module, teacher: nn.Module | None, batch_fn, steps: int, lr: float = 3e-3,
+                   temperature: float = 2.0, alpha: float = 0.5, callback=None) -> list[float]:
+    """Like :func:`train_tokens`, but the loss is :func:`distillation_loss` against a frozen ``teacher``.
 
     With a ``teacher`` module, ``batch_fn()`` returns ``(x, y)`` and the teacher's logits are computed
     on every batch. With ``teacher=None``, ``batch_fn()`` returns ``(x, y, teacher_logits)`` with the
     teacher's logits (B, T, V) computed beforehand (cheaper when the student sees a fixed set of windows).
-    ``callback(step, student)`` runs after every step.
+    ``callback(step, student)`` runs after every step (from 1).
     """
+    if not isinstance(student, nn.Module):
+        raise TypeError(f"student must be a torch.nn.Module, got {type(student).__name__}")
     if teacher is not None and not isinstance(teacher, nn.Module):
         raise TypeError(f"teacher must be a torch.nn.Module or None, got {type(teacher).__name__}")
     batch_fn = check_callable("batch_fn", batch_fn)
-    steps = check_int("steps", steps, min_value=1)
     lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
     temperature = check_float("temperature", temperature, min_value=0.0, min_inclusive=False)
     alpha = check_float("alpha", alpha, min_value=0.0, max_value=1.0)
     device = next(student.parameters()).device
-    opt = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.01)
     if teacher is not None:
         teacher.eval()
-    student.train()
-    losses = []
-    for step in range(steps):
+
+    def step_loss(step):
         batch = batch_fn()
         if len(batch) != (2 if teacher is not None else 3):
             raise ValueError("batch_fn must return (x, y) with a teacher module, (x, y, teacher_logits) with "
@@ -542,16 +539,9 @@ def distill_steps(student: nn.Module, teacher: nn.Module | None, batch_fn, steps
         if t_logits.shape != s_logits.shape:
             raise ValueError(f"teacher logits must have the student's shape {tuple(s_logits.shape)}, "
                              f"got {tuple(t_logits.shape)}")
-        loss = distillation_loss(s_logits.flatten(0, 1), t_logits.flatten(0, 1), y.flatten(), temperature, alpha)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-        opt.step()
-        losses.append(loss.item())
-        if callback is not None:
-            callback(step, student)
-    student.eval()
-    return losses
+        return distillation_loss(s_logits.flatten(0, 1), t_logits.flatten(0, 1), y.flatten(), temperature, alpha)
+
+    return train_steps(student, step_loss, _adamw(student, lr), steps, every=1, clip_grad_norm=1.0, callback=callback)
 
 
 def saved_activation_bytes(fn) -> int:
