@@ -2,10 +2,11 @@
 
 One module per topic. The shared infrastructure:
 
-- :mod:`nnbook.utils`     seeding and device selection
-- :mod:`nnbook.validate`  argument checks with clear error messages
+- :mod:`nnbook.utils`     seeding (``seed_everything``, ``seeded``) and device selection
+- :mod:`nnbook.validate`  argument rules declared once per function (``@checked``), clear error messages
 - :mod:`nnbook.data`      offline datasets with deterministic splits
-- :mod:`nnbook.train`     a small training loop and the notes' stopping criteria
+- :mod:`nnbook.train`     ``fit`` with the notes' stopping criteria, and ``train_steps``, the one
+                          minibatch loop of the chapters that do not teach the loop
 - :mod:`nnbook.plot`      one plotting style and animations for the static website
 - :mod:`nnbook.exercises` checkers for the coding exercises
 """
