@@ -35,7 +35,8 @@ from torch import nn
 
 from nnbook.exercises import exercise, expect_equal
 from nnbook.utils import seeded
-from nnbook.validate import check_callable, check_float, check_int, check_tensor
+from nnbook.validate import (COUNT, NONNEGATIVE, POSITIVE, SEED, Function, Instance, Int, Tensor, check_int,
+                             check_tensor, checked)
 
 __all__ = [
     "check_binary_rows",
@@ -48,12 +49,7 @@ __all__ = [
 ]
 
 
-def _floating(t: torch.Tensor) -> torch.Tensor:
-    """Keep a floating tensor's dtype (float64 stays float64); convert ints and bools to the default float."""
-    return t if t.is_floating_point() else t.to(torch.get_default_dtype())
-
-
-# ---------------------------------------------------------------- checks
+# ---------------------------------------------------------------- checks and argument rules
 def check_binary_rows(name: str, x, dim: int | None = None) -> torch.Tensor:
     """Return ``x`` as a float tensor ``(n, dim)`` of 0s and 1s, or raise naming ``name``."""
     t = check_tensor(name, x, ndim=2)
@@ -69,10 +65,29 @@ def check_binary_rows(name: str, x, dim: int | None = None) -> torch.Tensor:
     return t
 
 
-def _check_order(order, D: int) -> torch.Tensor:
-    if order is None:
+class Binary(Tensor):
+    """The rule for binary rows ``(n, D)``: see :func:`check_binary_rows`."""
+
+    def check(self, name, value):
+        return check_binary_rows(name, value)
+
+
+class Rows(Tensor):
+    """The rule for real inputs: a floating tensor (float64 stays float64; ints become the default float)."""
+
+    def check(self, name, value):
+        x = super().check(name, value)
+        return x if x.is_floating_point() else x.to(torch.get_default_dtype())
+
+
+BINARY, ORDER = Binary(ndim=2), Tensor(ndim=1, optional=True)
+GENERATOR = Instance(torch.Generator, optional=True)
+
+
+def _order(o, D: int) -> torch.Tensor:
+    """``order`` after its rule: a permutation of ``0 … D−1`` as a long tensor (``None``: raster order)."""
+    if o is None:
         return torch.arange(D)
-    o = check_tensor("order", order, ndim=1)
     if o.is_floating_point() and not bool((o == o.round()).all()):
         raise ValueError("order must contain integers")
     o = o.long()
@@ -82,20 +97,20 @@ def _check_order(order, D: int) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- masks
+@checked(input_dim=Int(2), order=ORDER)
 def made_degrees(input_dim: int, hidden: Sequence[int], order=None) -> list[torch.Tensor]:
     """Degrees of every layer: ``[inputs (D,), hidden_1 (H1,), …]``.
 
     Input ``order[i]`` gets degree ``i + 1`` (the default order is 0, 1, …, D−1);
     hidden unit ``k`` gets degree ``1 + (k mod (D − 1))``, so every degree 1 … D−1 is used.
     """
-    D = check_int("input_dim", input_dim, min_value=2)
-    hidden = _check_hidden(hidden)
-    o = _check_order(order, D)
+    D, hidden, o = input_dim, _check_hidden(hidden), _order(order, input_dim)
     deg_in = torch.empty(D, dtype=torch.long)
     deg_in[o] = torch.arange(1, D + 1)
     return [deg_in] + [1 + torch.arange(h) % (D - 1) for h in hidden]
 
 
+@checked(input_dim=Int(2), order=ORDER)
 def made_masks(input_dim: int, hidden: Sequence[int], order=None) -> list[torch.Tensor]:
     """The binary masks of a MADE, one per weight matrix, shaped like ``nn.Linear.weight``.
 
@@ -103,7 +118,7 @@ def made_masks(input_dim: int, hidden: Sequence[int], order=None) -> list[torch.
     ``M[k, j] = 1 iff m(k) ≥ m(j)`` between hidden layers and ``M[d, k] = 1 iff m(d) > m(k)``
     into the outputs (output ``d`` has the degree of input ``d``).
     """
-    degs = made_degrees(input_dim, hidden, order)
+    degs = made_degrees.unchecked(input_dim, hidden, order)
     masks = [(d_out[:, None] >= d_in[None, :]).float() for d_in, d_out in zip(degs[:-1], degs[1:])]
     masks.append((degs[0][:, None] > degs[-1][None, :]).float())
     return masks
@@ -120,9 +135,12 @@ def _check_hidden(hidden) -> tuple[int, ...]:
 class MaskedLinear(nn.Linear):
     """``y = (M ⊙ W) x + b``: a linear layer whose connections are cut by a fixed 0/1 mask ``M (out, in)``."""
 
+    @checked(in_features=COUNT, out_features=COUNT, mask=Tensor(ndim=2))
     def __init__(self, in_features: int, out_features: int, mask):
-        super().__init__(check_int("in_features", in_features, min_value=1), check_int("out_features", out_features, min_value=1))
-        mask = check_tensor("mask", mask, shape=(out_features, in_features), dtype=torch.get_default_dtype())
+        super().__init__(in_features, out_features)
+        if mask.shape != (out_features, in_features):
+            raise ValueError(f"mask must have shape ({out_features}, {in_features}), got {tuple(mask.shape)}")
+        mask = mask.to(torch.get_default_dtype())
         if not bool(((mask == 0) | (mask == 1)).all()):
             raise ValueError("mask must contain only 0 and 1")
         self.register_buffer("mask", mask)
@@ -145,12 +163,13 @@ class MADE(nn.Module):
     Shapes: ``x (n, D)`` binary → ``logits(x) (n, D)``, ``log_prob(x) (n,)``.
     """
 
+    @checked(input_dim=Int(2), order=ORDER)
     def __init__(self, input_dim: int = 64, hidden: int | Sequence[int] = (512,), order=None):
         super().__init__()
-        self.input_dim = check_int("input_dim", input_dim, min_value=2)
+        self.input_dim = input_dim
         self.hidden = _check_hidden(hidden)
-        self.register_buffer("order", _check_order(order, self.input_dim))
-        masks = made_masks(self.input_dim, self.hidden, self.order)
+        self.register_buffer("order", _order(order, self.input_dim))
+        masks = made_masks.unchecked(self.input_dim, self.hidden, self.order)
         sizes = [self.input_dim, *self.hidden, self.input_dim]
         layers: list[nn.Module] = []
         for i, m in enumerate(masks):
@@ -163,34 +182,35 @@ class MADE(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def _prep(self, x, name: str = "x") -> torch.Tensor:
-        x = check_binary_rows(name, x, self.input_dim)
+    def _fit(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """``x (n, D)`` after its rule, moved to the parameters' device and dtype."""
+        if x.shape[1] != self.input_dim:
+            raise ValueError(f"{name} must have shape (n, {self.input_dim}), got {tuple(x.shape)}")
         return x.to(device=self.device, dtype=next(self.parameters()).dtype)
 
+    @checked(x=Rows(ndim=2))
     def logits(self, x) -> torch.Tensor:
         """Logits of ``p(x_d = 1 | x_<d)`` for every ``d``: ``(n, D)``; entry ``d`` depends only on ``x_<d``.
 
         ``x`` may be any real ``(n, D)`` tensor here (the Jacobian check feeds continuous inputs).
         """
-        x = _floating(check_tensor("x", x, ndim=2))
-        if x.shape[1] != self.input_dim:
-            raise ValueError(f"x must have shape (n, {self.input_dim}), got {tuple(x.shape)}")
-        return self.net(x.to(device=self.device, dtype=next(self.parameters()).dtype))
+        return self.net(self._fit("x", x))
 
     def forward(self, x) -> torch.Tensor:
         return self.logits(x)
 
+    @checked(x=BINARY)
     def log_prob(self, x) -> torch.Tensor:
         """Exact ``log p(x) = Σ_d log p(x_d | x_<d)`` in nats for binary rows ``x (n, D)``; returns ``(n,)``."""
-        x = self._prep(x)
+        return self._log_prob(self._fit("x", x))
+
+    def _log_prob(self, x):                      # unchecked: the training loop calls it
         return -F.binary_cross_entropy_with_logits(self.net(x), x, reduction="none").sum(dim=1)
 
     @torch.no_grad()
+    @checked(n=COUNT, generator=GENERATOR)
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw ``n`` binary vectors ``(n, D)`` by ancestral sampling along the order: ``D`` network passes."""
-        n = check_int("n", n, min_value=1)
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
         dtype = next(self.parameters()).dtype
         x = torch.zeros(n, self.input_dim, device=self.device, dtype=dtype)
         u = torch.rand(n, self.input_dim, generator=generator, dtype=dtype).to(self.device)
@@ -200,6 +220,8 @@ class MADE(nn.Module):
         return x
 
 
+@checked(X_train=BINARY, epochs=COUNT, lr=POSITIVE, batch_size=COUNT, weight_decay=NONNEGATIVE, seed=SEED,
+         callback=Function(optional=True))
 def train_made(
     X_train,
     *,
@@ -217,18 +239,11 @@ def train_made(
     Each epoch visits every row once in a seeded random order. ``callback(epoch, model)``
     is called after every epoch (model in eval mode). The model's ``history`` attribute
     holds the mean training NLL (nats) of every epoch. Returns the trained model on
-    ``X_train``'s device.
+    ``X_train``'s device. ``hidden`` and ``order`` are checked by :class:`MADE`.
     """
-    X = check_binary_rows("X_train", X_train)
-    epochs = check_int("epochs", epochs, min_value=1)
-    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
-    batch_size = check_int("batch_size", batch_size, min_value=1)
-    weight_decay = check_float("weight_decay", weight_decay, min_value=0.0)
-    seed = check_int("seed", seed, min_value=0)
-    if callback is not None:
-        check_callable("callback", callback)
     with seeded(seed):                            # the initial weights; the caller's random state is left alone
-        model = MADE(X.shape[1], hidden, order).to(X.device)
+        model = MADE(X_train.shape[1], hidden, order).to(X_train.device)
+    X = model._fit("X_train", X_train)          # the parameters' dtype, once (the steps below are unchecked)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     g = torch.Generator().manual_seed(seed)
     model.history = []
@@ -237,7 +252,7 @@ def train_made(
         total = 0.0
         for i in range(0, len(X), batch_size):
             xb = X[perm[i:i + batch_size]]
-            loss = -model.log_prob(xb).mean()
+            loss = -model._log_prob(xb).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -251,14 +266,12 @@ def train_made(
     return model
 
 
+@checked(model=Instance(MADE), x=Rows(ndim=1))
 def input_output_jacobian(model: MADE, x) -> torch.Tensor:
     """``J[d, j] = ∂ logit_d / ∂ x_j`` at one input ``x (D,)`` (real-valued), by autograd: ``(D, D)``.
 
     For a correct MADE in the default order, ``J`` is strictly lower-triangular.
     """
-    if not isinstance(model, MADE):
-        raise TypeError(f"model must be a nnbook.autoregressive.MADE, got {type(model).__name__}")
-    x = _floating(check_tensor("x", x, ndim=1))
     if x.shape[0] != model.input_dim:
         raise ValueError(f"x must have shape ({model.input_dim},), got {tuple(x.shape)}")
     x = x.to(device=model.device, dtype=next(model.parameters()).dtype)

@@ -43,7 +43,7 @@ from torch import nn
 from nnbook.exercises import CheckFailed, exercise, expect_close
 from nnbook.train import train_steps
 from nnbook.utils import seeded
-from nnbook.validate import check_callable, check_float, check_int, check_tensor
+from nnbook.validate import COUNT, POSITIVE, SEED, Function, Instance, Int, Tensor, check_tensor, checked
 
 __all__ = [
     "AffineCoupling",
@@ -56,27 +56,34 @@ __all__ = [
 ]
 
 
-def _floating(t: torch.Tensor) -> torch.Tensor:
-    """Keep a floating tensor's dtype (float64 stays float64); convert ints and bools to the default float."""
-    return t if t.is_floating_point() else t.to(torch.get_default_dtype())
+# ---------------------------------------------------------------- argument rules
+class Rows(Tensor):
+    """The rule for points ``(n, d)``: a floating tensor (float64 stays float64; ints become the default float)."""
 
+    def check(self, name, value):
+        x = super().check(name, value)
+        return x if x.is_floating_point() else x.to(torch.get_default_dtype())
+
+
+class BinaryRows(Tensor):
+    """The rule for binarised rows ``(n, D)`` of 0s and 1s, returned in the default float dtype."""
+
+    def check(self, name, value):
+        X = check_tensor(name, value, ndim=self.ndim, dtype=torch.get_default_dtype())
+        if not bool(((X == 0) | (X == 1)).all()):
+            raise ValueError(f"{name} must contain only 0 and 1 (binarised data, e.g. load_digits(binarize=True))")
+        return X
+
+
+ROWS, BINARY = Rows(ndim=2), BinaryRows(ndim=2)
+GENERATOR = Instance(torch.Generator, optional=True)
 LOG_2PI = math.log(2 * math.pi)
 
 
+@checked(z=ROWS)
 def standard_normal_log_prob(z) -> torch.Tensor:
     """``log N(z; 0, I) = −½ (‖z‖² + d log 2π)`` for ``z (n, d)``; returns ``(n,)``."""
-    z = check_tensor("z", z, ndim=2)
-    if not z.is_floating_point():
-        z = z.to(torch.get_default_dtype())
     return -0.5 * (z.pow(2).sum(dim=1) + z.shape[1] * LOG_2PI)
-
-
-def _check_rows(name: str, x, dim: int, like: nn.Module) -> torch.Tensor:
-    x = _floating(check_tensor(name, x, ndim=2))
-    if x.shape[1] != dim:
-        raise ValueError(f"{name} must have shape (n, {dim}), got {tuple(x.shape)}")
-    p = next(like.parameters())
-    return x.to(device=p.device, dtype=p.dtype)
 
 
 class AffineCoupling(nn.Module):
@@ -86,11 +93,13 @@ class AffineCoupling(nn.Module):
     its outputs are the log-scale ``s = scale · tanh(·)`` (bounded, for stable training) and the shift ``t``.
     """
 
+    @checked(dim=Int(2), mask=Tensor(ndim=1), hidden=COUNT)
     def __init__(self, dim: int, mask, hidden: int = 64):
         super().__init__()
-        self.dim = check_int("dim", dim, min_value=2)
-        hidden = check_int("hidden", hidden, min_value=1)
-        mask = check_tensor("mask", mask, shape=(self.dim,), dtype=torch.get_default_dtype())
+        self.dim = dim
+        if mask.shape != (dim,):
+            raise ValueError(f"mask must have shape ({dim},), got {tuple(mask.shape)}")
+        mask = mask.to(torch.get_default_dtype())
         if not bool(((mask == 0) | (mask == 1)).all()) or mask.sum() == 0 or mask.sum() == self.dim:
             raise ValueError("mask must contain only 0 and 1, with at least one of each")
         self.register_buffer("mask", mask)
@@ -130,11 +139,10 @@ class RealNVP(nn.Module):
     ``(x − loc) · exp(−log_scale)`` (set from the data by :func:`train_flow`).
     """
 
+    @checked(dim=Int(2), n_couplings=COUNT, hidden=COUNT)
     def __init__(self, dim: int = 2, n_couplings: int = 8, hidden: int = 64):
         super().__init__()
-        self.dim = check_int("dim", dim, min_value=2)
-        self.n_couplings = check_int("n_couplings", n_couplings, min_value=1)
-        self.hidden = check_int("hidden", hidden, min_value=1)
+        self.dim, self.n_couplings, self.hidden = dim, n_couplings, hidden
         even = (torch.arange(dim) % 2 == 0).float()
         self.couplings = nn.ModuleList(
             AffineCoupling(dim, even if k % 2 == 0 else 1 - even, hidden) for k in range(n_couplings))
@@ -145,9 +153,18 @@ class RealNVP(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    def _match(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] != self.dim:
+            raise ValueError(f"{name} must have shape (n, {self.dim}), got {tuple(x.shape)}")
+        return x
+
+    @checked(x=ROWS)
     def forward(self, x):
         """``x (n, dim)`` → ``(z (n, dim), log_det (n,))`` with ``log_det = log|det ∂z/∂x|``."""
-        x = _check_rows("x", x, self.dim, self)
+        return self._forward(self._match("x", x))
+
+    def _forward(self, x):                       # the unchecked pass (the training loop calls it)
+        x = x.to(self.loc)                        # the parameters' device and dtype
         z = (x - self.loc) * torch.exp(-self.log_scale)
         log_det = (-self.log_scale.sum()).expand(len(x)).clone()
         for layer in self.couplings:
@@ -155,29 +172,34 @@ class RealNVP(nn.Module):
             log_det = log_det + ld
         return z, log_det
 
+    @checked(z=ROWS)
     def inverse(self, z) -> torch.Tensor:
         """``z (n, dim)`` → ``x (n, dim)`` with ``forward(inverse(z))[0] == z`` (up to rounding)."""
-        x = _check_rows("z", z, self.dim, self)
+        x = self._match("z", z).to(self.loc)
         for layer in reversed(self.couplings):
             x = layer.inverse(x)
         return x * torch.exp(self.log_scale) + self.loc
 
+    @checked(x=ROWS)
     def log_prob(self, x) -> torch.Tensor:
         """Exact ``log p(x) = log N(f(x); 0, I) + log|det ∂f/∂x|`` in nats, ``(n,)``."""
-        z, log_det = self(x)
-        return standard_normal_log_prob(z) + log_det
+        return self._log_prob(self._match("x", x))
+
+    def _log_prob(self, x):                      # unchecked
+        z, log_det = self._forward(x)
+        return standard_normal_log_prob.unchecked(z) + log_det
 
     @torch.no_grad()
+    @checked(n=COUNT, generator=GENERATOR)
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` samples ``(n, dim)``: ``z ~ N(0, I)``, then one inverse pass ``x = f⁻¹(z)``."""
-        n = check_int("n", n, min_value=1)
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
         p = next(self.parameters())
         z = torch.randn(n, self.dim, generator=generator, dtype=p.dtype).to(p.device)
-        return self.inverse(z)
+        return RealNVP.inverse.unchecked(self, z)
 
 
+@checked(X_train=ROWS, steps=COUNT, n_couplings=COUNT, hidden=COUNT, lr=POSITIVE, batch_size=COUNT,
+         dequantize=Instance(bool), seed=SEED, callback=Function(optional=True), every=COUNT)
 def train_flow(
     X_train,
     *,
@@ -200,20 +222,11 @@ def train_flow(
     ``callback(step, model)`` runs every ``every`` steps (and at step 0); ``model.history`` holds the
     mean training NLL (nats) over each block of ``every`` steps. Returns the trained model.
     """
-    X = _floating(check_tensor("X_train", X_train, ndim=2))
+    X = X_train
     if X.shape[1] < 2:
         raise ValueError(f"X_train must have at least 2 columns (a flow needs dim ≥ 2), got {tuple(X.shape)}")
     if len(X) < 2:
         raise ValueError(f"X_train must have at least 2 rows, got {len(X)}")
-    steps = check_int("steps", steps, min_value=1)
-    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
-    batch_size = check_int("batch_size", batch_size, min_value=1)
-    seed = check_int("seed", seed, min_value=0)
-    every = check_int("every", every, min_value=1)
-    if not isinstance(dequantize, bool):
-        raise TypeError(f"dequantize must be True or False, got {dequantize!r}")
-    if callback is not None:
-        check_callable("callback", callback)
     g = torch.Generator().manual_seed(seed)       # minibatches and dequantisation noise
 
     def batch(idx):
@@ -236,12 +249,13 @@ def train_flow(
 
     def step_loss(step):
         idx = torch.randint(len(X), (min(batch_size, len(X)),), generator=g).to(X.device)
-        return -model.log_prob(batch(idx)).mean()
+        return -model._log_prob(batch(idx)).mean()
 
     model.history = train_steps(model, step_loss, opt, steps, every=every, callback=callback)
     return model
 
 
+@checked(f=Function(), x=ROWS)
 def autograd_log_det(f: Callable, x) -> torch.Tensor:
     """``log|det J_f(x_i)|`` for every row of ``x (n, d)``, from the full Jacobian by autograd; ``(n,)``.
 
@@ -249,8 +263,6 @@ def autograd_log_det(f: Callable, x) -> torch.Tensor:
     like :meth:`RealNVP.forward`). Costs ``n`` Jacobians of size ``d × d`` — the reference the
     cheap coupling formula is checked against.
     """
-    check_callable("f", f)
-    x = _floating(check_tensor("x", x, ndim=2))
 
     def single(v):
         out = f(v[None])
@@ -267,39 +279,28 @@ def autograd_log_det(f: Callable, x) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- densities of discrete data
-def _binary_rows(name: str, X) -> torch.Tensor:
-    X = check_tensor(name, X, ndim=2, dtype=torch.get_default_dtype())
-    if len(X) == 0:
-        raise ValueError(f"{name} must have at least one row")
-    if not bool(((X == 0) | (X == 1)).all()):
-        raise ValueError(f"{name} must contain only 0 and 1 (binarised data, e.g. load_digits(binarize=True))")
-    return X.to(torch.get_default_dtype()) if not X.is_floating_point() else X
-
-
+@checked(X=BINARY, generator=GENERATOR)
 def dequantize(X, generator: torch.Generator | None = None) -> torch.Tensor:
     """``X + U`` with ``U ~ U[0, 1)`` independently per entry: binary rows ``(n, D)`` → points in ``[0, 2)^D``.
 
     Each binary vector ``x`` becomes a point of its own unit cube ``x + [0, 1)^D``; the cubes of
     different ``x`` do not overlap.
     """
-    X = _binary_rows("X", X)
     u = torch.rand(X.shape, generator=generator, dtype=X.dtype).to(X.device)
     return X + u
 
 
+@checked(log_prob=Function(), X=BINARY, n_samples=COUNT, generator=GENERATOR)
 def dequantized_nll(log_prob: Callable, X, n_samples: int = 10, generator: torch.Generator | None = None) -> float:
     """Mean over the rows of binary ``X (n, D)`` and ``n_samples`` noise draws of ``−log_prob(x + u)``.
 
     ``log_prob`` maps ``(n, D)`` points to ``(n,)`` log-densities (nats). The result (nats per
     row) is an upper bound on the mean discrete NLL ``−log P(x)`` with ``P(x) = ∫ p(x + u) du``.
     """
-    check_callable("log_prob", log_prob)
-    X = _binary_rows("X", X)
-    n_samples = check_int("n_samples", n_samples, min_value=1)
     total = 0.0
     with torch.no_grad():
         for _ in range(n_samples):
-            lp = log_prob(dequantize(X, generator))
+            lp = log_prob(dequantize.unchecked(X, generator))
             total += float(lp.mean())
     return -total / n_samples
 

@@ -35,7 +35,8 @@ from torch import nn
 
 from nnbook.exercises import CheckFailed, exercise, expect_close
 from nnbook.train import train_steps
-from nnbook.validate import check_callable, check_float, check_int, check_tensor
+from nnbook.validate import (COUNT, NONNEGATIVE, POSITIVE, SEED, Float, Function, Instance, Tensor, check_int,
+                             check_tensor, checked)
 
 __all__ = [
     "gaussian_kl",
@@ -53,10 +54,27 @@ __all__ = [
 ]
 
 
+# ---------------------------------------------------------------- argument rules
+class Batch(Tensor):
+    """The rule for a batch of rows ``(B, n)`` (flattened images, latent codes) in the default float dtype.
+
+    The model checks the width ``n`` against its own size (:meth:`VAE._fit`).
+    """
+
+    def check(self, name, value):
+        x = check_tensor(name, value, dtype=torch.get_default_dtype())
+        if x.ndim != 2:
+            raise ValueError(f"{name} must have shape (batch, n): one row per example (flatten images), got {tuple(x.shape)}")
+        return x
+
+
+ROWS, BATCH = Tensor(ndim=2), Batch(ndim=2)
+GENERATOR, FLAG = Instance(torch.Generator, optional=True), Instance(bool)
+
+
 # ---------------------------------------------------------------- plain functions (the maths)
-def _check_mu_logvar(mu, logvar):
-    mu = check_tensor("mu", mu, ndim=2)
-    logvar = check_tensor("logvar", logvar, ndim=2)
+def _pair(mu, logvar):
+    """``mu, logvar`` after their rules: the same shape; ``logvar`` moved to ``mu``'s dtype and device."""
     if mu.shape != logvar.shape:
         raise ValueError(f"logvar must have the same shape as mu {tuple(mu.shape)}, got {tuple(logvar.shape)}")
     if not mu.is_floating_point():
@@ -64,6 +82,7 @@ def _check_mu_logvar(mu, logvar):
     return mu, logvar.to(mu.dtype).to(mu.device)
 
 
+@checked(mu=ROWS, logvar=ROWS)
 def gaussian_kl(mu, logvar) -> torch.Tensor:
     """KL(N(μ, diag σ²) ‖ N(0, I)) in closed form, one value per row.
 
@@ -71,46 +90,46 @@ def gaussian_kl(mu, logvar) -> torch.Tensor:
 
         KL = ½ Σ_k (μ_k² + σ_k² − log σ_k² − 1)
     """
-    mu, logvar = _check_mu_logvar(mu, logvar)
+    mu, logvar = _pair(mu, logvar)
     return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(dim=1)
 
 
+@checked(mu=ROWS, logvar=ROWS, eps=Tensor(ndim=2, optional=True), generator=GENERATOR)
 def reparameterize(mu, logvar, eps=None, generator: torch.Generator | None = None) -> torch.Tensor:
     """``z = μ + σ ⊙ ε`` with ``σ = exp(logvar / 2)`` and ``ε ~ N(0, I)`` (drawn if not given).
 
     ``mu``, ``logvar``, ``eps``: ``(B, d)``; returns ``z`` of shape ``(B, d)``, differentiable in μ and logvar.
     """
-    mu, logvar = _check_mu_logvar(mu, logvar)
+    mu, logvar = _pair(mu, logvar)
     if eps is None:
         eps = torch.randn(mu.shape, generator=generator, device="cpu" if generator is not None else mu.device, dtype=mu.dtype).to(mu.device)
     else:
-        eps = check_tensor("eps", eps, ndim=2)
         if eps.shape != mu.shape:
             raise ValueError(f"eps must have the same shape as mu {tuple(mu.shape)}, got {tuple(eps.shape)}")
         eps = eps.to(device=mu.device, dtype=mu.dtype)
     return mu + torch.exp(0.5 * logvar) * eps
 
 
+@checked(x=ROWS, logits=ROWS)
 def bernoulli_log_likelihood(x, logits) -> torch.Tensor:
     """``log p(x | z) = Σ_j [x_j log p_j + (1 − x_j) log(1 − p_j)]`` with ``p = σ(logits)``.
 
     ``x``, ``logits``: ``(B, D)`` (``x`` in [0, 1]); returns ``(B,)`` in nats. Computed
     from the logits (``binary_cross_entropy_with_logits``), which is stable for large |logits|.
     """
-    logits = check_tensor("logits", logits, ndim=2)
-    x = check_tensor("x", x, ndim=2)
     if x.shape != logits.shape:
         raise ValueError(f"x must have the same shape as logits {tuple(logits.shape)}, got {tuple(x.shape)}")
     x = x.to(device=logits.device, dtype=logits.dtype)
     return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=1)
 
 
+@checked(x=ROWS, logits=ROWS, mu=ROWS, logvar=ROWS)
 def bernoulli_elbo(x, logits, mu, logvar) -> torch.Tensor:
     """One-sample ELBO per example: ``log p(x | z) − KL(q(z | x) ‖ N(0, I))``, shape ``(B,)``.
 
     ``logits`` are the decoder's output for a ``z`` drawn from ``q(z | x) = N(mu, exp(logvar))``.
     """
-    return bernoulli_log_likelihood(x, logits) - gaussian_kl(mu, logvar).to(logits.device)
+    return bernoulli_log_likelihood.unchecked(x, logits) - gaussian_kl.unchecked(mu, logvar).to(logits.device)
 
 
 # ---------------------------------------------------------------- the model
@@ -136,10 +155,10 @@ class VAE(nn.Module):
     Shapes: ``x (B, D)`` → ``encode`` → ``mu, logvar (B, d)``; ``z (B, d)`` → ``decode`` → logits ``(B, D)``.
     """
 
+    @checked(input_dim=COUNT, latent_dim=COUNT)
     def __init__(self, input_dim: int = 64, latent_dim: int = 2, hidden: int | Sequence[int] = (128,)):
         super().__init__()
-        self.input_dim = check_int("input_dim", input_dim, min_value=1)
-        self.latent_dim = check_int("latent_dim", latent_dim, min_value=1)
+        self.input_dim, self.latent_dim = input_dim, latent_dim
         if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
             hidden = (int(hidden),)
         if not isinstance(hidden, (tuple, list)):
@@ -153,62 +172,72 @@ class VAE(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def _check_x(self, x, name: str = "x") -> torch.Tensor:
-        x = check_tensor(name, x, dtype=torch.get_default_dtype())
-        if x.ndim != 2 or x.shape[1] != self.input_dim:
-            raise ValueError(f"{name} must have shape (batch, {self.input_dim}) (flattened images), got {tuple(x.shape)}")
+    def _fit(self, name: str, x: torch.Tensor, width: int) -> torch.Tensor:
+        """``x (B, width)`` after its rule, moved to the parameters' device and dtype."""
+        if x.shape[1] != width:
+            raise ValueError(f"{name} must have shape (batch, {width}), got {tuple(x.shape)}")
         return x.to(device=self.device, dtype=next(self.parameters()).dtype)
 
+    # The public methods check their arguments; the training loop calls the unchecked _encode, _forward, ...
+    @checked(x=BATCH)
     def encode(self, x) -> tuple[torch.Tensor, torch.Tensor]:
         """``q(z | x)``: returns ``mu, logvar``, each ``(B, latent_dim)``."""
-        h = self.encoder(self._check_x(x))
-        mu, logvar = h.chunk(2, dim=1)
-        return mu, logvar
+        return self._encode(self._fit("x", x, self.input_dim))
 
+    def _encode(self, x):
+        return self.encoder(x).chunk(2, dim=1)      # mu, logvar
+
+    @checked(z=BATCH)
     def decode(self, z) -> torch.Tensor:
         """``p(x | z)``: Bernoulli logits ``(B, input_dim)`` for latents ``z (B, latent_dim)``."""
-        z = check_tensor("z", z, dtype=torch.get_default_dtype())
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"z must have shape (batch, {self.latent_dim}), got {tuple(z.shape)}")
-        return self.decoder(z.to(device=self.device, dtype=next(self.parameters()).dtype))
+        return self.decoder(self._fit("z", z, self.latent_dim))
 
+    @checked(x=BATCH, generator=GENERATOR)
     def forward(self, x, generator: torch.Generator | None = None):
         """``(logits, mu, logvar)`` for one reparameterised sample ``z ~ q(z | x)`` (ε from ``generator``)."""
-        mu, logvar = self.encode(x)
-        z = reparameterize(mu, logvar, generator=generator)
-        return self.decode(z), mu, logvar
+        return self._forward(self._fit("x", x, self.input_dim), generator)
 
+    def _forward(self, x, generator=None):
+        mu, logvar = self._encode(x)
+        z = reparameterize.unchecked(mu, logvar, generator=generator)
+        return self.decoder(z), mu, logvar
+
+    @checked(x=BATCH, generator=GENERATOR)
     def elbo_terms(self, x, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(reconstruction, kl)``, each ``(B,)``: ``E_q log p(x|z)`` (one sample) and ``KL(q ‖ p)``."""
-        x = self._check_x(x)
-        logits, mu, logvar = self(x, generator=generator)
-        return bernoulli_log_likelihood(x, logits), gaussian_kl(mu, logvar)
+        return self._elbo_terms(self._fit("x", x, self.input_dim), generator)
 
+    def _elbo_terms(self, x, generator=None):
+        logits, mu, logvar = self._forward(x, generator)
+        return bernoulli_log_likelihood.unchecked(x, logits), gaussian_kl.unchecked(mu, logvar)
+
+    @checked(x=BATCH, beta=NONNEGATIVE, generator=GENERATOR)
     def elbo(self, x, beta: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
         """Per-example ``reconstruction − β·KL`` in nats, shape ``(B,)`` (β = 1: the ELBO).
 
         One sample ``z ~ q(z | x)`` per row, its ε drawn from ``generator`` (default: torch's global stream).
         """
-        beta = check_float("beta", beta, min_value=0.0)
-        rec, kl = self.elbo_terms(x, generator=generator)
+        rec, kl = self._elbo_terms(self._fit("x", x, self.input_dim), generator)
         return rec - beta * kl
 
     @torch.no_grad()
+    @checked(n=COUNT, binary=FLAG, generator=GENERATOR)
     def sample(self, n: int, binary: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` images from the model: ``z ~ N(0, I)``, then the decoder mean ``σ(decode(z))``.
 
         ``binary=True`` draws pixels ``x ~ Bernoulli(σ(decode(z)))`` instead of returning the mean.
         Returns ``(n, input_dim)``.
         """
-        n = check_int("n", n, min_value=1)
         z = torch.randn(n, self.latent_dim, generator=generator).to(self.device)
-        p = torch.sigmoid(self.decode(z))
+        p = torch.sigmoid(self.decoder(self._fit("z", z, self.latent_dim)))
         if binary:
             u = torch.rand(p.shape, generator=generator).to(self.device)
             return (u < p).to(p.dtype)
         return p
 
 
+@checked(model=Instance(VAE), X=BATCH, steps=COUNT, lr=POSITIVE, batch_size=COUNT, beta=NONNEGATIVE, seed=SEED,
+         callback=Function(optional=True), every=COUNT, deterministic=FLAG)
 def train_vae(
     model: VAE,
     X,
@@ -233,19 +262,7 @@ def train_vae(
     chapter 13): the code is the encoder mean ``z = μ(x)`` (no noise, ``logvar`` unused) and the
     loss is the reconstruction term alone, ``−log p(x | μ(x))`` (no KL, so ``beta`` must stay 1).
     """
-    if not isinstance(model, VAE):
-        raise TypeError(f"model must be a nnbook.vae.VAE, got {type(model).__name__}")
-    X = model._check_x(X, "X")
-    steps = check_int("steps", steps, min_value=1)
-    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
-    batch_size = check_int("batch_size", batch_size, min_value=1)
-    beta = check_float("beta", beta, min_value=0.0)
-    seed = check_int("seed", seed, min_value=0)
-    every = check_int("every", every, min_value=1)
-    if callback is not None:
-        check_callable("callback", callback)
-    if not isinstance(deterministic, bool):
-        raise TypeError(f"deterministic must be True or False, got {type(deterministic).__name__}")
+    X = model._fit("X", X, model.input_dim)
     if deterministic and beta != 1.0:
         raise ValueError(f"beta weights the KL term, which a deterministic autoencoder does not have; got beta={beta}")
     g = torch.Generator().manual_seed(seed)       # the minibatches
@@ -257,51 +274,50 @@ def train_vae(
         idx = torch.randint(n, (min(batch_size, n),), generator=g).to(X.device)
         if deterministic:                                        # plain autoencoder: z = μ(x), no KL
             x = X[idx]
-            return -bernoulli_log_likelihood(x, model.decode(model.encode(x)[0])).mean()
-        return -model.elbo(X[idx], beta=beta, generator=g_eps).mean()
+            return -bernoulli_log_likelihood.unchecked(x, model.decoder(model._encode(x)[0])).mean()
+        rec, kl = model._elbo_terms(X[idx], g_eps)
+        return -(rec - beta * kl).mean()
 
     return train_steps(model, step_loss, opt, steps, every=every, callback=callback)
 
 
 # ---------------------------------------------------------------- evaluation
+@checked(X_train=Tensor(ndim=2, dtype=torch.float64), X_test=Tensor(ndim=2, dtype=torch.float64), alpha=POSITIVE)
 def independent_pixel_nll(X_train, X_test, alpha: float = 1.0) -> float:
     """Mean test NLL (nats/image) of the best *independent-pixel* Bernoulli model.
 
     Each pixel gets its own probability, fitted on ``X_train`` with add-``alpha`` smoothing.
     """
-    Xtr = check_tensor("X_train", X_train, ndim=2, dtype=torch.float64)
-    Xte = check_tensor("X_test", X_test, ndim=2, dtype=torch.float64)
+    Xtr, Xte = X_train, X_test
     if Xtr.shape[1] != Xte.shape[1]:
         raise ValueError(f"X_test must have {Xtr.shape[1]} columns like X_train, got {Xte.shape[1]}")
-    alpha = check_float("alpha", alpha, min_value=0.0, min_inclusive=False)
     p = (Xtr.sum(0) + alpha) / (len(Xtr) + 2 * alpha)
     ll = Xte @ torch.log(p) + (1 - Xte) @ torch.log1p(-p)
     return float(-ll.mean())
 
 
 @torch.no_grad()
+@checked(model=Instance(VAE), x=BATCH, k=COUNT, generator=GENERATOR)
 def importance_log_likelihood(model: VAE, x, k: int = 100, generator: torch.Generator | None = None) -> torch.Tensor:
     """Importance-sampled estimate of ``log p(x)`` with ``k`` samples from ``q(z|x)``, shape ``(B,)``.
 
     ``log (1/k) Σ_i p(x|z_i) p(z_i) / q(z_i|x)``: a lower bound on ``log p(x)`` that is at least
     the ELBO in expectation and tightens as ``k`` grows (Burda et al., 2016).
     """
-    if not isinstance(model, VAE):
-        raise TypeError(f"model must be a nnbook.vae.VAE, got {type(model).__name__}")
-    k = check_int("k", k, min_value=1)
-    x = model._check_x(x)
-    mu, logvar = model.encode(x)
+    x = model._fit("x", x, model.input_dim)
+    mu, logvar = model._encode(x)
     B, d = mu.shape
     eps = torch.randn(k, B, d, generator=generator).to(mu.device)
     std = torch.exp(0.5 * logvar)
     z = mu + std * eps                                           # (k, B, d)
     log_q = (-0.5 * eps.pow(2) - 0.5 * logvar - 0.5 * math.log(2 * math.pi)).sum(-1)
     log_prior = (-0.5 * z.pow(2) - 0.5 * math.log(2 * math.pi)).sum(-1)
-    logits = model.decode(z.reshape(k * B, d)).reshape(k, B, -1)
+    logits = model.decoder(z.reshape(k * B, d)).reshape(k, B, -1)
     log_lik = -F.binary_cross_entropy_with_logits(logits, x.expand(k, B, -1), reduction="none").sum(-1)
     return torch.logsumexp(log_lik + log_prior - log_q, dim=0) - math.log(k)
 
 
+@checked(log_w=ROWS)
 def importance_weighted_bound(log_w) -> torch.Tensor:
     """``log (1/k) Σ_i exp(log_w[i, b])`` for log-weights ``log_w (k, B)``; returns ``(B,)``.
 
@@ -309,49 +325,43 @@ def importance_weighted_bound(log_w) -> torch.Tensor:
     lower bound on ``log p(x)`` (Burda et al., 2016); ``k = 1`` gives a one-sample ELBO.
     Computed with ``logsumexp`` so that large negative log-weights do not underflow.
     """
-    log_w = check_tensor("log_w", log_w, ndim=2)
-    if log_w.shape[0] == 0 or log_w.shape[1] == 0:
-        raise ValueError(f"log_w must have shape (k, B) with k, B ≥ 1, got {tuple(log_w.shape)}")
     return torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])
 
 
+@checked(p=Tensor(dtype=torch.float64))
 def mean_bernoulli_entropy(p) -> float:
     """Mean per-pixel entropy ``−p log p − (1−p) log(1−p)`` in nats (0 = binary, log 2 = all grey)."""
-    p = check_tensor("p", p, dtype=torch.float64).clamp(1e-12, 1 - 1e-12)
+    p = p.clamp(1e-12, 1 - 1e-12)
     if bool(((p < 0) | (p > 1)).any()):
         raise ValueError("p must lie in [0, 1]")
     return float((-(p * p.log() + (1 - p) * (1 - p).log())).mean())
 
 
 # ---------------------------------------------------------------- two gradient estimators (toy problem)
-def _toy_args(f, mu, log_sigma, n, generator):
-    check_callable("f", f)
-    mu = check_float("mu", mu)
-    log_sigma = check_float("log_sigma", log_sigma)
-    n = check_int("n", n, min_value=1)
-    eps = torch.randn(n, generator=generator, dtype=torch.float64)
-    return mu, log_sigma, eps
+_toy = checked(f=Function(), mu=Float(), log_sigma=Float(), n=COUNT, generator=GENERATOR)
 
 
+@_toy
 def reparam_gradient(f: Callable, mu: float, log_sigma: float, n: int, generator: torch.Generator | None = None):
     """Reparameterised estimate of ``∇_(μ, log σ) E_{z~N(μ,σ²)}[f(z)]`` from ``n`` samples.
 
     ``z = μ + σ ε``: differentiate ``mean f(z)`` through ``z`` by autograd. Returns a tensor ``(2,)``.
     """
-    mu, log_sigma, eps = _toy_args(f, mu, log_sigma, n, generator)
+    eps = torch.randn(n, generator=generator, dtype=torch.float64)
     m = torch.tensor(mu, dtype=torch.float64, requires_grad=True)
     s = torch.tensor(log_sigma, dtype=torch.float64, requires_grad=True)
     f(m + s.exp() * eps).mean().backward()
     return torch.stack([m.grad, s.grad]).detach()
 
 
+@_toy
 def score_function_gradient(f: Callable, mu: float, log_sigma: float, n: int, generator: torch.Generator | None = None):
     """Score-function (REINFORCE) estimate of the same gradient: ``mean f(z) ∇ log q(z)``.
 
     Needs only values of ``f`` (no derivative): ``∇_μ log q = (z−μ)/σ²``,
     ``∇_{log σ} log q = (z−μ)²/σ² − 1``. Returns a tensor ``(2,)``.
     """
-    mu, log_sigma, eps = _toy_args(f, mu, log_sigma, n, generator)
+    eps = torch.randn(n, generator=generator, dtype=torch.float64)
     sigma = math.exp(log_sigma)
     z = mu + sigma * eps
     with torch.no_grad():
