@@ -5,7 +5,6 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from nnbook import metrics as M
-from nnbook.exercises import get, run_check
 
 
 def spd(rng, d):
@@ -124,13 +123,6 @@ def test_bad_input(classifier):
         classifier(torch.zeros(2, 1, 7, 7))
 
 
-def test_checker_accepts_reference_and_rejects_wrong():
-    ex = get("metrics.frechet_1d")
-    assert run_check(ex.name, ex.reference).passed
-    for w in ex.wrong:
-        assert not run_check(ex.name, w).passed
-
-
 def test_edge_energy_against_hand_counts():
     stripes = torch.zeros(2, 8, 8, dtype=torch.float64)
     stripes[:, :, ::2] = 1.0                       # every horizontal pair differs by 1, no vertical pair does
@@ -163,13 +155,6 @@ def test_timed_returns_the_result_and_the_cpu_seconds():
 def test_edge_energy_and_timed_bad_input_names_the_argument(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
-
-
-def test_edge_energy_checker_accepts_reference_and_rejects_wrong():
-    ex = get("metrics.edge_energy")
-    assert run_check(ex.name, ex.reference).passed
-    for w in ex.wrong:
-        assert not run_check(ex.name, w).passed
 
 
 def test_train_digit_classifier_leaves_the_global_random_state_alone_and_is_reproducible():

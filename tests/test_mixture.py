@@ -10,7 +10,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
 from sklearn.naive_bayes import GaussianNB
 
-from nnbook.exercises import get, run_check
 from nnbook.mixture import (
     GaussianClassConditional,
     GaussianMixtureEM,
@@ -229,13 +228,6 @@ def test_bad_inputs():
         GaussianMixtureEM(2).fit(bad)
 
 
-def test_checker_accepts_reference_and_rejects_wrong():
-    from nnbook.mixture import _resp_reference, _resp_wrong_no_weights
-
-    assert run_check("mixture.e_step_responsibilities", _resp_reference).passed
-    assert not run_check("mixture.e_step_responsibilities", _resp_wrong_no_weights).passed
-
-
 # ------------------------------------------------------------------ labels observed: the class-conditional model
 def labelled_blobs(seed, n=90, d=3, K=3):
     rng = np.random.default_rng(seed)
@@ -340,13 +332,6 @@ def test_class_conditional_bad_input():
         sample_gaussian([0.0, 0.0], [[1.0, 2.0], [2.0, 1.0]], 3, np.random.default_rng(0))
     with pytest.raises(TypeError, match="rng"):
         sample_gaussian([0.0], [[1.0]], 3, 0)
-
-
-def test_sample_gaussian_checker_accepts_reference_and_rejects_wrong():
-    ex = get("mixture.sample_gaussian")
-    assert run_check(ex.name, ex.reference).passed
-    for w in ex.wrong:
-        assert not run_check(ex.name, w).passed
 
 
 def test_fitting_and_sampling_leave_the_global_random_state_alone_and_are_reproducible():

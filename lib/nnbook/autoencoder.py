@@ -34,7 +34,8 @@ from torch import nn
 
 from nnbook.exercises import CheckFailed, exercise, expect_close
 from nnbook.train import train_steps
-from nnbook.validate import check_callable, check_choice, check_float, check_int, check_tensor
+from nnbook.validate import (COUNT, NONNEGATIVE, POSITIVE, SEED, Array, Float, Function, Instance, OneOf, Tensor,
+                             check_int, checked)
 
 __all__ = [
     "ACTIVATIONS",
@@ -51,27 +52,41 @@ NOISE_KINDS = ("gaussian", "masking", "salt_pepper")
 _ACT = {"sigmoid": torch.sigmoid, "relu": torch.relu, "tanh": torch.tanh, "identity": lambda t: t}
 
 
+# ---------------------------------------------------------------- argument rules
+class Real(Tensor):
+    """A real floating tensor (kept on its device, autograd intact); integer input becomes floating."""
+
+    def check(self, name, value):
+        if isinstance(value, torch.Tensor):
+            if value.is_complex() or value.dtype == torch.bool:
+                raise TypeError(f"{name} must be a real-valued tensor, got dtype {value.dtype}")
+        else:
+            try:
+                kind = "U" if isinstance(value, (str, bytes)) else np.asarray(value).dtype.kind
+            except (TypeError, ValueError):
+                kind = "O"
+            if kind not in "biuf":
+                raise TypeError(f"{name} must be a tensor or array of real numbers, got {type(value).__name__}")
+        t = super().check(name, value)
+        return t if t.is_floating_point() else t.to(torch.get_default_dtype())
+
+
+class Widths(Array):
+    """Layer widths ``(D, H_1, ..., H_L)``: a tuple or list of at least 2 integers >= 1."""
+
+    def check(self, name, value):
+        if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)):
+            raise TypeError(f"{name} must be a tuple or list of ints (input width first), got {type(value).__name__}")
+        if len(value) < 2:
+            raise ValueError(f"{name} must have at least 2 entries (input width, code width), got {list(value)}")
+        return tuple(check_int(f"{name}[{i}]", s, min_value=1) for i, s in enumerate(value))
+
+
+BATCH, ACTIVATION, OPEN_UNIT = Real(ndim=2), OneOf(ACTIVATIONS), Float(0.0, 1.0, lo_open=True, hi_open=True)
+
+
 # ---------------------------------------------------------------- the maths
-def _float_tensor(name: str, value, ndim=None, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """``value`` as a real floating tensor (kept on its device, autograd intact), checked."""
-    if isinstance(value, torch.Tensor):
-        if value.is_complex() or value.dtype == torch.bool:
-            raise TypeError(f"{name} must be a real-valued tensor, got dtype {value.dtype}")
-    else:
-        try:
-            kind = "U" if isinstance(value, (str, bytes)) else np.asarray(value).dtype.kind
-        except (TypeError, ValueError):
-            kind = "O"
-        if kind not in "biuf":
-            raise TypeError(f"{name} must be a tensor or array of real numbers, got {type(value).__name__}")
-    t = check_tensor(name, value, ndim=ndim)
-    if dtype is not None:
-        t = t.to(dtype)
-    elif not t.is_floating_point():
-        t = t.to(torch.get_default_dtype())
-    return t
-
-
+@checked(rho_hat=Real(ndim=1), rho=OPEN_UNIT)
 def kl_sparsity_penalty(rho_hat, rho: float) -> torch.Tensor:
     """The sparsity penalty ``Σ_j KL(ρ ‖ ρ̂_j)`` between Bernoulli distributions (a scalar).
 
@@ -81,8 +96,6 @@ def kl_sparsity_penalty(rho_hat, rho: float) -> torch.Tensor:
 
         KL(ρ ‖ ρ̂) = ρ log(ρ / ρ̂) + (1 − ρ) log((1 − ρ) / (1 − ρ̂))   ≥ 0, = 0 iff ρ̂ = ρ
     """
-    rho = check_float("rho", rho, min_value=0.0, max_value=1.0, min_inclusive=False, max_inclusive=False)
-    rho_hat = _float_tensor("rho_hat", rho_hat, ndim=1)
     if bool(((rho_hat < 0) | (rho_hat > 1)).any()):
         raise ValueError("rho_hat must hold mean activations in [0, 1] (use a sigmoid code layer)")
     return _kl_sparsity(rho_hat, rho)
@@ -93,6 +106,7 @@ def _kl_sparsity(rho_hat: torch.Tensor, rho: float) -> torch.Tensor:
     return (rho * torch.log(rho / r) + (1 - rho) * torch.log((1 - rho) / (1 - r))).sum()
 
 
+@checked(x=Real(), kind=OneOf(NOISE_KINDS), level=NONNEGATIVE, generator=Instance(torch.Generator, optional=True))
 def corrupt(x, kind: str = "masking", level: float = 0.3, generator: torch.Generator | None = None) -> torch.Tensor:
     """A corrupted copy ``x̃`` of ``x`` (any shape), for denoising autoencoders.
 
@@ -103,13 +117,8 @@ def corrupt(x, kind: str = "masking", level: float = 0.3, generator: torch.Gener
 
     ``x`` itself is not changed. ``generator`` (a CPU ``torch.Generator``) makes the noise reproducible.
     """
-    kind = check_choice("kind", kind, NOISE_KINDS)
-    level = check_float("level", level, min_value=0.0)
     if kind != "gaussian" and level > 1:
         raise ValueError(f"level is a probability for kind={kind!r} and must be in [0, 1], got {level}")
-    x = _float_tensor("x", x)
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     return _corrupt(x, kind, level, generator)
 
 
@@ -144,19 +153,11 @@ class Autoencoder(nn.Module):
     Shapes: ``x (B, D)`` → ``encode`` → ``h (B, H_L)`` → ``decode`` → ``y (B, D)``.
     """
 
+    @checked(sizes=Widths(), activation=ACTIVATION, output_activation=ACTIVATION, tied=Instance(bool))
     def __init__(self, sizes: Sequence[int] = (64, 32), activation: str = "sigmoid",
                  output_activation: str = "sigmoid", tied: bool = False):
         super().__init__()
-        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, (tuple, list)):
-            raise TypeError(f"sizes must be a tuple or list of ints (input width first), got {type(sizes).__name__}")
-        if len(sizes) < 2:
-            raise ValueError(f"sizes must have at least 2 entries (input width, code width), got {list(sizes)}")
-        self.sizes = tuple(check_int(f"sizes[{i}]", s, min_value=1) for i, s in enumerate(sizes))
-        self.activation = check_choice("activation", activation, ACTIVATIONS)
-        self.output_activation = check_choice("output_activation", output_activation, ACTIVATIONS)
-        if not isinstance(tied, bool):
-            raise TypeError(f"tied must be True or False, got {type(tied).__name__}")
-        self.tied = tied
+        self.sizes, self.activation, self.output_activation, self.tied = tuple(sizes), activation, output_activation, tied
         pairs = list(zip(self.sizes[:-1], self.sizes[1:]))
         self.encoder = nn.ModuleList(nn.Linear(a, b) for a, b in pairs)
         if tied:  # decoder layer k uses encoder layer (L−1−k)'s weight, transposed
@@ -173,12 +174,12 @@ class Autoencoder(nn.Module):
     def code_dim(self) -> int:
         return self.sizes[-1]
 
-    def _check(self, name: str, t, width: int) -> torch.Tensor:
-        p = next(self.parameters())
-        t = _float_tensor(name, t, dtype=p.dtype)
+    def _fit(self, name: str, t: torch.Tensor, width: int) -> torch.Tensor:
+        """``t`` checked to be ``(batch, width)`` (cheap: no pass over the values), on the model's dtype and device."""
         if t.ndim != 2 or t.shape[1] != width:
             raise ValueError(f"{name} must have shape (batch, {width}), got {tuple(t.shape)}")
-        return t.to(p.device)
+        p = next(self.parameters())
+        return t.to(p.dtype).to(p.device)
 
     def decoder_weights(self) -> list[torch.Tensor]:
         """The decoder's weight matrices in the order they are applied, ``(out, in)`` each."""
@@ -200,17 +201,21 @@ class Autoencoder(nn.Module):
             h = _ACT[self.output_activation if last else self.activation](F.linear(h, W, b))   # y = σ_d(W h + b)
         return h
 
+    @checked(x=BATCH)
     def encode(self, x) -> torch.Tensor:
         """The code ``h = σ_e(W_L … σ_e(W_1 x + b_1) … + b_L)``, shape ``(B, code_dim)``."""
-        return self._encode(self._check("x", x, self.input_dim))
+        return self._encode(self._fit("x", x, self.input_dim))
 
+    @checked(h=BATCH)
     def decode(self, h) -> torch.Tensor:
         """The reconstruction ``y`` of codes ``h (B, code_dim)``, shape ``(B, input_dim)``."""
-        return self._decode(self._check("h", h, self.code_dim))
+        return self._decode(self._fit("h", h, self.code_dim))
 
     def forward(self, x) -> torch.Tensor:
-        """``decode(encode(x))``: the reconstruction of ``x (B, input_dim)``."""
-        return self._decode(self.encode(x))
+        """``decode(encode(x))``: the reconstruction of ``x (B, input_dim)`` (array-likes are converted)."""
+        if not isinstance(x, torch.Tensor) or x.is_complex() or x.dtype == torch.bool:
+            x = BATCH("x", x)                           # converts array-likes, rejects complex and bool tensors
+        return self._decode(self._encode(self._fit("x", x, self.input_dim)))
 
 
 # ---------------------------------------------------------------- training and evaluation
@@ -218,6 +223,9 @@ def _per_image_sq_error(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return (y - x).pow(2).sum(dim=1)
 
 
+@checked(model=Instance(Autoencoder), X=BATCH, steps=COUNT, lr=POSITIVE, batch_size=COUNT,
+         noise=OneOf(NOISE_KINDS, optional=True), noise_level=NONNEGATIVE, sparsity_weight=NONNEGATIVE, sparsity_target=OPEN_UNIT, weight_decay=NONNEGATIVE,
+         seed=SEED, callback=Function(optional=True), every=COUNT)
 def train_autoencoder(
     model: Autoencoder,
     X,
@@ -245,28 +253,12 @@ def train_autoencoder(
     same moments, with the model in eval mode (e.g. to record animation frames). Deterministic
     for a given ``seed``.
     """
-    if not isinstance(model, Autoencoder):
-        raise TypeError(f"model must be a nnbook.autoencoder.Autoencoder, got {type(model).__name__}")
-    X = model._check("X", X, model.input_dim)
-    steps = check_int("steps", steps, min_value=1)
-    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
-    batch_size = check_int("batch_size", batch_size, min_value=1)
-    if noise is not None:
-        check_choice("noise", noise, NOISE_KINDS)
-    noise_level = check_float("noise_level", noise_level, min_value=0.0)
+    X = model._fit("X", X, model.input_dim)
     if noise is not None and noise != "gaussian" and noise_level > 1:
         raise ValueError(f"noise_level is a probability for noise={noise!r} and must be in [0, 1], got {noise_level}")
-    sparsity_weight = check_float("sparsity_weight", sparsity_weight, min_value=0.0)
-    sparsity_target = check_float("sparsity_target", sparsity_target, min_value=0.0, max_value=1.0,
-                                  min_inclusive=False, max_inclusive=False)
     if sparsity_weight > 0 and model.activation != "sigmoid":
         raise ValueError(f"sparsity_weight > 0 needs activations in (0, 1): the model's activation must be "
                          f"'sigmoid', got {model.activation!r}")
-    weight_decay = check_float("weight_decay", weight_decay, min_value=0.0)
-    seed = check_int("seed", seed, min_value=0)
-    every = check_int("every", every, min_value=1)
-    if callback is not None:
-        check_callable("callback", callback)
 
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -284,19 +276,18 @@ def train_autoencoder(
     return train_steps(model, step_loss, opt, steps, every=every, callback=callback)
 
 
+@checked(model=Instance(Autoencoder), X=BATCH, X_target=Real(ndim=2, optional=True))
 @torch.no_grad()
 def reconstruction_error(model: Autoencoder, X, X_target=None) -> float:
     """Mean over images of the squared error ``‖model(X) − X_target‖²`` (summed over pixels).
 
     ``X_target`` defaults to ``X``; pass the clean images with a corrupted ``X`` to measure denoising.
     """
-    if not isinstance(model, Autoencoder):
-        raise TypeError(f"model must be a nnbook.autoencoder.Autoencoder, got {type(model).__name__}")
-    X = model._check("X", X, model.input_dim)
-    T = X if X_target is None else model._check("X_target", X_target, model.input_dim)
+    X = model._fit("X", X, model.input_dim)
+    T = X if X_target is None else model._fit("X_target", X_target, model.input_dim)
     if T.shape != X.shape:
         raise ValueError(f"X_target must have the same shape as X {tuple(X.shape)}, got {tuple(T.shape)}")
-    return float(_per_image_sq_error(model(X), T).mean())
+    return float(_per_image_sq_error(model._decode(model._encode(X)), T).mean())
 
 
 # ---------------------------------------------------------------- exercise checkers

@@ -43,7 +43,7 @@ from torch import nn
 
 from nnbook.exercises import CheckFailed, exercise, expect_close
 from nnbook.utils import seeded
-from nnbook.validate import check_array, check_callable, check_float, check_int, check_tensor
+from nnbook.validate import COUNT, PROBABILITY, SEED, Array, Function, Instance, Tensor, checked
 
 __all__ = [
     "DigitClassifier",
@@ -93,6 +93,29 @@ class DigitClassifier(nn.Module):
         return self.out(self.features(x))
 
 
+class Images(Tensor):
+    """8×8 images as rows: a tensor ``(n, 64)`` (array-likes are converted)."""
+
+    def check(self, name, value):
+        X = super().check(name, value)
+        if X.shape[1] != 64:
+            raise ValueError(f"{name} must have shape (n, 64) (8×8 images as rows), got {tuple(X.shape)}")
+        return X
+
+
+class Device(Instance):
+    """A ``torch.device`` or a device name such as ``"cpu"`` or ``"cuda:0"``; returns the ``torch.device``."""
+
+    def check(self, name, value):
+        try:
+            return torch.device(super().check(name, value))
+        except RuntimeError as exc:
+            raise ValueError(f"{name} must name a torch device: {exc}") from None
+
+
+IMAGES, FEATURES, MODEL = Images(ndim=2), Array(ndim=2), Instance(DigitClassifier)
+
+
 def _shift(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     """Shift each image (N, 1, 8, 8) by a random (dy, dx) ∈ {−1, 0, 1}², filling with zeros."""
     N = len(x)
@@ -101,6 +124,7 @@ def _shift(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return torch.stack([padded[i, :, dy : dy + 8, dx : dx + 8] for i, (dy, dx) in enumerate(d)])
 
 
+@checked(seed=SEED, epochs=COUNT, device=Device((str, torch.device), optional=True))
 def train_digit_classifier(seed: int = 0, epochs: int = 30, device=None) -> DigitClassifier:
     """Train :class:`DigitClassifier` on the training split of ``load_digits(seed=0)``.
 
@@ -110,9 +134,7 @@ def train_digit_classifier(seed: int = 0, epochs: int = 30, device=None) -> Digi
     """
     from nnbook.data import load_digits
 
-    seed = check_int("seed", seed, min_value=0)
-    epochs = check_int("epochs", epochs, min_value=1)
-    device = torch.device("cpu") if device is None else torch.device(device)
+    device = torch.device("cpu") if device is None else device
     g = torch.Generator().manual_seed(seed)       # minibatch order and shifts
     split = load_digits(seed=0)
     X, y, Xt, yt = split.tensors()
@@ -133,34 +155,32 @@ def train_digit_classifier(seed: int = 0, epochs: int = 30, device=None) -> Digi
             opt.step()
             sched.step()
     model.eval()
-    model.test_accuracy_ = float((digit_probabilities(model, Xt).argmax(1) == yt.numpy()).mean())
+    model.test_accuracy_ = float((digit_probabilities.unchecked(model, Xt).argmax(1) == yt.numpy()).mean())
     return model
 
 
-def _images(model, X, name="X") -> torch.Tensor:
-    if not isinstance(model, DigitClassifier):
-        raise TypeError(f"model must be a DigitClassifier (from train_digit_classifier), got {type(model).__name__}")
-    X = check_tensor(name, X, ndim=2)
-    if X.shape[1] != 64:
-        raise ValueError(f"{name} must have shape (n, 64) (8×8 images as rows), got {tuple(X.shape)}")
+def _on(model, X: torch.Tensor) -> torch.Tensor:
     return X.float().to(next(model.parameters()).device)
 
 
+@checked(model=MODEL, X=IMAGES)
 @torch.no_grad()
 def digit_features(model: DigitClassifier, X) -> np.ndarray:
     """Penultimate-layer features ``(n, 64)`` of images ``X (n, 64)``."""
-    X = _images(model, X)
+    X = _on(model, X)
     return torch.cat([model.features(X[i : i + 1024]) for i in range(0, len(X), 1024)]).cpu().double().numpy()
 
 
+@checked(model=MODEL, X=IMAGES)
 @torch.no_grad()
 def digit_probabilities(model: DigitClassifier, X) -> np.ndarray:
     """Class probabilities ``(n, 10)`` of images ``X (n, 64)``."""
-    X = _images(model, X)
+    X = _on(model, X)
     return torch.cat([F.softmax(model(X[i : i + 1024]), 1) for i in range(0, len(X), 1024)]).cpu().double().numpy()
 
 
 # ---------------------------------------------------------------- Fréchet distance
+@checked(mu1=Array(ndim=1), cov1=Array(ndim=2), mu2=Array(ndim=1), cov2=Array(ndim=2))
 def frechet_distance_gaussians(mu1, cov1, mu2, cov2) -> float:
     """``‖μ₁ − μ₂‖² + tr(Σ₁ + Σ₂ − 2 (Σ₁ Σ₂)^{1/2})``: the 2-Wasserstein distance² of two Gaussians.
 
@@ -168,11 +188,10 @@ def frechet_distance_gaussians(mu1, cov1, mu2, cov2) -> float:
     ``scipy.linalg.sqrtm``; tiny imaginary parts from round-off are dropped, and a result
     below zero by round-off is returned as 0.
     """
-    mu1 = check_array("mu1", mu1, ndim=1)
     d = len(mu1)
-    mu2 = check_array("mu2", mu2, shape=(d,))
-    cov1 = check_array("cov1", cov1, shape=(d, d))
-    cov2 = check_array("cov2", cov2, shape=(d, d))
+    for name, x, shape in (("mu2", mu2, (d,)), ("cov1", cov1, (d, d)), ("cov2", cov2, (d, d))):
+        if x.shape != shape:
+            raise ValueError(f"{name} must have shape {shape} to match mu1, got {x.shape}")
     with warnings.catch_warnings():                           # singular Σ (dead ReLU features) is fine
         warnings.simplefilter("ignore", linalg.LinAlgWarning)
         covmean = linalg.sqrtm(cov1 @ cov2)
@@ -185,8 +204,6 @@ def frechet_distance_gaussians(mu1, cov1, mu2, cov2) -> float:
 
 
 def _check_sets(a, b, names, min_rows, why=""):
-    a = check_array(names[0], a, ndim=2)
-    b = check_array(names[1], b, ndim=2)
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"{names[0]} and {names[1]} must have the same number of columns, got {a.shape} and {b.shape}")
     for name, x in zip(names, (a, b)):
@@ -195,6 +212,7 @@ def _check_sets(a, b, names, min_rows, why=""):
     return a, b
 
 
+@checked(features_a=FEATURES, features_b=FEATURES)
 def frechet_distance(features_a, features_b) -> float:
     """Fréchet distance between Gaussians fitted to two sets of features ``(n_a, d)``, ``(n_b, d)``.
 
@@ -202,7 +220,7 @@ def frechet_distance(features_a, features_b) -> float:
     covariance, which is allowed but makes the number noisy — compare sets of equal size.
     """
     a, b = _check_sets(features_a, features_b, ("features_a", "features_b"), 2)
-    return frechet_distance_gaussians(a.mean(0), np.cov(a, rowvar=False).reshape(a.shape[1], -1),
+    return frechet_distance_gaussians.unchecked(a.mean(0), np.cov(a, rowvar=False).reshape(a.shape[1], -1),
                                       b.mean(0), np.cov(b, rowvar=False).reshape(b.shape[1], -1))
 
 
@@ -213,6 +231,7 @@ def _knn_radii(X: np.ndarray, k: int) -> np.ndarray:
     return np.sort(D, axis=1)[:, k]                           # column 0 is the point itself
 
 
+@checked(real=FEATURES, fake=FEATURES, k=COUNT)
 def precision_recall(real, fake, k: int = 3) -> tuple[float, float]:
     """k-NN manifold precision and recall of ``fake (m, d)`` against ``real (n, d)``.
 
@@ -221,7 +240,6 @@ def precision_recall(real, fake, k: int = 3) -> tuple[float, float]:
     realistic?). **Recall** = the same with the roles swapped (is every part of the real data
     produced?). Both sets need more than ``k`` rows.
     """
-    k = check_int("k", k, min_value=1)
     real, fake = _check_sets(real, fake, ("real", "fake"), k + 1, f" for k={k}")
     r_real, r_fake = _knn_radii(real, k), _knn_radii(fake, k)
     D = cdist(fake, real)                                      # (m, n)
@@ -230,6 +248,7 @@ def precision_recall(real, fake, k: int = 3) -> tuple[float, float]:
     return precision, recall
 
 
+@checked(model=MODEL, X_real=IMAGES, X_fake=IMAGES, k=COUNT, confidence=PROBABILITY)
 def evaluate_samples(model: DigitClassifier, X_real, X_fake, k: int = 3, confidence: float = 0.9) -> dict:
     """Every sample metric of the book for images ``X_fake (m, 64)`` against ``X_real (n, 64)``.
 
@@ -237,14 +256,11 @@ def evaluate_samples(model: DigitClassifier, X_real, X_fake, k: int = 3, confide
     k-NN precision/recall on :func:`digit_features`, the share of samples whose top class
     probability exceeds ``confidence``, and the share of samples predicted as each class (10,).
     """
-    X_real, X_fake = check_array("X_real", X_real, ndim=2), check_array("X_fake", X_fake, ndim=2)
-    k = check_int("k", k, min_value=1)
-    confidence = check_float("confidence", confidence, min_value=0.0, max_value=1.0)
-    fr, ff = digit_features(model, X_real), digit_features(model, X_fake)
-    p, r = precision_recall(fr, ff, k)
-    probs = digit_probabilities(model, X_fake)
+    fr, ff = digit_features.unchecked(model, X_real), digit_features.unchecked(model, X_fake)
+    p, r = precision_recall.unchecked(fr, ff, k)
+    probs = digit_probabilities.unchecked(model, X_fake)
     return {
-        "fd": frechet_distance(fr, ff),
+        "fd": frechet_distance.unchecked(fr, ff),
         "precision": p,
         "recall": r,
         "confident": float(np.mean(probs.max(1) > confidence)),
@@ -253,6 +269,7 @@ def evaluate_samples(model: DigitClassifier, X_real, X_fake, k: int = 3, confide
 
 
 # ---------------------------------------------------------------- sharpness
+@checked(X=Images(ndim=2, dtype=torch.float64))
 def edge_energy(X) -> float:
     """Mean squared difference between horizontally and vertically adjacent pixels of 8×8 images.
 
@@ -260,9 +277,6 @@ def edge_energy(X) -> float:
     pairs and ``(x[i+1, j] − x[i, j])²`` over the 7·8 vertical pairs, then over the images. A blurred
     image has smaller differences between neighbours, so a lower value.
     """
-    X = check_tensor("X", X, ndim=2, dtype=torch.float64)
-    if X.shape[1] != 64 or len(X) == 0:
-        raise ValueError(f"X must have shape (n, 64) with n ≥ 1 (8×8 images as rows), got {tuple(X.shape)}")
     img = X.double().reshape(-1, 8, 8)
     dh = (img[:, :, 1:] - img[:, :, :-1]).pow(2)
     dv = (img[:, 1:, :] - img[:, :-1, :]).pow(2)
@@ -270,6 +284,7 @@ def edge_energy(X) -> float:
 
 
 # ---------------------------------------------------------------- cost
+@checked(fn=Function())
 def timed(fn: Callable, *args, **kwargs):
     """Call ``fn(*args, **kwargs)``; return ``(result, seconds)``.
 
@@ -277,7 +292,6 @@ def timed(fn: Callable, *args, **kwargs):
     programs on a shared machine barely disturb. If CUDA is in use the device is synchronised
     before and after and wall time (``time.perf_counter``) is returned instead.
     """
-    check_callable("fn", fn)
     cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
     clock = time.perf_counter if cuda else time.process_time
     if cuda:

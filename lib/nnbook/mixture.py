@@ -32,7 +32,8 @@ import numpy as np
 from scipy.special import digamma, gammaln, logsumexp
 
 from nnbook.exercises import CheckFailed, exercise, expect_close
-from nnbook.validate import check_array, check_choice, check_float, check_int
+from nnbook.validate import (COUNT, NONNEGATIVE, POSITIVE, SEED, Array, Float, Function, Instance, Int, OneOf, check_int,
+                             checked)
 
 __all__ = [
     "log_gaussian",
@@ -49,39 +50,48 @@ __all__ = [
 ]
 
 
-# ------------------------------------------------------------------ checks
-def _check_X(X, name="X", allow_nan=False, n_features=None):
-    X = check_array(name, X, ndim=2, finite=not allow_nan)
-    if allow_nan and np.isinf(X).any():
-        raise ValueError(f"{name} must not contain inf")
-    if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(f"{name} must have {n_features} columns (features), got shape {X.shape}")
+# ------------------------------------------------------------------ argument rules
+class Sizes(Array):
+    """A list of sizes, each an integer >= 1."""
+
+    def check(self, name, value):
+        return [check_int(f"{name}[{i}]", k, min_value=1) for i, k in enumerate(super().check(name, value).tolist())]
+
+
+DATA, WEIGHTS, MEANS, COVS = Array(ndim=2), Array(ndim=1), Array(ndim=2), Array(ndim=3)
+LABELS = Array(ndim=1, dtype=None)
+CALLBACK = Function(optional=True)
+PARAMS = Instance((tuple, list), optional=True)  # (weights, means, covs)
+
+
+def _n_features(name, X, D):
+    if X.shape[1] != D:
+        raise ValueError(f"{name} must have {D} columns (features), got shape {X.shape}")
     return X
 
 
-def _check_params(X, weights, means, covs):
-    D = X.shape[1]
-    means = check_array("means", means, ndim=2)
-    K = means.shape[0]
+def _match_params(X, weights, means, covs):
+    """The shapes of ``(weights, means, covs)`` agree with ``X (n, D)``; the weights sum to 1."""
+    K, D = means.shape[0], X.shape[1]
     if means.shape[1] != D:
         raise ValueError(f"means must have shape (K, {D}) to match X, got {means.shape}")
-    weights = check_array("weights", weights, shape=(K,))
+    if weights.shape != (K,):
+        raise ValueError(f"weights must have shape ({K},) to match means, got {weights.shape}")
     if (weights < 0).any() or not np.isclose(weights.sum(), 1.0, atol=1e-6):
         raise ValueError("weights must be non-negative and sum to 1")
-    covs = check_array("covs", covs, shape=(K, D, D))
+    if covs.shape != (K, D, D):
+        raise ValueError(f"covs must have shape ({K}, {D}, {D}) to match means and X, got {covs.shape}")
     return weights, means, covs
 
 
 # ------------------------------------------------------------------ EM pieces
+@checked(X=DATA, means=MEANS, covs=COVS)
 def log_gaussian(X, means, covs) -> np.ndarray:
     """``log N(x_n | μ_k, Σ_k)`` for every point and component: shape ``(n, K)``.
 
     Uses a Cholesky factor L (Σ = L Lᵀ): the quadratic form is ‖L⁻¹(x − μ)‖²
     and log|Σ| = 2 Σ log diag(L).
     """
-    X = _check_X(X)
-    means = check_array("means", means, ndim=2)
-    covs = check_array("covs", covs, ndim=3)
     n, D = X.shape
     out = np.empty((n, len(means)))
     for k, (mu, S) in enumerate(zip(means, covs)):
@@ -94,31 +104,31 @@ def log_gaussian(X, means, covs) -> np.ndarray:
     return out
 
 
+@checked(X=DATA, weights=WEIGHTS, means=MEANS, covs=COVS)
 def e_step(X, weights, means, covs):
     """E-step: responsibilities and the log-likelihood of the current parameters.
 
     r_nk = π_k N(x_n|μ_k,Σ_k) / Σ_j π_j N(x_n|μ_j,Σ_j), computed in log space.
     Returns ``(resp (n, K), loglik)`` with loglik = Σ_n log Σ_k π_k N(x_n|μ_k,Σ_k).
     """
-    X = _check_X(X)
-    weights, means, covs = _check_params(X, weights, means, covs)
+    _match_params(X, weights, means, covs)
     with np.errstate(divide="ignore"):
-        log_joint = np.log(weights) + log_gaussian(X, means, covs)  # (n, K)
+        log_joint = np.log(weights) + log_gaussian.unchecked(X, means, covs)  # (n, K)
     log_px = logsumexp(log_joint, axis=1)  # (n,)
     return np.exp(log_joint - log_px[:, None]), float(log_px.sum())
 
 
+@checked(X=DATA, resp=Array(ndim=2), reg_covar=NONNEGATIVE)
 def m_step(X, resp, reg_covar: float = 1e-6):
     """M-step: the weighted maximum-likelihood estimates given responsibilities.
 
     N_k = Σ_n r_nk,  π_k = N_k / n,  μ_k = Σ_n r_nk x_n / N_k,
     Σ_k = Σ_n r_nk (x_n − μ_k)(x_n − μ_k)ᵀ / N_k + reg_covar·I.
     """
-    X = _check_X(X)
-    resp = check_array("resp", resp, shape=(X.shape[0], None))
+    if len(resp) != len(X):
+        raise ValueError(f"resp must have one row per row of X ({len(X)}), got shape {resp.shape}")
     if (resp < -1e-12).any() or not np.allclose(resp.sum(1), 1.0, atol=1e-6):
         raise ValueError("resp rows must be non-negative and sum to 1")
-    reg_covar = check_float("reg_covar", reg_covar, min_value=0.0)
     Nk = resp.sum(0) + 10 * np.finfo(float).eps  # (K,)
     means = resp.T @ X / Nk[:, None]
     D = X.shape[1]
@@ -129,14 +139,14 @@ def m_step(X, resp, reg_covar: float = 1e-6):
     return Nk / Nk.sum(), means, covs
 
 
+@checked(X=DATA, n_components=COUNT, seed=SEED, method=OneOf(("random", "kmeans")))
 def init_params(X, n_components: int, *, seed: int = 0, method: str = "random"):
     """Starting parameters: ``"random"`` picks K data points as means;
     ``"kmeans"`` runs scikit-learn's k-means. Weights equal, covariances = the
     data covariance. Returns ``(weights, means, covs)``."""
-    X = _check_X(X)
-    K = check_int("n_components", n_components, min_value=1, max_value=len(X))
-    seed = check_int("seed", seed, min_value=0)
-    method = check_choice("method", method, ["random", "kmeans"])
+    K = n_components
+    if K > len(X):
+        raise ValueError(f"n_components must be <= {len(X)} (the number of rows of X), got {K}")
     rng = np.random.default_rng(seed)
     if method == "random":
         means = X[rng.choice(len(X), K, replace=False)]
@@ -158,51 +168,55 @@ class GaussianMixtureEM:
     the log-likelihood of the parameters *before* each M-step), ``n_iter_``.
     """
 
+    @checked(n_components=COUNT, max_iter=COUNT, tol=NONNEGATIVE, reg_covar=NONNEGATIVE,
+             init=OneOf(("random", "kmeans")), seed=SEED)
     def __init__(self, n_components: int, *, max_iter: int = 500, tol: float = 1e-6,
                  reg_covar: float = 1e-6, init: str = "random", seed: int = 0):
-        self.n_components = check_int("n_components", n_components, min_value=1)
-        self.max_iter = check_int("max_iter", max_iter, min_value=1)
-        self.tol = check_float("tol", tol, min_value=0.0)
-        self.reg_covar = check_float("reg_covar", reg_covar, min_value=0.0)
-        self.init = check_choice("init", init, ["random", "kmeans"])
-        self.seed = check_int("seed", seed, min_value=0)
+        self.n_components, self.max_iter, self.tol = n_components, max_iter, tol
+        self.reg_covar, self.init, self.seed = reg_covar, init, seed
 
+    @checked(X=DATA, init_params_=PARAMS, callback=CALLBACK)
     def fit(self, X, init_params_=None, callback=None):
         """Fit to ``X (n, D)``; ``init_params_=(weights, means, covs)`` overrides the init.
         ``callback(it, weights, means, covs)`` is called before every M-step."""
-        X = _check_X(X)
         if init_params_ is None:
-            params = init_params(X, self.n_components, seed=self.seed, method=self.init)
+            params = init_params.unchecked(X, self.n_components, seed=self.seed, method=self.init)
         else:
-            params = _check_params(X, *init_params_)
+            params = _match_params(X, *(rule(name, v) for name, rule, v in
+                                        zip(("weights", "means", "covs"), (WEIGHTS, MEANS, COVS), init_params_)))
         self.loglik_history_ = []
         for it in range(self.max_iter):
-            resp, ll = e_step(X, *params)
+            resp, ll = e_step.unchecked(X, *params)
             if callback is not None:
                 callback(it, *params)
             self.loglik_history_.append(ll)
             if it > 0 and ll - self.loglik_history_[-2] < self.tol * len(X):
                 break
-            params = m_step(X, resp, self.reg_covar)
+            params = m_step.unchecked(X, resp, self.reg_covar)
         self.weights_, self.means_, self.covs_ = params
         self.n_iter_ = len(self.loglik_history_)
         return self
 
+    @checked(X=DATA)
     def predict_proba(self, X):
         """Responsibilities ``(n, K)`` under the fitted parameters."""
-        return e_step(X, self.weights_, self.means_, self.covs_)[0]
+        return e_step.unchecked(_n_features("X", X, self.means_.shape[1]), self.weights_, self.means_, self.covs_)[0]
 
+    @checked(X=DATA)
     def score_samples(self, X):
         """``log p(x_n)`` for each row: shape ``(n,)``."""
-        X = _check_X(X)
-        return logsumexp(np.log(self.weights_) + log_gaussian(X, self.means_, self.covs_), axis=1)
+        X = _n_features("X", X, self.means_.shape[1])
+        return logsumexp(np.log(self.weights_) + log_gaussian.unchecked(X, self.means_, self.covs_), axis=1)
 
+    @checked(X=DATA)
     def score(self, X) -> float:
         """Mean log-likelihood per point (scikit-learn's ``score``)."""
         return float(self.score_samples(X).mean())
 
 
 # ------------------------------------------------------------------ EM with missing values
+@checked(X=Array(ndim=2, finite=False), n_components=COUNT, init=PARAMS, max_iter=COUNT, tol=NONNEGATIVE,
+         reg_covar=NONNEGATIVE, seed=SEED)
 def em_missing(X, n_components: int, *, init=None, max_iter: int = 2000, tol: float = 1e-6,
                reg_covar: float = 1e-6, seed: int = 0):
     """EM for a Gaussian mixture when some entries of ``X`` are ``NaN`` (missing at random).
@@ -216,21 +230,18 @@ def em_missing(X, n_components: int, *, init=None, max_iter: int = 2000, tol: fl
     Returns a dict with ``weights, means, covs, loglik_history`` (observed-data
     log-likelihood, non-decreasing) and ``n_iter``.
     """
-    X = _check_X(X, allow_nan=True)
+    if np.isinf(X).any():
+        raise ValueError("X must not contain inf (NaN marks a missing entry)")
     miss = np.isnan(X)
     if miss.all(1).any():
         raise ValueError("X has a row with every entry missing")
-    K = check_int("n_components", n_components, min_value=1)
-    max_iter = check_int("max_iter", max_iter, min_value=1)
-    tol = check_float("tol", tol, min_value=0.0)
-    reg_covar = check_float("reg_covar", reg_covar, min_value=0.0)
-    seed = check_int("seed", seed, min_value=0)
+    K = n_components
     n, D = X.shape
     if init is None:
         complete = X[~miss.any(1)]
         if len(complete) < K:
             raise ValueError("too few complete rows to initialise; pass init=(weights, means, covs)")
-        w, mu, S = init_params(complete, K, seed=seed)
+        w, mu, S = init_params.unchecked(complete, K, seed=seed)
     else:
         w, mu, S = (np.array(a, dtype=float) for a in init)
     patterns, which = np.unique(miss, axis=0, return_inverse=True)
@@ -244,7 +255,7 @@ def em_missing(X, n_components: int, *, init=None, max_iter: int = 2000, tol: fl
             rows = np.flatnonzero(which == p)
             o = ~m
             Xo = X[np.ix_(rows, o)]
-            logj = np.log(w) + log_gaussian(Xo, mu[:, o], S[:, o][:, :, o])
+            logj = np.log(w) + log_gaussian.unchecked(Xo, mu[:, o], S[:, o][:, :, o])
             lse = logsumexp(logj, axis=1)
             ll += lse.sum()
             resp[rows] = np.exp(logj - lse[:, None])
@@ -282,15 +293,13 @@ class VariationalGMM:
     ``elbo_history_`` (after every full E+M sweep), ``weights_`` = E[π].
     """
 
+    @checked(n_components=COUNT, alpha0=Float(0.0, lo_open=True, optional=True), beta0=POSITIVE, max_iter=COUNT,
+             tol=NONNEGATIVE, reg_covar=NONNEGATIVE, seed=SEED)
     def __init__(self, n_components: int, *, alpha0: float | None = None, beta0: float = 1.0,
                  max_iter: int = 500, tol: float = 1e-6, reg_covar: float = 1e-6, seed: int = 0):
-        self.n_components = check_int("n_components", n_components, min_value=1)
-        self.alpha0 = 1.0 / self.n_components if alpha0 is None else check_float("alpha0", alpha0, min_value=0.0, min_inclusive=False)
-        self.beta0 = check_float("beta0", beta0, min_value=0.0, min_inclusive=False)
-        self.max_iter = check_int("max_iter", max_iter, min_value=1)
-        self.tol = check_float("tol", tol, min_value=0.0)
-        self.reg_covar = check_float("reg_covar", reg_covar, min_value=0.0)
-        self.seed = check_int("seed", seed, min_value=0)
+        self.n_components = n_components
+        self.alpha0 = 1.0 / n_components if alpha0 is None else alpha0
+        self.beta0, self.max_iter, self.tol, self.reg_covar, self.seed = beta0, max_iter, tol, reg_covar, seed
 
     # --- expectations under q (Bishop eqs. 10.64–10.66)
     def _expectations(self, X):
@@ -302,6 +311,7 @@ class VariationalGMM:
                          for b, nu, m, W in zip(self.beta_, self.nu_, self.m_, self.W_)], axis=1)  # (n, K)
         return Eln_pi, Eln_det, quad
 
+    @checked(X=DATA)
     def e_step(self, X):
         """Update q(Z): r_nk ∝ exp(E ln π_k + ½ E ln|Λ_k| − D/2 ln 2π − ½ E[(x−μ_k)ᵀΛ_k(x−μ_k)])."""
         Eln_pi, Eln_det, quad = self._expectations(X)
@@ -316,6 +326,7 @@ class VariationalGMM:
                       for k in range(resp.shape[1])])
         return Nk, xbar, S
 
+    @checked(X=DATA)
     def m_step(self, X):
         """Update q(π) q(μ, Λ) from the responsibilities (Bishop eqs. 10.58, 10.60–10.63)."""
         Nk, xbar, S = self._stats(X, self.resp_, self.reg_covar)
@@ -327,9 +338,9 @@ class VariationalGMM:
                  for N, Sk, xb in zip(Nk, S, xbar)]
         self.W_ = np.stack([np.linalg.inv(Wi) for Wi in W_inv])
 
+    @checked(X=DATA)
     def elbo(self, X) -> float:
         """The evidence lower bound L(q) = E_q[ln p(X, Z, π, μ, Λ)] − E_q[ln q] (Bishop eqs. 10.70–10.77)."""
-        X = _check_X(X)
         n, D = X.shape
         K = self.n_components
         r = self.resp_
@@ -362,9 +373,9 @@ class VariationalGMM:
         lq_pi = ((self.alpha_ - 1) * Eln_pi).sum() + ln_C(self.alpha_)
         return float(lp_x + lp_z + lp_pi + lp_mu - lq_z - lq_pi - lq_mu)
 
+    @checked(X=DATA, resp_init=Array(ndim=2, optional=True))
     def fit(self, X, resp_init=None):
         """Coordinate ascent from ``resp_init (n, K)`` (default: k-means labels, as scikit-learn)."""
-        X = _check_X(X)
         n, D = X.shape
         K = self.n_components
         self.m0 = X.mean(0)
@@ -375,13 +386,16 @@ class VariationalGMM:
 
             labels = KMeans(K, n_init=1, random_state=self.seed).fit(X).labels_
             resp_init = np.eye(K)[labels]
-        self.resp_ = check_array("resp_init", resp_init, shape=(n, K))
-        self.m_step(X)
-        self.elbo_history_ = [self.elbo(X)]
+        if resp_init.shape != (n, K):
+            raise ValueError(f"resp_init must have shape ({n}, {K}) (rows of X, components), got {resp_init.shape}")
+        self.resp_ = resp_init
+        e_step, m_step, elbo = (f.unchecked for f in (VariationalGMM.e_step, VariationalGMM.m_step, VariationalGMM.elbo))
+        m_step(self, X)
+        self.elbo_history_ = [elbo(self, X)]
         for _ in range(self.max_iter):
-            self.e_step(X)
-            self.m_step(X)
-            self.elbo_history_.append(self.elbo(X))
+            e_step(self, X)
+            m_step(self, X)
+            self.elbo_history_.append(elbo(self, X))
             if abs(self.elbo_history_[-1] - self.elbo_history_[-2]) < self.tol * n:
                 break
         self.n_iter_ = len(self.elbo_history_) - 1
@@ -397,23 +411,22 @@ class VariationalGMM:
         """E_q[Λ_k]⁻¹ = (ν_k W_k)⁻¹, the plug-in covariance."""
         return np.stack([np.linalg.inv(nu * W) for nu, W in zip(self.nu_, self.W_)])
 
+    @checked(threshold=NONNEGATIVE)
     def n_effective(self, threshold: float = 0.01) -> int:
         """Components whose expected weight exceeds ``threshold``."""
-        return int((self.weights_ > check_float("threshold", threshold, min_value=0.0)).sum())
+        return int((self.weights_ > threshold).sum())
 
 
 # ------------------------------------------------------------------ labels observed: the class-conditional classifier
+@checked(mean=Array(ndim=1), cov=Array(ndim=2), n=Int(0), rng=Instance(np.random.Generator))
 def sample_gaussian(mean, cov, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` draws from ``N(mean, cov)``: ``x = μ + L z`` with ``Σ = L Lᵀ`` (Cholesky), ``z ~ N(0, I)``.
 
     ``mean (d,)``, ``cov (d, d)`` symmetric positive definite → ``(n, d)``.
     """
-    mean = check_array("mean", mean, ndim=1)
     d = len(mean)
-    cov = check_array("cov", cov, shape=(d, d))
-    n = check_int("n", n, min_value=0)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    if cov.shape != (d, d):
+        raise ValueError(f"cov must have shape ({d}, {d}) to match mean, got {cov.shape}")
     try:
         L = np.linalg.cholesky(cov)
     except np.linalg.LinAlgError:
@@ -437,14 +450,13 @@ class GaussianClassConditional:
     ``covs_ (K, d, d)`` (diagonal matrices for ``"diag"``).
     """
 
+    @checked(covariance=OneOf(("diag", "full", "shared")), reg=NONNEGATIVE)
     def __init__(self, covariance: str = "diag", reg: float = 1e-2):
-        self.covariance = check_choice("covariance", covariance, ["diag", "full", "shared"])
-        self.reg = check_float("reg", reg, min_value=0.0)
+        self.covariance, self.reg = covariance, reg
 
+    @checked(X=DATA, y=LABELS)
     def fit(self, X, y):
         """Maximum-likelihood fit: ``π_c = n_c/n``, ``μ_c`` = class mean, ``Σ_c`` = class covariance (+ reg)."""
-        X = _check_X(X)
-        y = check_array("y", y, ndim=1, dtype=None)
         if len(y) != len(X):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels")
         self.classes_, counts = np.unique(y, return_counts=True)
@@ -476,10 +488,11 @@ class GaussianClassConditional:
         if not hasattr(self, "means_"):
             raise ValueError("this model is not fitted yet: call fit(X, y) first")
 
+    @checked(X=DATA)
     def joint_log_likelihood(self, X) -> np.ndarray:
         """``log π_c + log N(x; μ_c, Σ_c)`` for every row and class, shape ``(n, K)``."""
         self._check_fitted()
-        X = _check_X(X, n_features=self.n_features_in_)
+        X = _n_features("X", X, self.n_features_in_)
         out = np.empty((len(X), len(self.classes_)))
         d = X.shape[1]
         for k, (pi, mu, S) in enumerate(zip(self.priors_, self.means_, self.covs_)):
@@ -489,37 +502,39 @@ class GaussianClassConditional:
             out[:, k] = np.log(pi) - 0.5 * (d * np.log(2 * np.pi) + logdet + (z**2).sum(0))
         return out
 
+    @checked(X=DATA)
     def score_samples(self, X) -> np.ndarray:
         """``log p(x) = log Σ_c π_c N(x; μ_c, Σ_c)`` (the label is a latent variable here), shape ``(n,)``."""
         return logsumexp(self.joint_log_likelihood(X), axis=1)
 
+    @checked(X=DATA)
     def predict_proba(self, X) -> np.ndarray:
         """Bayes' rule: ``p(y = c | x) = p(x, c) / p(x)``, shape ``(n, K)``."""
         jll = self.joint_log_likelihood(X)
         return np.exp(jll - logsumexp(jll, axis=1, keepdims=True))
 
+    @checked(X=DATA)
     def predict(self, X) -> np.ndarray:
         """The most probable class of each row."""
         jll = self.joint_log_likelihood(X)
         return self.classes_[jll.argmax(1)]
 
+    @checked(X=DATA, y=LABELS)
     def score(self, X, y) -> float:
         """Accuracy on ``(X, y)``."""
-        y = check_array("y", y, ndim=1, dtype=None)
         return float(np.mean(self.predict(X) == y))
 
+    @checked(n=COUNT, y=Array(ndim=1, dtype=None, optional=True), seed=SEED)
     def sample(self, n: int, y=None, seed: int = 0):
         """Ancestral sampling: ``y ~ π`` (or the given labels ``y (n,)``), then ``x ~ N(μ_y, Σ_y)``.
 
         Returns ``(X (n, d), y (n,))``.
         """
         self._check_fitted()
-        n = check_int("n", n, min_value=1)
-        rng = np.random.default_rng(check_int("seed", seed, min_value=0))
+        rng = np.random.default_rng(seed)
         if y is None:
             idx = rng.choice(len(self.classes_), size=n, p=self.priors_)
         else:
-            y = check_array("y", y, ndim=1, dtype=None)
             if len(y) != n:
                 raise ValueError(f"y must have n={n} labels, got {len(y)}")
             lookup = {c: k for k, c in enumerate(self.classes_)}
@@ -528,17 +543,18 @@ class GaussianClassConditional:
             idx = np.array([lookup[c] for c in y.tolist()])
         X = np.empty((n, self.n_features_in_))
         for k in np.unique(idx):
-            X[idx == k] = sample_gaussian(self.means_[k], self.covs_[k], int((idx == k).sum()), rng)
+            X[idx == k] = sample_gaussian.unchecked(self.means_[k], self.covs_[k], int((idx == k).sum()), rng)
         return X, self.classes_[idx]
 
 
+@checked(y=LABELS, per_class=COUNT, rng=Instance(np.random.Generator))
 def subsample_per_class(y, per_class: int, rng: np.random.Generator) -> np.ndarray:
     """Indices of ``per_class`` random examples of every class in ``y`` (all of a class if it has fewer)."""
-    y = check_array("y", y, ndim=1, dtype=None)
-    per_class = check_int("per_class", per_class, min_value=1)
     return np.concatenate([rng.permutation(np.flatnonzero(y == c))[:per_class] for c in np.unique(y)])
 
 
+@checked(X_train=DATA, y_train=LABELS, X_test=DATA, y_test=LABELS, per_class=Sizes(ndim=1, dtype=None),
+         models=Instance(dict), repeats=COUNT, seed=SEED)
 def learning_curves(X_train, y_train, X_test, y_test, per_class, *, models: dict, repeats: int = 3, seed: int = 0) -> dict:
     """Test accuracy of each model as the training set grows.
 
@@ -546,21 +562,16 @@ def learning_curves(X_train, y_train, X_test, y_test, per_class, *, models: dict
     in ``per_class`` (examples per class) and each of ``repeats`` random subsets, every model is fit
     on the same subset. Returns ``{name: accuracies (len(per_class), repeats)}``.
     """
-    X_train = _check_X(X_train, "X_train")
-    X_test = _check_X(X_test, "X_test", n_features=X_train.shape[1])
-    y_train = check_array("y_train", y_train, ndim=1, dtype=None)
-    y_test = check_array("y_test", y_test, ndim=1, dtype=None)
+    _n_features("X_test", X_test, X_train.shape[1])
     if len(y_train) != len(X_train) or len(y_test) != len(X_test):
         raise ValueError("X_train/y_train and X_test/y_test must have matching lengths")
-    sizes = [check_int("per_class", k, min_value=1) for k in per_class]
-    repeats = check_int("repeats", repeats, min_value=1)
-    if not isinstance(models, dict) or not models:
-        raise TypeError("models must be a non-empty dict name -> factory")
-    rng = np.random.default_rng(check_int("seed", seed, min_value=0))
-    out = {name: np.zeros((len(sizes), repeats)) for name in models}
-    for i, k in enumerate(sizes):
+    if not models:
+        raise ValueError("models must be a non-empty dict name -> factory")
+    rng = np.random.default_rng(seed)
+    out = {name: np.zeros((len(per_class), repeats)) for name in models}
+    for i, k in enumerate(per_class):
         for r in range(repeats):
-            idx = subsample_per_class(y_train, k, rng)
+            idx = subsample_per_class.unchecked(y_train, k, rng)
             for name, make in models.items():
                 out[name][i, r] = make().fit(X_train[idx], y_train[idx]).score(X_test, y_test)
     return out
