@@ -35,8 +35,8 @@ from torch import nn
 
 from nnbook.exercises import exercise, expect_equal
 from nnbook.utils import seeded
-from nnbook.validate import (COUNT, NONNEGATIVE, POSITIVE, SEED, Function, Instance, Int, Tensor, check_int,
-                             check_tensor, checked)
+from nnbook.validate import (COUNT, GENERATOR, NONNEGATIVE, POSITIVE, SEED, check_int, check_tensor, checked,
+                             FloatTensor, Function, Instance, Int, Tensor)
 
 __all__ = [
     "check_binary_rows",
@@ -72,16 +72,7 @@ class Binary(Tensor):
         return check_binary_rows(name, value)
 
 
-class Rows(Tensor):
-    """The rule for real inputs: a floating tensor (float64 stays float64; ints become the default float)."""
-
-    def check(self, name, value):
-        x = super().check(name, value)
-        return x if x.is_floating_point() else x.to(torch.get_default_dtype())
-
-
 BINARY, ORDER = Binary(ndim=2), Tensor(ndim=1, optional=True)
-GENERATOR = Instance(torch.Generator, optional=True)
 
 
 def _order(o, D: int) -> torch.Tensor:
@@ -188,7 +179,7 @@ class MADE(nn.Module):
             raise ValueError(f"{name} must have shape (n, {self.input_dim}), got {tuple(x.shape)}")
         return x.to(device=self.device, dtype=next(self.parameters()).dtype)
 
-    @checked(x=Rows(ndim=2))
+    @checked(x=FloatTensor(ndim=2))
     def logits(self, x) -> torch.Tensor:
         """Logits of ``p(x_d = 1 | x_<d)`` for every ``d``: ``(n, D)``; entry ``d`` depends only on ``x_<d``.
 
@@ -266,7 +257,7 @@ def train_made(
     return model
 
 
-@checked(model=Instance(MADE), x=Rows(ndim=1))
+@checked(model=Instance(MADE), x=FloatTensor(ndim=1))
 def input_output_jacobian(model: MADE, x) -> torch.Tensor:
     """``J[d, j] = ∂ logit_d / ∂ x_j`` at one input ``x (D,)`` (real-valued), by autograd: ``(D, D)``.
 

@@ -39,8 +39,8 @@ from torch import nn
 from nnbook.exercises import CheckFailed, exercise, expect_close
 from nnbook.train import train_steps
 from nnbook.utils import seeded
-from nnbook.validate import (COUNT, NONNEGATIVE, POSITIVE, PROBABILITY, SEED, Float, Function, Instance, Int, OneOf,
-                             Tensor, checked)
+from nnbook.validate import (COUNT, NONNEGATIVE, POSITIVE, PROBABILITY, SEED, checked, Float, FloatTensor, Function,
+                             Instance, Int, OneOf, Tensor)
 
 __all__ = [
     "linear_betas",
@@ -59,14 +59,6 @@ __all__ = [
 
 
 # ---------------------------------------------------------------- argument rules
-class Rows(Tensor):
-    """The rule for a batch of rows ``(B, D)``: a floating tensor (integers are cast to the default dtype)."""
-
-    def check(self, name, value):
-        x = super().check(name, value)
-        return x if x.is_floating_point() else x.to(torch.get_default_dtype())
-
-
 class Steps(Tensor):
     """The rule for diffusion steps ``t``: one int (or 0-d tensor) for every row, or ``(B,)`` ints."""
 
@@ -98,7 +90,7 @@ class AlphaBar(Float):
         return super().check(name, value.item() if isinstance(value, torch.Tensor) and value.ndim == 0 else value)
 
 
-ROWS, NOISE, STEPS, LABELS = Rows(ndim=2), Rows(ndim=2, optional=True), Steps(ndim=(0, 1)), Labels(ndim=1, optional=True)
+ROWS, NOISE, STEPS, LABELS = FloatTensor(ndim=2), FloatTensor(ndim=2, optional=True), Steps(ndim=(0, 1)), Labels(ndim=1, optional=True)
 BETA = Float(0.0, 1.0, lo_open=True, hi_open=True)
 CLIP = Float(0.0, lo_open=True, optional=True)
 SCHEDULE_KIND = OneOf(("linear", "cosine"))

@@ -43,7 +43,8 @@ from torch import nn
 from nnbook.exercises import CheckFailed, exercise, expect_close
 from nnbook.train import train_steps
 from nnbook.utils import seeded
-from nnbook.validate import COUNT, POSITIVE, SEED, Function, Instance, Int, Tensor, check_tensor, checked
+from nnbook.validate import (COUNT, GENERATOR, POSITIVE, SEED, check_tensor, checked, FloatTensor, Function,
+                             Instance, Int, Tensor)
 
 __all__ = [
     "AffineCoupling",
@@ -57,14 +58,6 @@ __all__ = [
 
 
 # ---------------------------------------------------------------- argument rules
-class Rows(Tensor):
-    """The rule for points ``(n, d)``: a floating tensor (float64 stays float64; ints become the default float)."""
-
-    def check(self, name, value):
-        x = super().check(name, value)
-        return x if x.is_floating_point() else x.to(torch.get_default_dtype())
-
-
 class BinaryRows(Tensor):
     """The rule for binarised rows ``(n, D)`` of 0s and 1s, returned in the default float dtype."""
 
@@ -75,8 +68,7 @@ class BinaryRows(Tensor):
         return X
 
 
-ROWS, BINARY = Rows(ndim=2), BinaryRows(ndim=2)
-GENERATOR = Instance(torch.Generator, optional=True)
+ROWS, BINARY = FloatTensor(ndim=2), BinaryRows(ndim=2)
 LOG_2PI = math.log(2 * math.pi)
 
 

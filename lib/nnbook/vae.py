@@ -35,8 +35,8 @@ from torch import nn
 
 from nnbook.exercises import CheckFailed, exercise, expect_close
 from nnbook.train import train_steps
-from nnbook.validate import (COUNT, NONNEGATIVE, POSITIVE, SEED, Float, Function, Instance, Tensor, check_int,
-                             check_tensor, checked)
+from nnbook.validate import (COUNT, GENERATOR, NONNEGATIVE, POSITIVE, SEED, check_int, check_tensor, checked, Float,
+                             Function, Instance, Tensor)
 
 __all__ = [
     "gaussian_kl",
@@ -69,7 +69,7 @@ class Batch(Tensor):
 
 
 ROWS, BATCH = Tensor(ndim=2), Batch(ndim=2)
-GENERATOR, FLAG = Instance(torch.Generator, optional=True), Instance(bool)
+FLAG = Instance(bool)
 
 
 # ---------------------------------------------------------------- plain functions (the maths)

@@ -43,6 +43,8 @@ __all__ = [
     "OneOf",
     "Function",
     "Instance",
+    "FloatTensor",
+    "GENERATOR",
     "COUNT",
     "SEED",
     "POSITIVE",
@@ -295,6 +297,15 @@ class Instance(Rule):
         return value
 
 
+class FloatTensor(Tensor):
+    """A floating-point tensor: float dtypes are kept (float64 stays float64), integers become the default float."""
+
+    def check(self, name, value):
+        x = super().check(name, value)
+        return x if x.is_floating_point() else x.to(torch.get_default_dtype())
+
+
+GENERATOR = Instance(torch.Generator, optional=True)  # a function's own random stream (None: torch's global one)
 COUNT = Int(1)  # a number of steps, samples, units, ...
 SEED = Int(0, 2**63 - 1)
 POSITIVE = Float(0.0, lo_open=True)  # a learning rate, a width, a temperature
