@@ -274,31 +274,27 @@ S("cnn.accuracy", lambda: dict(model=torch.nn.Sequential(torch.nn.Flatten(), tor
 # ---- gnn --------------------------------------------------------------------------------------
 EI = lambda: torch.tensor([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]])  # noqa: E731  a path 0-1-2-3
 ADJ = lambda: __import__("nnbook.gnn").gnn.edge_index_to_adjacency(EI(), 4)  # noqa: E731
-S("gnn.check_edge_index", lambda: dict(edge_index=EI(), num_nodes=4), edge_index=Arr(2, empty=False), num_nodes=COUNT)
-S("gnn.edge_index_to_adjacency", lambda: dict(edge_index=EI(), num_nodes=4), edge_index=Arr(2, empty=False), num_nodes=COUNT)
-S("gnn.normalized_adjacency", lambda: dict(adj=ADJ()), adj=Arr(2))
-S("gnn.random_walks", lambda: dict(edge_index=EI(), num_nodes=4, walk_length=3, walks_per_node=1), edge_index=Arr(2, empty=False), num_nodes=COUNT,
-  walk_length=COUNT, walks_per_node=COUNT, p=POS, q=POS, seed=SEED)
-S("gnn.skipgram_pairs", lambda: dict(walks=torch.tensor([[0, 1, 2], [3, 2, 1]]), window=1), walks=Arr(2), window=COUNT)
-S("gnn.SkipGram", lambda: dict(num_nodes=4, dim=2), num_nodes=COUNT, dim=COUNT)
-S("gnn.train_skipgram", lambda: dict(walks=torch.tensor([[0, 1, 2], [3, 2, 1]]), num_nodes=4, dim=2, window=1, epochs=1),
-  walks=Arr(2), num_nodes=COUNT, dim=COUNT, window=COUNT, num_negative=COUNT, epochs=COUNT, batch_size=COUNT, lr=POS, seed=SEED)
-S("gnn.MessagePassing", lambda: dict(), aggr=Choice())
-S("gnn.GCNConv", lambda: dict(in_dim=3, out_dim=2), in_dim=COUNT, out_dim=COUNT)
-S("gnn.GCNConv.forward", lambda: dict(x=g(4, 3), edge_index=EI()), make=lambda: __import__("nnbook.gnn").gnn.GCNConv(3, 2).forward, x=Arr(2), edge_index=Arr(2, empty=False))
-S("gnn.SAGEConv", lambda: dict(in_dim=3, out_dim=2), in_dim=COUNT, out_dim=COUNT)
-S("gnn.GATConv", lambda: dict(in_dim=3, out_dim=2), in_dim=COUNT, out_dim=COUNT, negative_slope=NONNEG)
-S("gnn.GGNNConv", lambda: dict(in_dim=3), in_dim=COUNT, out_dim=Int(1, optional=True))
-S("gnn.GNN", lambda: dict(in_dim=3, hidden_dim=4, out_dim=2), in_dim=COUNT, hidden_dim=COUNT, out_dim=COUNT, num_layers=COUNT, kind=Choice(), skip=Choice(),
-  alpha=PROB, dropout=Float(0, 1, False, True))
+S("gnn.check_edge_index", lambda: dict(edge_index=EI(), num_nodes=4))
+S("gnn.edge_index_to_adjacency", lambda: dict(edge_index=EI(), num_nodes=4))
+S("gnn.normalized_adjacency", lambda: dict(adj=ADJ()))
+S("gnn.random_walks", lambda: dict(edge_index=EI(), num_nodes=4, walk_length=3, walks_per_node=1))
+S("gnn.skipgram_pairs", lambda: dict(walks=torch.tensor([[0, 1, 2], [3, 2, 1]]), window=1))
+S("gnn.SkipGram", lambda: dict(num_nodes=4, dim=2))
+S("gnn.train_skipgram", lambda: dict(walks=torch.tensor([[0, 1, 2], [3, 2, 1]]), num_nodes=4, dim=2, window=1, epochs=1))
+S("gnn.MessagePassing", lambda: dict())
+S("gnn.GCNConv", lambda: dict(in_dim=3, out_dim=2))
+S("gnn.GCNConv.forward", lambda: dict(x=g(4, 3), edge_index=EI()), make=lambda: __import__("nnbook.gnn").gnn.GCNConv(3, 2).forward)
+S("gnn.SAGEConv", lambda: dict(in_dim=3, out_dim=2))
+S("gnn.GATConv", lambda: dict(in_dim=3, out_dim=2))
+S("gnn.GGNNConv", lambda: dict(in_dim=3))
+S("gnn.GNN", lambda: dict(in_dim=3, hidden_dim=4, out_dim=2))
 S("gnn.train_node_classifier", lambda: dict(model=__import__("nnbook.gnn").gnn.GNN(3, 4, 2), x=g(4, 3), edge_index=EI(), labels=torch.tensor([0, 1, 0, 1]),
-                                               train_mask=torch.tensor([True, True, False, False]), epochs=1),
-  x=Arr(2), edge_index=Arr(2, empty=False), labels=Arr(1), train_mask=Arr(1), epochs=COUNT, lr=POS, weight_decay=NONNEG)
-S("gnn.accuracy", lambda: dict(logits=g(4, 2), labels=torch.tensor([0, 1, 0, 1])), logits=Arr(2), labels=Arr(1))
-S("gnn.dirichlet_energy", lambda: dict(x=g(4, 3), adj=ADJ()), x=Arr(2), adj=Arr(2))
-S("gnn.mean_cosine_similarity", lambda: dict(x=g(4, 3)), x=Arr(2))
-S("gnn.sbm_graph", lambda: dict(sizes=(3, 3)), p_in=PROB, p_out=PROB, feature_dim=COUNT, noise=NONNEG, seed=SEED, feature_seed=SEED)
-S("gnn.mean_aggregation", lambda: dict(x=g(4, 3), edge_index=EI()), x=Arr(2), edge_index=Arr(2, empty=False))
+                                               train_mask=torch.tensor([True, True, False, False]), epochs=1))
+S("gnn.accuracy", lambda: dict(logits=g(4, 2), labels=torch.tensor([0, 1, 0, 1]), mask=torch.tensor([True, False, True, True])))
+S("gnn.dirichlet_energy", lambda: dict(x=g(4, 3), adj=ADJ()))
+S("gnn.mean_cosine_similarity", lambda: dict(x=g(4, 3)))
+S("gnn.sbm_graph", lambda: dict(sizes=(3, 3)))
+S("gnn.mean_aggregation", lambda: dict(x=g(4, 3), edge_index=EI()))
 
 # ---- rbm --------------------------------------------------------------------------------------
 RBM_ = lambda: __import__("nnbook.rbm").rbm.RBM(4, 2, generator=torch.Generator().manual_seed(0))  # noqa: E731
@@ -353,27 +349,24 @@ S("vae.score_function_gradient", lambda: dict(f=lambda z: z ** 2, mu=0.0, log_si
 S("vae.mean_bernoulli_entropy", lambda: dict(p=torch.rand(3, 4)))
 
 # ---- rnn --------------------------------------------------------------------------------------
-RNNW = lambda: dict(x=g(2, 5, 3), W_xh=g(4, 3, seed=1) * 0.3, W_hh=g(4, 4, seed=2) * 0.3, b=torch.zeros(4))  # noqa: E731
-S("rnn.rnn_forward", RNNW, x=Arr(3), W_xh=Arr(2), W_hh=Arr(2), b=Arr(1), nonlinearity=Choice())
-S("rnn.rnn_bptt", lambda: dict(RNNW(), hs=__import__("nnbook.rnn").rnn.rnn_forward(**RNNW()), grad_hs=g(2, 5, 4, seed=3)),
-  x=Arr(3), hs=Arr(3), grad_hs=Arr(3), W_xh=Arr(2), W_hh=Arr(2), b=Arr(1), nonlinearity=Choice())
-S("rnn.jacobian_norms", lambda: dict(W_hh=g(4, 4) * 0.3, hs=torch.tanh(g(5, 4, seed=1))), W_hh=Arr(2), hs=Arr(2), nonlinearity=Choice())
-S("rnn.scaled_orthogonal", lambda: dict(n=3, sigma=1.0), n=COUNT, sigma=NONNEG)
-S("rnn.clip_grad_norm", lambda: dict(grads=[g(2, 2), g(3, seed=1)], max_norm=1.0), max_norm=POS)
-S("rnn.layer_norm", lambda: dict(a=g(2, 4)), a=Arr((1, 2, 3)), eps=POS)
-S("rnn.variational_mask", lambda: dict(batch=2, hidden=3, p=0.5), batch=COUNT, hidden=COUNT, p=Float(0, 1, False, True))
-S("rnn.ElmanRNN", lambda: dict(input_size=1, hidden_size=3), input_size=COUNT, hidden_size=COUNT, output_size=COUNT, dropout=Float(0, 1, False, True), dropout_kind=Choice())
-S("rnn.GatedRegressor", lambda: dict(kind="lstm", input_size=1, hidden_size=3), kind=Choice(), input_size=COUNT, hidden_size=COUNT, output_size=COUNT)
+RNNW = lambda: dict(x=g(2, 5, 3), W_xh=g(4, 3, seed=1) * 0.3, W_hh=g(4, 4, seed=2) * 0.3, b=torch.zeros(4), h0=torch.zeros(2, 4))  # noqa: E731
+S("rnn.rnn_forward", RNNW)
+S("rnn.rnn_bptt", lambda: dict(RNNW(), hs=__import__("nnbook.rnn").rnn.rnn_forward(**RNNW()), grad_hs=g(2, 5, 4, seed=3)))
+S("rnn.jacobian_norms", lambda: dict(W_hh=g(4, 4) * 0.3, hs=torch.tanh(g(5, 4, seed=1))))
+S("rnn.scaled_orthogonal", lambda: dict(n=3, sigma=1.0))
+S("rnn.clip_grad_norm", lambda: dict(grads=[g(2, 2), g(3, seed=1)], max_norm=1.0))
+S("rnn.layer_norm", lambda: dict(a=g(2, 4), gain=torch.ones(4), bias=torch.zeros(4)))
+S("rnn.variational_mask", lambda: dict(batch=2, hidden=3, p=0.5))
+S("rnn.ElmanRNN", lambda: dict(input_size=1, hidden_size=3))
+S("rnn.GatedRegressor", lambda: dict(kind="lstm", input_size=1, hidden_size=3))
 LSTM = lambda: dict(x=g(2, 3), h=g(2, 4, seed=1), c=g(2, 4, seed=2), W_ih=g(16, 3, seed=3), W_hh=g(16, 4, seed=4), b_ih=torch.zeros(16), b_hh=torch.zeros(16))  # noqa: E731
-S("rnn.lstm_step", LSTM, x=Arr(2), h=Arr(2), c=Arr(2), W_ih=Arr(2), W_hh=Arr(2), b_ih=Arr(1), b_hh=Arr(1))
-S("rnn.gru_step", lambda: dict(x=g(2, 3), h=g(2, 4, seed=1), W_ih=g(12, 3, seed=3), W_hh=g(12, 4, seed=4), b_ih=torch.zeros(12), b_hh=torch.zeros(12)),
-  x=Arr(2), h=Arr(2), W_ih=Arr(2), W_hh=Arr(2), b_ih=Arr(1), b_hh=Arr(1))
-S("rnn.rnn_param_count", lambda: dict(input_size=2, hidden_size=3), input_size=COUNT, hidden_size=COUNT)
-S("rnn.lstm_param_count", lambda: dict(input_size=2, hidden_size=3), input_size=COUNT, hidden_size=COUNT)
-S("rnn.gru_param_count", lambda: dict(input_size=2, hidden_size=3), input_size=COUNT, hidden_size=COUNT)
-S("rnn.train_regressor", lambda: dict(model=__import__("nnbook.rnn").rnn.ElmanRNN(1, 3), X=g(8, 5, 1), y=g(8, seed=1), steps=1, batch_size=4),
-  X=Arr(3), y=Arr(1), steps=COUNT, batch_size=COUNT, lr=POS, optimizer=Choice(), clip=Float(0, lo_open=True, optional=True), detach_every=Int(1, optional=True), seed=SEED)
-S("rnn.evaluate_mse", lambda: dict(model=__import__("nnbook.rnn").rnn.ElmanRNN(1, 3), X=g(8, 5, 1), y=g(8, seed=1)), X=Arr(3), y=Arr(1))
+S("rnn.lstm_step", LSTM)
+S("rnn.gru_step", lambda: dict(x=g(2, 3), h=g(2, 4, seed=1), W_ih=g(12, 3, seed=3), W_hh=g(12, 4, seed=4), b_ih=torch.zeros(12), b_hh=torch.zeros(12)))
+S("rnn.rnn_param_count", lambda: dict(input_size=2, hidden_size=3))
+S("rnn.lstm_param_count", lambda: dict(input_size=2, hidden_size=3))
+S("rnn.gru_param_count", lambda: dict(input_size=2, hidden_size=3))
+S("rnn.train_regressor", lambda: dict(model=__import__("nnbook.rnn").rnn.ElmanRNN(1, 3), X=g(8, 5, 1), y=g(8, seed=1), steps=1, batch_size=4))
+S("rnn.evaluate_mse", lambda: dict(model=__import__("nnbook.rnn").rnn.ElmanRNN(1, 3), X=g(8, 5, 1), y=g(8, seed=1)))
 
 # ---- transformer ------------------------------------------------------------------------------
 TF = lambda: __import__("nnbook.transformer").transformer  # noqa: E731
@@ -403,9 +396,8 @@ S("transformer.distill_tokens", lambda: dict(student=TINY_TF(), teacher=TINY_TF(
 S("transformer.time_forward", lambda: dict(fn=lambda: None, repeats=1), fn=Func(), repeats=COUNT)
 S("transformer.saved_activation_bytes", lambda: dict(fn=lambda: None), fn=Func())
 TOK = lambda: dict(model=__import__("nnbook.rnn").rnn.GatedRegressor("gru", 4, 3, output_size=4), X=torch.arange(12).reshape(3, 4) % 4, y=torch.arange(12).reshape(3, 4) % 4)  # noqa: E731
-S("rnn.token_accuracy", TOK, X=Arr(2), y=Arr(2))
-S("rnn.train_token_classifier", lambda: dict(TOK(), steps=1, batch_size=2), X=Arr(2), y=Arr(2), steps=COUNT, batch_size=COUNT, lr=POS,
-  clip=Float(0, lo_open=True, optional=True), seed=SEED)
+S("rnn.token_accuracy", TOK)
+S("rnn.train_token_classifier", lambda: dict(TOK(), steps=1, batch_size=2))
 PARITY_TF = lambda: TF().Transformer(TF().TransformerConfig(vocab_size=3, block_size=16, d_model=8, n_heads=2, n_layers=1))  # noqa: E731
 S("transformer.parity_data", lambda: dict(n=3, n_bits=4), n=COUNT, n_bits=COUNT)
 S("transformer.parity_batch", lambda: dict(n=3, n_bits=4), n=COUNT, n_bits=COUNT)

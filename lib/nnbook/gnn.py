@@ -29,6 +29,8 @@ Layers (each a :class:`MessagePassing`):
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch import nn
@@ -37,7 +39,8 @@ import torch.nn.functional as F
 from nnbook.exercises import CheckFailed, exercise, expect_close
 from nnbook.train import minibatches, train_steps
 from nnbook.utils import seeded
-from nnbook.validate import check_choice, check_float, check_int, check_tensor
+from nnbook.validate import (COUNT, NONNEGATIVE, POSITIVE, PROBABILITY, SEED, Array, Float, Instance, Int, OneOf,
+                             Tensor, checked)
 
 __all__ = [
     "check_edge_index",
@@ -63,17 +66,57 @@ __all__ = [
 
 
 # ---------------------------------------------------------------- graph input
-def check_edge_index(edge_index, num_nodes: int) -> torch.Tensor:
-    """Return ``edge_index`` as a ``(2, E)`` int64 tensor with entries in ``[0, num_nodes)``, or raise."""
-    num_nodes = check_int("num_nodes", num_nodes, min_value=1)
-    if isinstance(edge_index, torch.Tensor) and edge_index.is_floating_point():
-        raise TypeError(f"edge_index must hold integers, got dtype {edge_index.dtype}")
-    ei = check_tensor("edge_index", edge_index, ndim=2, allow_empty=True)
-    if ei.is_floating_point():
-        raise TypeError(f"edge_index must hold integers, got dtype {ei.dtype}")
-    if ei.shape[0] != 2:
-        raise ValueError(f"edge_index must have shape (2, E), got {tuple(ei.shape)}")
-    ei = ei.long()
+@dataclass(frozen=True)
+class EdgeIndex(Tensor):
+    """The rule for an ``edge_index``: a ``(2, E)`` integer tensor (``E`` may be 0), returned as int64.
+
+    Whether its entries lie in ``[0, n)`` is checked where ``n`` is known (:func:`_in_range`).
+    """
+
+    ndim: int = 2
+    allow_empty: bool = True
+
+    def check(self, name, value):
+        if isinstance(value, torch.Tensor) and value.is_floating_point():
+            raise TypeError(f"{name} must hold integers, got dtype {value.dtype}")
+        ei = super().check(name, value)
+        if ei.is_floating_point():
+            raise TypeError(f"{name} must hold integers, got dtype {ei.dtype}")
+        if ei.shape[0] != 2:
+            raise ValueError(f"{name} must have shape (2, E), got {tuple(ei.shape)}")
+        return ei.long()
+
+
+@dataclass(frozen=True)
+class Features(Tensor):
+    """The rule for node features ``(n, d)`` (or an adjacency, ``square``); integers become floats."""
+
+    ndim: int = 2
+    square: bool = False
+
+    def check(self, name, value):
+        a = super().check(name, value)
+        if self.square and a.shape[0] != a.shape[1]:
+            raise ValueError(f"{name} must be square (n, n), got shape {tuple(a.shape)}")
+        return a if a.is_floating_point() else a.to(torch.get_default_dtype())
+
+
+@dataclass(frozen=True)
+class Sizes(Array):
+    """The rule for a list of block sizes: positive integers."""
+
+    ndim: int = 1
+    dtype: object = None
+
+    def check(self, name, value):
+        return [COUNT(f"{name}[{i}]", s.item()) for i, s in enumerate(super().check(name, value))]
+
+
+EDGE_INDEX, FEATURES, ADJACENCY = EdgeIndex(), Features(), Features(square=True)
+PER_NODE = Tensor(ndim=1)  # labels, masks: one entry per node
+
+
+def _in_range(ei: torch.Tensor, num_nodes: int) -> torch.Tensor:
     if ei.numel() and (int(ei.min()) < 0 or int(ei.max()) >= num_nodes):
         raise ValueError(
             f"edge_index has node indices outside [0, {num_nodes}): min {int(ei.min())}, max {int(ei.max())}"
@@ -81,36 +124,34 @@ def check_edge_index(edge_index, num_nodes: int) -> torch.Tensor:
     return ei
 
 
-def _check_features(x) -> torch.Tensor:
-    x = check_tensor("x", x, ndim=2)
-    if not x.is_floating_point():
-        x = x.to(torch.get_default_dtype())
-    return x
+def _per_node(name: str, t: torch.Tensor, n: int) -> torch.Tensor:
+    if t.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},) (one entry per node), got {tuple(t.shape)}")
+    return t
 
 
-def _check_adjacency(adj) -> torch.Tensor:
-    a = check_tensor("adj", adj, ndim=2)
-    if a.shape[0] != a.shape[1]:
-        raise ValueError(f"adj must be square (n, n), got shape {tuple(a.shape)}")
-    if not a.is_floating_point():
-        a = a.to(torch.get_default_dtype())
-    return a
+@checked(edge_index=EDGE_INDEX, num_nodes=COUNT)
+def check_edge_index(edge_index, num_nodes: int) -> torch.Tensor:
+    """Return ``edge_index`` as a ``(2, E)`` int64 tensor with entries in ``[0, num_nodes)``, or raise."""
+    return _in_range(edge_index, num_nodes)
 
 
+@checked(edge_index=EDGE_INDEX, num_nodes=COUNT)
 def edge_index_to_adjacency(edge_index, num_nodes: int) -> torch.Tensor:
     """Dense ``(n, n)`` adjacency with ``A[i, j] = 1`` for each edge j → i (symmetric for undirected graphs)."""
-    ei = check_edge_index(edge_index, num_nodes)
+    ei = _in_range(edge_index, num_nodes)
     a = torch.zeros(num_nodes, num_nodes, device=ei.device)
     a[ei[1], ei[0]] = 1.0
     return a
 
 
+@checked(adj=ADJACENCY)
 def normalized_adjacency(adj, self_loops: bool = True) -> torch.Tensor:
     """Symmetric normalised adjacency ``D̃^{-1/2} Ã D̃^{-1/2}`` with ``Ã = A + I`` (or ``A``), ``D̃ = diag(Ã 1)``.
 
     adj: ``(n, n)``. Nodes of degree 0 get a zero row (no division by zero).
     """
-    a = _check_adjacency(adj)
+    a = adj
     if self_loops:
         a = a + torch.eye(a.shape[0], dtype=a.dtype, device=a.device)
     deg = a.sum(dim=1)
@@ -127,6 +168,8 @@ def _neighbour_lists(ei: torch.Tensor, n: int) -> list[np.ndarray]:
 
 
 # ---------------------------------------------------------------- DeepWalk / node2vec
+@checked(edge_index=EDGE_INDEX, num_nodes=COUNT, walk_length=COUNT, walks_per_node=COUNT, p=POSITIVE, q=POSITIVE,
+         seed=SEED)
 def random_walks(edge_index, num_nodes: int, walk_length: int = 20, walks_per_node: int = 10,
                  p: float = 1.0, q: float = 1.0, seed: int = 0) -> np.ndarray:
     """Random walks, shape ``(num_nodes · walks_per_node, walk_length)``, starting once per node per round.
@@ -137,12 +180,8 @@ def random_walks(edge_index, num_nodes: int, walk_length: int = 20, walks_per_no
     ``t`` (stay close: BFS-like), ``1/q`` otherwise (move away: DFS-like).
     A walk that reaches a node without neighbours stays there.
     """
-    ei = check_edge_index(edge_index, num_nodes)
-    walk_length = check_int("walk_length", walk_length, min_value=1)
-    walks_per_node = check_int("walks_per_node", walks_per_node, min_value=1)
-    p = check_float("p", p, min_value=0.0, min_inclusive=False)
-    q = check_float("q", q, min_value=0.0, min_inclusive=False)
-    rng = np.random.default_rng(check_int("seed", seed, min_value=0))
+    ei = _in_range(edge_index, num_nodes)
+    rng = np.random.default_rng(seed)
     nbrs = _neighbour_lists(ei, num_nodes)
     nbr_sets = [set(a.tolist()) for a in nbrs]
     walks = np.empty((num_nodes * walks_per_node, walk_length), dtype=np.int64)
@@ -167,10 +206,13 @@ def random_walks(edge_index, num_nodes: int, walk_length: int = 20, walks_per_no
     return walks
 
 
+WALKS = Tensor(ndim=2)
+
+
+@checked(walks=WALKS, window=COUNT)
 def skipgram_pairs(walks, window: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """(centre, context) pairs: every two nodes at most ``window`` steps apart on a walk (both orders)."""
-    w = check_tensor("walks", walks, ndim=2).long().cpu().numpy()
-    window = check_int("window", window, min_value=1)
+    w = walks.long().cpu().numpy()
     centres, contexts = [], []
     for k in range(1, min(window, w.shape[1] - 1) + 1):
         centres += [w[:, :-k].ravel(), w[:, k:].ravel()]
@@ -183,10 +225,9 @@ def skipgram_pairs(walks, window: int = 5) -> tuple[np.ndarray, np.ndarray]:
 class SkipGram(nn.Module):
     """Skip-gram with negative sampling: centre vectors ``z`` (the embedding) and context vectors ``z'``."""
 
+    @checked(num_nodes=COUNT, dim=COUNT)
     def __init__(self, num_nodes: int, dim: int):
         super().__init__()
-        num_nodes = check_int("num_nodes", num_nodes, min_value=1)
-        dim = check_int("dim", dim, min_value=1)
         self.centre = nn.Embedding(num_nodes, dim)
         self.context = nn.Embedding(num_nodes, dim)
         nn.init.normal_(self.centre.weight, std=1.0 / dim)
@@ -200,18 +241,14 @@ class SkipGram(nn.Module):
         return (-F.logsigmoid(pos) - F.logsigmoid(-neg).sum(-1)).mean()
 
 
+@checked(walks=WALKS, num_nodes=COUNT, dim=COUNT, window=COUNT, num_negative=COUNT, epochs=COUNT, batch_size=COUNT,
+         lr=POSITIVE, seed=SEED)
 def train_skipgram(walks, num_nodes: int, dim: int = 16, window: int = 5, num_negative: int = 5,
                    epochs: int = 5, batch_size: int = 512, lr: float = 0.02, seed: int = 0) -> torch.Tensor:
     """Fit :class:`SkipGram` on the walks' pairs with Adam; negatives ~ unigram^{3/4}. Returns ``(num_nodes, dim)``."""
-    num_nodes = check_int("num_nodes", num_nodes, min_value=1)
-    num_negative = check_int("num_negative", num_negative, min_value=1)
-    epochs = check_int("epochs", epochs, min_value=1)
-    batch_size = check_int("batch_size", batch_size, min_value=1)
-    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
-    c, o = skipgram_pairs(walks, window)
+    c, o = skipgram_pairs.unchecked(walks, window)
     if max(c.max(), o.max()) >= num_nodes:
         raise ValueError(f"walks contain node {max(c.max(), o.max())} >= num_nodes={num_nodes}")
-    seed = check_int("seed", seed, min_value=0)
     g = torch.Generator().manual_seed(seed)
     with seeded(seed):
         model = SkipGram(num_nodes, dim)
@@ -247,9 +284,10 @@ class MessagePassing(nn.Module):
     what makes the layer permutation-equivariant.
     """
 
+    @checked(aggr=OneOf(("sum", "mean", "max")))
     def __init__(self, aggr: str = "sum"):
         super().__init__()
-        self.aggr = check_choice("aggr", aggr, ("sum", "mean", "max"))
+        self.aggr = aggr
 
     def message(self, x_j: torch.Tensor, x_i: torch.Tensor, **kwargs) -> torch.Tensor:
         """Message along each edge; ``x_j`` (source) and ``x_i`` (target) have shape ``(E, d)``."""
@@ -268,11 +306,20 @@ class MessagePassing(nn.Module):
         messages = self.message(x[source], x[target], **kwargs)
         return self.update(self.aggregate(messages, target, x.shape[0]), x)
 
-    def _inputs(self, x, edge_index):
-        x = _check_features(x)
-        if x.shape[1] != self.in_dim:
-            raise ValueError(f"x must have {self.in_dim} features (columns), got shape {tuple(x.shape)}")
-        return x, check_edge_index(edge_index, x.shape[0]).to(x.device)
+    @checked(x=FEATURES, edge_index=EDGE_INDEX)
+    def forward(self, x, edge_index) -> torch.Tensor:
+        """``x (n, in_dim)``, ``edge_index (2, E)`` → new node states ``(n, out_dim)``."""
+        _check_width(x, self.in_dim)
+        return self._forward(x, _in_range(edge_index, x.shape[0]).to(x.device))
+
+    def _forward(self, x: torch.Tensor, ei: torch.Tensor) -> torch.Tensor:
+        """The layer on checked inputs (what :class:`GNN` calls, layer after layer)."""
+        raise NotImplementedError
+
+
+def _check_width(x: torch.Tensor, in_dim: int) -> None:
+    if x.shape[1] != in_dim:
+        raise ValueError(f"x must have {in_dim} features (columns), got shape {tuple(x.shape)}")
 
 
 def _add_self_loops(edge_index: torch.Tensor, n: int) -> torch.Tensor:
@@ -288,18 +335,17 @@ class GCNConv(MessagePassing):
     ``d̃`` counts the self-loop. ``lin.weight`` has shape ``(out_dim, in_dim)``.
     """
 
+    @checked(in_dim=COUNT, out_dim=COUNT)
     def __init__(self, in_dim: int, out_dim: int, bias: bool = True):
         super().__init__(aggr="sum")
-        self.in_dim = check_int("in_dim", in_dim, min_value=1)
-        self.out_dim = check_int("out_dim", out_dim, min_value=1)
+        self.in_dim, self.out_dim = in_dim, out_dim
         self.lin = nn.Linear(in_dim, out_dim, bias=False)
         self.bias = nn.Parameter(torch.zeros(out_dim)) if bias else None
 
     def message(self, x_j, x_i, norm):
         return norm[:, None] * x_j
 
-    def forward(self, x, edge_index) -> torch.Tensor:
-        x, ei = self._inputs(x, edge_index)
+    def _forward(self, x, ei) -> torch.Tensor:
         n = x.shape[0]
         ei = _add_self_loops(ei, n)
         deg = torch.bincount(ei[1], minlength=n).to(x.dtype)        # d̃_i, self-loop included
@@ -315,18 +361,17 @@ class SAGEConv(MessagePassing):
     graphs never seen in training (inductive).
     """
 
+    @checked(in_dim=COUNT, out_dim=COUNT)
     def __init__(self, in_dim: int, out_dim: int):
         super().__init__(aggr="mean")
-        self.in_dim = check_int("in_dim", in_dim, min_value=1)
-        self.out_dim = check_int("out_dim", out_dim, min_value=1)
+        self.in_dim, self.out_dim = in_dim, out_dim
         self.lin_self = nn.Linear(in_dim, out_dim)
         self.lin_neigh = nn.Linear(in_dim, out_dim, bias=False)
 
     def update(self, aggregated, x):
         return self.lin_self(x) + self.lin_neigh(aggregated)
 
-    def forward(self, x, edge_index) -> torch.Tensor:
-        x, ei = self._inputs(x, edge_index)
+    def _forward(self, x, ei) -> torch.Tensor:
         return self.propagate(x, ei)
 
 
@@ -337,11 +382,10 @@ class GATConv(MessagePassing):
     ``α_ij = exp(e_ij) / Σ_{k ∈ N(i) ∪ {i}} exp(e_ik)``.
     """
 
+    @checked(in_dim=COUNT, out_dim=COUNT, negative_slope=NONNEGATIVE)
     def __init__(self, in_dim: int, out_dim: int, negative_slope: float = 0.2):
         super().__init__(aggr="sum")
-        self.in_dim = check_int("in_dim", in_dim, min_value=1)
-        self.out_dim = check_int("out_dim", out_dim, min_value=1)
-        self.negative_slope = check_float("negative_slope", negative_slope, min_value=0.0)
+        self.in_dim, self.out_dim, self.negative_slope = in_dim, out_dim, negative_slope
         self.lin = nn.Linear(in_dim, out_dim, bias=False)
         self.att_src = nn.Parameter(torch.empty(out_dim))
         self.att_dst = nn.Parameter(torch.empty(out_dim))
@@ -353,8 +397,7 @@ class GATConv(MessagePassing):
     def message(self, x_j, x_i, alpha):
         return alpha[:, None] * x_j
 
-    def forward(self, x, edge_index) -> torch.Tensor:
-        x, ei = self._inputs(x, edge_index)
+    def _forward(self, x, ei) -> torch.Tensor:
         n = x.shape[0]
         ei = _add_self_loops(ei, n)
         wh = self.lin(x)
@@ -372,11 +415,12 @@ class GGNNConv(MessagePassing):
     The state keeps its size, so ``in_dim == out_dim`` (``out_dim`` may be omitted).
     """
 
+    @checked(in_dim=COUNT, out_dim=Int(1, optional=True))
     def __init__(self, in_dim: int, out_dim: int | None = None):
         super().__init__(aggr="sum")
-        self.in_dim = check_int("in_dim", in_dim, min_value=1)
-        out_dim = self.in_dim if out_dim is None else check_int("out_dim", out_dim, min_value=1)
-        if out_dim != self.in_dim:
+        self.in_dim = in_dim
+        out_dim = in_dim if out_dim is None else out_dim
+        if out_dim != in_dim:
             raise ValueError(f"out_dim must equal in_dim for a GGNN layer (the GRU keeps the state size), got {out_dim} != {in_dim}")
         self.out_dim = out_dim
         self.lin = nn.Linear(in_dim, in_dim, bias=False)
@@ -385,8 +429,7 @@ class GGNNConv(MessagePassing):
     def update(self, aggregated, x):
         return self.gru(aggregated, x)
 
-    def forward(self, x, edge_index) -> torch.Tensor:
-        x, ei = self._inputs(x, edge_index)
+    def _forward(self, x, ei) -> torch.Tensor:
         m = self.aggregate(self.lin(x)[ei[0]], ei[1], x.shape[0])
         return self.update(m, x)
 
@@ -403,17 +446,13 @@ class GNN(nn.Module):
     initial residual) on the hidden layers. A GGNN stack first maps ``in → hidden`` with a linear layer.
     """
 
+    @checked(in_dim=COUNT, hidden_dim=COUNT, out_dim=COUNT, num_layers=COUNT, kind=OneOf(tuple(_LAYERS)),
+             skip=OneOf(("none", "residual", "initial")), alpha=PROBABILITY, dropout=Float(0.0, 1.0, hi_open=True))
     def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, num_layers: int = 2,
                  kind: str = "gcn", skip: str = "none", alpha: float = 0.2, dropout: float = 0.0):
         super().__init__()
-        in_dim = check_int("in_dim", in_dim, min_value=1)
-        hidden_dim = check_int("hidden_dim", hidden_dim, min_value=1)
-        out_dim = check_int("out_dim", out_dim, min_value=1)
-        self.num_layers = check_int("num_layers", num_layers, min_value=1)
-        self.kind = check_choice("kind", kind, tuple(_LAYERS))
-        self.skip = check_choice("skip", skip, ("none", "residual", "initial"))
-        self.alpha = check_float("alpha", alpha, min_value=0.0, max_value=1.0)
-        self.dropout = check_float("dropout", dropout, min_value=0.0, max_value=1.0, max_inclusive=False)
+        self.in_dim, self.num_layers, self.kind, self.skip = in_dim, num_layers, kind, skip
+        self.alpha, self.dropout = alpha, dropout
         layer = _LAYERS[kind]
         if kind == "ggnn":
             self.inp = nn.Linear(in_dim, hidden_dim)
@@ -424,16 +463,21 @@ class GNN(nn.Module):
             self.inp, self.out = None, None
             self.layers = nn.ModuleList(layer(a, b) for a, b in zip(dims[:-1], dims[1:]))
 
+    @checked(x=FEATURES, edge_index=EDGE_INDEX)
     def forward(self, x, edge_index, return_hidden: bool = False):
         """``x (n, in_dim) → logits (n, out_dim)``; with ``return_hidden`` also the list of hidden states."""
-        x = _check_features(x)
+        _check_width(x, self.in_dim)
+        return self._forward(x, _in_range(edge_index, x.shape[0]).to(x.device), return_hidden)
+
+    def _forward(self, x, edge_index, return_hidden: bool = False):
+        """The network on checked inputs (what :func:`train_node_classifier` calls at every step)."""
         hidden = []
         h = x if self.inp is None else torch.relu(self.inp(x))
         h0 = None
         last = len(self.layers) - 1 if self.out is None else len(self.layers)
         for k, layer in enumerate(self.layers):
             h = F.dropout(h, self.dropout, self.training)
-            z = layer(h, edge_index)
+            z = layer._forward(h, edge_index)
             if k == last:                       # output layer: no activation, no skip
                 h = z
                 break
@@ -451,34 +495,38 @@ class GNN(nn.Module):
         return (h, hidden) if return_hidden else h
 
 
+@checked(logits=Tensor(ndim=2), labels=PER_NODE, mask=Tensor(ndim=1, optional=True))
 def accuracy(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | None = None) -> float:
     """Fraction of nodes (in ``mask``) whose arg-max logit is the label."""
-    logits = check_tensor("logits", logits, ndim=2)
-    labels = check_tensor("labels", labels, shape=(logits.shape[0],)).to(logits.device)
+    labels = _per_node("labels", labels, logits.shape[0]).to(logits.device)
     ok = logits.argmax(dim=1) == labels
     if mask is not None:
-        ok = ok[check_tensor("mask", mask, shape=(logits.shape[0],)).bool().to(ok.device)]
+        ok = ok[_per_node("mask", mask, logits.shape[0]).bool().to(ok.device)]
     return float(ok.float().mean())
 
 
+@checked(model=Instance(nn.Module), x=FEATURES, edge_index=EDGE_INDEX, labels=PER_NODE, train_mask=PER_NODE,
+         epochs=COUNT, lr=POSITIVE, weight_decay=NONNEGATIVE)
 def train_node_classifier(model: nn.Module, x, edge_index, labels, train_mask, epochs: int = 200,
                           lr: float = 0.01, weight_decay: float = 5e-4) -> list[float]:
     """Full-batch Adam on the cross-entropy of the labelled nodes (``train_mask``); returns the loss curve."""
-    x = _check_features(x)
-    ei = check_edge_index(edge_index, x.shape[0])
-    labels = check_tensor("labels", labels, ndim=1, shape=(x.shape[0],)).long()
-    train_mask = check_tensor("train_mask", train_mask, ndim=1, shape=(x.shape[0],)).bool()
+    ei = _in_range(edge_index, x.shape[0])
+    labels = _per_node("labels", labels, x.shape[0]).long()
+    train_mask = _per_node("train_mask", train_mask, x.shape[0]).bool()
     if not bool(train_mask.any()):
         raise ValueError("train_mask must select at least one node")
-    epochs = check_int("epochs", epochs, min_value=1)
-    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
-    weight_decay = check_float("weight_decay", weight_decay, min_value=0.0)
+    if isinstance(model, GNN):                     # inputs checked once above, not at every step
+        _check_width(x, model.in_dim)
+        net, ei = model._forward, ei.to(x.device)
+    else:
+        net = model
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    step_loss = lambda step: F.cross_entropy(model(x, ei)[train_mask], labels[train_mask])
+    step_loss = lambda step: F.cross_entropy(net(x, ei)[train_mask], labels[train_mask])
     return train_steps(model, step_loss, opt, epochs, every=1)
 
 
 # ---------------------------------------------------------------- over-smoothing
+@checked(x=FEATURES, adj=ADJACENCY)
 def dirichlet_energy(x, adj, normalized: bool = False) -> torch.Tensor:
     """``E(X) = ½ Σ_{i,j} A_ij ‖x_i − x_j‖² = tr(Xᵀ L X)`` with ``L = D − A``. x ``(n, d)``, adj ``(n, n)``.
 
@@ -487,8 +535,7 @@ def dirichlet_energy(x, adj, normalized: bool = False) -> torch.Tensor:
     degree-scaled rows: ``½ Σ Ã_ij ‖x_i/√d̃_i − x_j/√d̃_j‖² = tr(Xᵀ (I − Â) X)``,
     zero exactly when ``X ∝ D̃^{1/2} 1 cᵀ`` — the fixed direction of ``Â = D̃^{-1/2} Ã D̃^{-1/2}``.
     """
-    x = _check_features(x)
-    a = _check_adjacency(adj).to(x)
+    a = adj.to(x)
     if a.shape[0] != x.shape[0]:
         raise ValueError(f"adj must be ({x.shape[0]}, {x.shape[0]}) to match x, got {tuple(a.shape)}")
     if normalized:
@@ -498,9 +545,9 @@ def dirichlet_energy(x, adj, normalized: bool = False) -> torch.Tensor:
     return 0.5 * (a * sq).sum()
 
 
+@checked(x=FEATURES)
 def mean_cosine_similarity(x) -> torch.Tensor:
     """Mean cosine similarity over all pairs ``i ≠ j`` of rows of ``x`` (→ 1 when embeddings collapse)."""
-    x = _check_features(x)
     n = x.shape[0]
     if n < 2:
         raise ValueError(f"x must have at least 2 rows, got {n}")
@@ -510,6 +557,8 @@ def mean_cosine_similarity(x) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- synthetic graphs
+@checked(sizes=Sizes(), p_in=PROBABILITY, p_out=PROBABILITY, feature_dim=COUNT, noise=NONNEGATIVE, seed=SEED,
+         feature_seed=SEED)
 def sbm_graph(sizes=(40, 40, 40), p_in: float = 0.15, p_out: float = 0.02, feature_dim: int = 8,
               noise: float = 1.0, seed: int = 0, feature_seed: int = 0):
     """Stochastic block model with noisy class-mean features.
@@ -521,14 +570,9 @@ def sbm_graph(sizes=(40, 40, 40), p_in: float = 0.15, p_out: float = 0.02, featu
     """
     import networkx as nx
 
-    sizes = [check_int("sizes[i]", s, min_value=1) for s in sizes]
-    p_in = check_float("p_in", p_in, min_value=0.0, max_value=1.0)
-    p_out = check_float("p_out", p_out, min_value=0.0, max_value=1.0)
-    feature_dim = check_int("feature_dim", feature_dim, min_value=1)
-    noise = check_float("noise", noise, min_value=0.0)
+    sizes = list(sizes)
     k = len(sizes)
     probs = [[p_in if a == b else p_out for b in range(k)] for a in range(k)]
-    seed, feature_seed = check_int("seed", seed, min_value=0), check_int("feature_seed", feature_seed, min_value=0)
     g = nx.stochastic_block_model(sizes, probs, seed=seed)
     rng = np.random.default_rng([seed, 1])
     labels = np.repeat(np.arange(k), sizes)
@@ -541,10 +585,10 @@ def sbm_graph(sizes=(40, 40, 40), p_in: float = 0.15, p_out: float = 0.02, featu
 
 
 # ---------------------------------------------------------------- exercises
+@checked(x=FEATURES, edge_index=EDGE_INDEX)
 def mean_aggregation(x, edge_index) -> torch.Tensor:
     """One mean-aggregation step: ``out_i = mean_{j : (j → i)} x_j`` (0 for nodes with no in-edges). x ``(n, d)``."""
-    x = _check_features(x)
-    ei = check_edge_index(edge_index, x.shape[0]).to(x.device)
+    ei = _in_range(edge_index, x.shape[0]).to(x.device)
     return _scatter(x[ei[0]], ei[1], x.shape[0], "mean")
 
 

@@ -30,7 +30,7 @@ from torch import nn
 
 from nnbook.exercises import CheckFailed, exercise, expect_close, expect_equal
 from nnbook.train import train_steps
-from nnbook.validate import check_choice, check_float, check_int, check_tensor
+from nnbook.validate import COUNT, NONNEGATIVE, POSITIVE, SEED, Float, Instance, Int, OneOf, Tensor, checked
 
 __all__ = [
     "rnn_forward",
@@ -53,43 +53,49 @@ __all__ = [
     "token_accuracy",
 ]
 
-_ACTS = ("tanh", "linear")
-
-
 # --------------------------------------------------------------------- checks
-def _seq(name, x):
-    x = check_tensor(name, x, ndim=3)
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor of shape (B, T, I), got dtype {x.dtype}")
-    return x
+@dataclass(frozen=True)
+class Sequences(Tensor):
+    """The rule for a batch of sequences ``(B, T, I)`` of floats."""
+
+    ndim: int = 3
+
+    def check(self, name, value):
+        x = super().check(name, value)
+        if not x.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor of shape (B, T, I), got dtype {x.dtype}")
+        return x
+
+
+SEQUENCES, MATRIX, VECTOR, STATE = Sequences(), Tensor(ndim=2), Tensor(ndim=1), Tensor(ndim=2, optional=True)
+NONLINEARITY = OneOf(("tanh", "linear"))
+DROPOUT = Float(0.0, 1.0, hi_open=True)
+CLIP = Float(0.0, lo_open=True, optional=True)
+TOKENS = Tensor(ndim=2)
 
 
 def _weights(x, W_xh, W_hh, b):
-    W_hh = check_tensor("W_hh", W_hh, ndim=2)
     H = W_hh.shape[0]
     if W_hh.shape != (H, H):
         raise ValueError(f"W_hh must be square (H, H), got shape {tuple(W_hh.shape)}")
-    W_xh = check_tensor("W_xh", W_xh, ndim=2)
     if W_xh.shape != (H, x.shape[2]):
         raise ValueError(
             f"W_xh must have shape (H, I) = ({H}, {x.shape[2]}) to match W_hh and x, got {tuple(W_xh.shape)}"
         )
-    b = check_tensor("b", b, ndim=1)
     if b.shape[0] != H:
         raise ValueError(f"b must have shape (H,) = ({H},) to match W_hh, got {tuple(b.shape)}")
-    return W_xh, W_hh, b
 
 
 def _h0(h0, x, H):
     if h0 is None:
         return x.new_zeros(x.shape[0], H)
-    h0 = check_tensor("h0", h0, ndim=2)
     if h0.shape != (x.shape[0], H):
         raise ValueError(f"h0 must have shape (B, H) = ({x.shape[0]}, {H}), got {tuple(h0.shape)}")
     return h0
 
 
 # ------------------------------------------------------------ forward and BPTT
+@checked(x=SEQUENCES, W_xh=MATRIX, W_hh=MATRIX, b=VECTOR, h0=STATE, nonlinearity=NONLINEARITY)
 def rnn_forward(x, W_xh, W_hh, b, h0=None, nonlinearity: str = "tanh"):
     """Run the Elman recurrence with an explicit loop over time.
 
@@ -97,9 +103,7 @@ def rnn_forward(x, W_xh, W_hh, b, h0=None, nonlinearity: str = "tanh"):
     (zeros if ``None``). Returns the hidden states ``(B, T, H)``:
     ``h_t = f(x_t W_xhᵀ + h_{t-1} W_hhᵀ + b)`` with ``f`` = tanh or identity.
     """
-    x = _seq("x", x)
-    W_xh, W_hh, b = _weights(x, W_xh, W_hh, b)
-    check_choice("nonlinearity", nonlinearity, _ACTS)
+    _weights(x, W_xh, W_hh, b)
     h = _h0(h0, x, W_hh.shape[0])
     states = []
     for t in range(x.shape[1]):
@@ -109,6 +113,8 @@ def rnn_forward(x, W_xh, W_hh, b, h0=None, nonlinearity: str = "tanh"):
     return torch.stack(states, dim=1)
 
 
+@checked(x=SEQUENCES, hs=Tensor(ndim=3), grad_hs=Tensor(ndim=3), W_xh=MATRIX, W_hh=MATRIX, b=VECTOR, h0=STATE,
+         nonlinearity=NONLINEARITY)
 def rnn_bptt(x, hs, grad_hs, W_xh, W_hh, b, h0=None, nonlinearity: str = "tanh"):
     """Back-propagation through time for :func:`rnn_forward`, by hand.
 
@@ -118,13 +124,12 @@ def rnn_bptt(x, hs, grad_hs, W_xh, W_hh, b, h0=None, nonlinearity: str = "tanh")
     ``W_xh``, ``W_hh``, ``b`` and ``h0``: the gradients of ``L``.
     The loop runs backwards, ``δ_t = (g_t + δ_{t+1} W_hh) ⊙ f'(a_t)``.
     """
-    x = _seq("x", x)
-    W_xh, W_hh, b = _weights(x, W_xh, W_hh, b)
-    check_choice("nonlinearity", nonlinearity, _ACTS)
+    _weights(x, W_xh, W_hh, b)
     B, T, _ = x.shape
     H = W_hh.shape[0]
-    hs = check_tensor("hs", hs, shape=(B, T, H))
-    grad_hs = check_tensor("grad_hs", grad_hs, shape=(B, T, H))
+    for name, v in (("hs", hs), ("grad_hs", grad_hs)):
+        if v.shape != (B, T, H):
+            raise ValueError(f"{name} must have shape (B, T, H) = ({B}, {T}, {H}), got {tuple(v.shape)}")
     h0 = _h0(h0, x, H)
     dW_xh, dW_hh, db = torch.zeros_like(W_xh), torch.zeros_like(W_hh), torch.zeros_like(b)
     carry = torch.zeros_like(h0)  # ∂L/∂h_t arriving from step t+1
@@ -140,6 +145,7 @@ def rnn_bptt(x, hs, grad_hs, W_xh, W_hh, b, h0=None, nonlinearity: str = "tanh")
     return {"W_xh": dW_xh, "W_hh": dW_hh, "b": db, "h0": carry}
 
 
+@checked(W_hh=MATRIX, hs=MATRIX, nonlinearity=NONLINEARITY)
 def jacobian_norms(W_hh, hs, nonlinearity: str = "tanh"):
     """Spectral norms ``‖∂h_T/∂h_{T-k}‖₂`` for ``k = 0 … T-1`` along one trajectory.
 
@@ -148,14 +154,11 @@ def jacobian_norms(W_hh, hs, nonlinearity: str = "tanh"):
     identity for linear); the product is accumulated from the end backwards.
     Entry ``k = 0`` is 1 (the identity).
     """
-    W_hh = check_tensor("W_hh", W_hh, ndim=2)
     H = W_hh.shape[0]
     if W_hh.shape != (H, H):
         raise ValueError(f"W_hh must be square (H, H), got shape {tuple(W_hh.shape)}")
-    hs = check_tensor("hs", hs, ndim=2)
     if hs.shape[1] != H:
         raise ValueError(f"hs must have shape (T, H) with H = {H} to match W_hh, got {tuple(hs.shape)}")
-    check_choice("nonlinearity", nonlinearity, _ACTS)
     T = hs.shape[0]
     J = torch.eye(H, dtype=W_hh.dtype, device=W_hh.device)
     norms = [1.0]
@@ -166,10 +169,9 @@ def jacobian_norms(W_hh, hs, nonlinearity: str = "tanh"):
     return torch.tensor(norms, dtype=W_hh.dtype)
 
 
+@checked(n=COUNT, sigma=NONNEGATIVE)
 def scaled_orthogonal(n: int, sigma: float, generator: torch.Generator | None = None, dtype=torch.float64):
     """A random ``n × n`` matrix ``σ Q`` with ``Q`` orthogonal: every singular value equals ``σ``."""
-    n = check_int("n", n, min_value=1)
-    sigma = check_float("sigma", sigma, min_value=0.0)
     A = torch.randn(n, n, generator=generator, dtype=dtype)
     Q, R = torch.linalg.qr(A)
     Q = Q * torch.sign(torch.diagonal(R))  # a uniformly random orthogonal matrix
@@ -177,6 +179,7 @@ def scaled_orthogonal(n: int, sigma: float, generator: torch.Generator | None = 
 
 
 # ------------------------------------------------------------- training tricks
+@checked(max_norm=POSITIVE)
 def clip_grad_norm(grads, max_norm: float):
     """Clip a list of gradient tensors to total norm at most ``max_norm``.
 
@@ -184,7 +187,6 @@ def clip_grad_norm(grads, max_norm: float):
     gradient is multiplied by ``θ/‖g‖``; otherwise nothing changes. Returns
     ``(clipped, total_norm)`` with new tensors (the inputs are not modified).
     """
-    max_norm = check_float("max_norm", max_norm, min_value=0.0, min_inclusive=False)
     if isinstance(grads, torch.Tensor):
         grads = [grads]
     if not isinstance(grads, (list, tuple)) or not grads:
@@ -197,14 +199,13 @@ def clip_grad_norm(grads, max_norm: float):
     return [g * scale for g in grads], float(total)
 
 
+@checked(a=Tensor(ndim=(1, 2, 3)), gain=Tensor(ndim=1, optional=True), bias=Tensor(ndim=1, optional=True), eps=POSITIVE)
 def layer_norm(a, gain=None, bias=None, eps: float = 1e-5):
     """Layer normalisation over the last dimension (the notes' formula).
 
     ``(a - μ) / sqrt(σ² + eps) ⊙ g + b`` with ``μ``, ``σ²`` the mean and the
     (biased) variance of the ``C`` features of each row.
     """
-    a = check_tensor("a", a, ndim=(1, 2, 3))
-    eps = check_float("eps", eps, min_value=0.0, min_inclusive=False)
     C = a.shape[-1]
     for name, v in (("gain", gain), ("bias", bias)):
         if v is not None and tuple(v.shape) != (C,):
@@ -219,15 +220,13 @@ def layer_norm(a, gain=None, bias=None, eps: float = 1e-5):
     return out
 
 
+@checked(batch=COUNT, hidden=COUNT, p=DROPOUT)
 def variational_mask(batch: int, hidden: int, p: float, *, device=None, generator=None, dtype=torch.float32):
     """One dropout mask per sequence, ``(B, H)``, to be reused at **every** time step.
 
     Entries are 0 with probability ``p`` and ``1/(1-p)`` otherwise (inverted
     dropout, so the expected value is 1).
     """
-    batch = check_int("batch", batch, min_value=1)
-    hidden = check_int("hidden", hidden, min_value=1)
-    p = check_float("p", p, min_value=0.0, max_value=1.0, max_inclusive=False)
     keep = torch.rand(batch, hidden, generator=generator, device=device, dtype=dtype) >= p
     return keep.to(dtype) / (1 - p)
 
@@ -245,41 +244,40 @@ class ElmanRNN(nn.Module):
     active only in training mode.
     """
 
+    @checked(input_size=COUNT, hidden_size=COUNT, output_size=COUNT, dropout=DROPOUT,
+             dropout_kind=OneOf(("variational", "naive")), w_scale=Float(0.0, optional=True))
     def __init__(self, input_size: int, hidden_size: int, output_size: int = 1, *, layer_norm: bool = False,
                  dropout: float = 0.0, dropout_kind: str = "variational", w_scale: float | None = None):
         super().__init__()
-        self.input_size = check_int("input_size", input_size, min_value=1)
-        self.hidden_size = check_int("hidden_size", hidden_size, min_value=1)
-        output_size = check_int("output_size", output_size, min_value=1)
-        self.dropout = check_float("dropout", dropout, min_value=0.0, max_value=1.0, max_inclusive=False)
-        self.dropout_kind = check_choice("dropout_kind", dropout_kind, ["variational", "naive"])
+        self.input_size, self.hidden_size, self.dropout, self.dropout_kind = input_size, hidden_size, dropout, dropout_kind
         H = self.hidden_size
         k = 1 / math.sqrt(H)
         self.W_xh = nn.Parameter(torch.empty(H, input_size).uniform_(-k, k))
         if w_scale is None:
             self.W_hh = nn.Parameter(torch.empty(H, H).uniform_(-k, k))
         else:  # σ Q: every singular value of W_hh equals w_scale
-            self.W_hh = nn.Parameter(scaled_orthogonal(H, check_float("w_scale", w_scale, min_value=0.0), dtype=torch.float32))
+            self.W_hh = nn.Parameter(scaled_orthogonal.unchecked(H, w_scale, dtype=torch.float32))
         self.b = nn.Parameter(torch.zeros(H))
         self.ln = nn.LayerNorm(H) if layer_norm else None
         self.readout = nn.Linear(H, output_size)
         self.last_masks: list[torch.Tensor] = []  # the recurrent masks of the last forward (for inspection)
 
+    @checked(x=SEQUENCES, detach_every=Int(1, optional=True))
     def forward(self, x, detach_every: int | None = None):
         """``x (B, T, I)`` → outputs ``(B, T, O)``.
 
         ``detach_every=k`` is truncated BPTT: the hidden state is detached every
         ``k`` steps, so no gradient flows back further than the start of its chunk.
         """
-        x = _seq("x", x)
-        if x.shape[2] != self.input_size:
-            raise ValueError(f"x must have {self.input_size} features in its last dimension, got shape {tuple(x.shape)}")
-        if detach_every is not None:
-            detach_every = check_int("detach_every", detach_every, min_value=1)
+        _check_width(x, self.input_size)
+        return self._forward(x, detach_every)
+
+    def _forward(self, x, detach_every=None):
+        """The network on checked inputs (what the training loops call at every step)."""
         B, T, _ = x.shape
         h = x.new_zeros(B, self.hidden_size)
         use_drop = self.training and self.dropout > 0
-        mask = variational_mask(B, self.hidden_size, self.dropout, device=x.device, dtype=x.dtype) if use_drop else None
+        mask = variational_mask.unchecked(B, self.hidden_size, self.dropout, device=x.device, dtype=x.dtype) if use_drop else None
         self.last_masks = []
         states = []
         for t in range(T):
@@ -287,7 +285,7 @@ class ElmanRNN(nn.Module):
                 h = h.detach()
             if use_drop:
                 if self.dropout_kind == "naive":
-                    mask = variational_mask(B, self.hidden_size, self.dropout, device=x.device, dtype=x.dtype)
+                    mask = variational_mask.unchecked(B, self.hidden_size, self.dropout, device=x.device, dtype=x.dtype)
                 self.last_masks.append(mask)
                 h = h * mask
             a = x[:, t] @ self.W_xh.T + h @ self.W_hh.T + self.b
@@ -304,49 +302,62 @@ class GatedRegressor(nn.Module):
     cell starts out remembering (``f_t ≈ σ(1) ≈ 0.73``; PyTorch's default gives ≈ 1/2).
     """
 
+    @checked(kind=OneOf(("rnn", "lstm", "gru")), input_size=COUNT, hidden_size=COUNT, output_size=COUNT,
+             forget_bias=Float(optional=True))
     def __init__(self, kind: str, input_size: int, hidden_size: int, output_size: int = 1,
                  forget_bias: float | None = None):
         super().__init__()
-        self.kind = check_choice("kind", kind, ["rnn", "lstm", "gru"])
-        self.input_size = check_int("input_size", input_size, min_value=1)
-        hidden_size = check_int("hidden_size", hidden_size, min_value=1)
-        output_size = check_int("output_size", output_size, min_value=1)
+        self.kind, self.input_size = kind, input_size
         cls = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind]
         self.core = cls(input_size, hidden_size, batch_first=True)
         self.readout = nn.Linear(hidden_size, output_size)
         if forget_bias is not None:  # LSTM only: start with f_t = σ(forget_bias) instead of σ(≈0) = 1/2
             if self.kind != "lstm":
                 raise ValueError(f"forget_bias applies only to kind='lstm', got kind={kind!r}")
-            forget_bias = check_float("forget_bias", forget_bias)
             H = hidden_size
             with torch.no_grad():  # PyTorch's gate order is (i, f, g, o): the forget block is rows H..2H
                 self.core.bias_ih_l0[H:2 * H] = forget_bias
                 self.core.bias_hh_l0[H:2 * H] = 0.0
 
+    @checked(x=SEQUENCES)
     def forward(self, x, detach_every=None):
-        x = _seq("x", x)
-        if x.shape[2] != self.input_size:
-            raise ValueError(f"x must have {self.input_size} features in its last dimension, got shape {tuple(x.shape)}")
+        """``x (B, T, I)`` → outputs ``(B, T, O)``."""
+        _check_width(x, self.input_size)
+        return self._forward(x, detach_every)
+
+    def _forward(self, x, detach_every=None):
+        """The network on checked inputs (what the training loops call at every step)."""
         if detach_every is not None:
             raise ValueError("detach_every (truncated BPTT) is implemented only in ElmanRNN")
         out, _ = self.core(x)
         return self.readout(out)
 
 
+def _check_width(x, input_size):
+    if x.shape[2] != input_size:
+        raise ValueError(f"x must have {input_size} features in its last dimension, got shape {tuple(x.shape)}")
+
+
+def _unchecked(model: nn.Module):
+    """``model``'s forward without argument checks, for a training loop whose inputs were checked once."""
+    return model._forward if isinstance(model, (ElmanRNN, GatedRegressor)) else model
+
+
 # ------------------------------------------------------------- LSTM and GRU
 def _gate_check(x, h, W_ih, W_hh, b_ih, b_hh, n_gates):
-    x = check_tensor("x", x, ndim=2)
-    h = check_tensor("h", h, ndim=2)
     H = h.shape[1]
     if x.shape[0] != h.shape[0]:
         raise ValueError(f"x and h must have the same batch size, got {x.shape[0]} and {h.shape[0]}")
-    W_ih = check_tensor("W_ih", W_ih, shape=(n_gates * H, x.shape[1]))
-    W_hh = check_tensor("W_hh", W_hh, shape=(n_gates * H, H))
-    b_ih = check_tensor("b_ih", b_ih, shape=(n_gates * H,))
-    b_hh = check_tensor("b_hh", b_hh, shape=(n_gates * H,))
-    return x, h, W_ih, W_hh, b_ih, b_hh
+    for name, v, want in (("W_ih", W_ih, (n_gates * H, x.shape[1])), ("W_hh", W_hh, (n_gates * H, H)),
+                          ("b_ih", b_ih, (n_gates * H,)), ("b_hh", b_hh, (n_gates * H,))):
+        if tuple(v.shape) != want:
+            raise ValueError(f"{name} must have shape {want} for {n_gates} gates of width H = {H}, got {tuple(v.shape)}")
 
 
+GATES = dict(x=MATRIX, h=MATRIX, W_ih=MATRIX, W_hh=MATRIX, b_ih=VECTOR, b_hh=VECTOR)
+
+
+@checked(**GATES, c=MATRIX)
 def lstm_step(x, h, c, W_ih, W_hh, b_ih, b_hh):
     """One LSTM step in PyTorch's layout (gates stacked as i, f, g, o).
 
@@ -354,8 +365,9 @@ def lstm_step(x, h, c, W_ih, W_hh, b_ih, b_hh):
     ``i, f, o = σ(·)``, ``g = tanh(·)``, ``c' = f ⊙ c + i ⊙ g``, ``h' = o ⊙ tanh(c')``.
     Returns ``(h', c')``.
     """
-    x, h, W_ih, W_hh, b_ih, b_hh = _gate_check(x, h, W_ih, W_hh, b_ih, b_hh, 4)
-    c = check_tensor("c", c, shape=tuple(h.shape))
+    _gate_check(x, h, W_ih, W_hh, b_ih, b_hh, 4)
+    if c.shape != h.shape:
+        raise ValueError(f"c must have the shape of h, {tuple(h.shape)}, got {tuple(c.shape)}")
     z = x @ W_ih.T + b_ih + h @ W_hh.T + b_hh
     i, f, g, o = z.chunk(4, dim=1)
     i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
@@ -363,13 +375,14 @@ def lstm_step(x, h, c, W_ih, W_hh, b_ih, b_hh):
     return o * torch.tanh(c_new), c_new
 
 
+@checked(**GATES)
 def gru_step(x, h, W_ih, W_hh, b_ih, b_hh):
     """One GRU step in PyTorch's layout (gates stacked as r, z, n).
 
     ``r, z = σ(·)``, ``n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))``,
     ``h' = (1 − z) ⊙ n + z ⊙ h``. Returns ``h'``.
     """
-    x, h, W_ih, W_hh, b_ih, b_hh = _gate_check(x, h, W_ih, W_hh, b_ih, b_hh, 3)
+    _gate_check(x, h, W_ih, W_hh, b_ih, b_hh, 3)
     xi = x @ W_ih.T + b_ih
     hh = h @ W_hh.T + b_hh
     xr, xz, xn = xi.chunk(3, dim=1)
@@ -380,24 +393,26 @@ def gru_step(x, h, W_ih, W_hh, b_ih, b_hh):
     return (1 - z) * n + z * h
 
 
-def _count(n_blocks, input_size, hidden_size, bias):
-    I = check_int("input_size", input_size, min_value=1)
-    H = check_int("hidden_size", hidden_size, min_value=1)
-    if not isinstance(bias, bool):
-        raise TypeError(f"bias must be True or False, got {bias!r}")
+def _count(n_blocks, I, H, bias):
     return n_blocks * (H * I + H * H + (2 * H if bias else 0))
 
 
+COUNTS = dict(input_size=COUNT, hidden_size=COUNT, bias=Instance(bool))
+
+
+@checked(**COUNTS)
 def rnn_param_count(input_size: int, hidden_size: int, bias: bool = True) -> int:
     """Parameters of one ``torch.nn.RNN`` layer: ``H·I + H·H + 2H`` (PyTorch keeps two biases)."""
     return _count(1, input_size, hidden_size, bias)
 
 
+@checked(**COUNTS)
 def lstm_param_count(input_size: int, hidden_size: int, bias: bool = True) -> int:
     """Parameters of one ``torch.nn.LSTM`` layer: ``4 (H·I + H·H + 2H)`` — four blocks (i, f, g, o)."""
     return _count(4, input_size, hidden_size, bias)
 
 
+@checked(**COUNTS)
 def gru_param_count(input_size: int, hidden_size: int, bias: bool = True) -> int:
     """Parameters of one ``torch.nn.GRU`` layer: ``3 (H·I + H·H + 2H)`` — three blocks (r, z, n)."""
     return _count(3, input_size, hidden_size, bias)
@@ -414,6 +429,8 @@ class TrainResult:
     diverged: bool = False
 
 
+@checked(model=Instance(nn.Module), X=SEQUENCES, y=VECTOR, steps=COUNT, batch_size=COUNT, lr=POSITIVE,
+         optimizer=OneOf(("adam", "sgd", "momentum")), clip=CLIP, detach_every=Int(1, optional=True), seed=SEED)
 def train_regressor(model: nn.Module, X, y, *, steps: int = 300, batch_size: int = 64, lr: float = 1e-2,
                     optimizer: str = "adam", clip: float | None = None, detach_every: int | None = None,
                     seed: int = 0) -> TrainResult:
@@ -425,29 +442,23 @@ def train_regressor(model: nn.Module, X, y, *, steps: int = 300, batch_size: int
     ``detach_every`` is passed to the model (truncated BPTT). Stops early and
     sets ``diverged`` if the loss becomes NaN/inf or exceeds 1e6.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    steps = check_int("steps", steps, min_value=1)
-    batch_size = check_int("batch_size", batch_size, min_value=1)
-    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
-    check_choice("optimizer", optimizer, ["adam", "sgd", "momentum"])
-    if clip is not None:
-        clip = check_float("clip", clip, min_value=0.0, min_inclusive=False)
     device = next(model.parameters()).device
-    X = _seq("X", X).to(device)
-    y = check_tensor("y", y, ndim=1).to(device)
+    X, y = X.to(device), y.to(device)
+    if isinstance(model, (ElmanRNN, GatedRegressor)):
+        _check_width(X, model.input_size)
+    net = _unchecked(model)
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} sequences but y has {len(y)} targets")
     if optimizer == "adam":
         opt = torch.optim.Adam(model.parameters(), lr=lr)
     else:  # plain SGD, or SGD with momentum 0.9
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9 if optimizer == "momentum" else 0.0)
-    g = torch.Generator().manual_seed(check_int("seed", seed, min_value=0))
+    g = torch.Generator().manual_seed(seed)
     kwargs = {} if detach_every is None else {"detach_every": detach_every}
 
     def step_loss(step):
         idx = torch.randint(len(X), (min(batch_size, len(X)),), generator=g).to(device)
-        pred = model(X[idx], **kwargs)[:, -1, 0]
+        pred = net(X[idx], **kwargs)[:, -1, 0]
         return ((pred - y[idx]) ** 2).mean()
 
     return _train(model, step_loss, opt, steps, clip, stop_on_divergence=True)
@@ -470,11 +481,11 @@ def _train(model, step_loss, opt, steps, clip, stop_on_divergence=False) -> Trai
 
 
 @torch.no_grad()
+@checked(model=Instance(nn.Module), X=SEQUENCES, y=VECTOR)
 def evaluate_mse(model: nn.Module, X, y) -> float:
     """Mean squared error of the last output of ``model(X)`` against ``y (N,)`` (eval mode)."""
     device = next(model.parameters()).device
-    X = _seq("X", X).to(device)
-    y = check_tensor("y", y, ndim=1).to(device)
+    X, y = X.to(device), y.to(device)
     model.eval()
     return float(((model(X)[:, -1, 0] - y) ** 2).mean())
 
@@ -483,10 +494,8 @@ __all__.append("evaluate_mse")
 
 
 def _tokens_and_targets(model, X, y):
-    if not isinstance(model, nn.Module) or not hasattr(model, "input_size"):
+    if not hasattr(model, "input_size"):
         raise TypeError(f"model must be a GatedRegressor or ElmanRNN (with an input_size), got {type(model).__name__}")
-    X = check_tensor("X", X, ndim=2)
-    y = check_tensor("y", y, ndim=2)
     if X.dtype != torch.long or y.dtype != torch.long:
         raise TypeError(f"X and y must hold integer token ids (torch.long), got {X.dtype} and {y.dtype}")
     if X.shape != y.shape:
@@ -496,6 +505,7 @@ def _tokens_and_targets(model, X, y):
     return X, y
 
 
+@checked(model=Instance(nn.Module), X=TOKENS, y=TOKENS, steps=COUNT, batch_size=COUNT, lr=POSITIVE, clip=CLIP, seed=SEED)
 def train_token_classifier(model: nn.Module, X, y, *, steps: int = 300, batch_size: int = 64, lr: float = 1e-2,
                            clip: float | None = 1.0, seed: int = 0) -> TrainResult:
     """Train ``model`` to predict a class at every step of a token sequence (e.g. the copy task).
@@ -506,25 +516,22 @@ def train_token_classifier(model: nn.Module, X, y, *, steps: int = 300, batch_si
     gradient norm clipped to ``clip`` (``None``: no clipping).
     """
     X, y = _tokens_and_targets(model, X, y)
-    steps = check_int("steps", steps, min_value=1)
-    batch_size = check_int("batch_size", batch_size, min_value=1)
-    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
-    if clip is not None:
-        clip = check_float("clip", clip, min_value=0.0, min_inclusive=False)
     device = next(model.parameters()).device
     X, y = X.to(device), y.to(device)
+    net = _unchecked(model)                                # one-hot X has model.input_size features
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    g = torch.Generator().manual_seed(check_int("seed", seed, min_value=0))
+    g = torch.Generator().manual_seed(seed)
 
     def step_loss(step):
         idx = torch.randint(len(X), (min(batch_size, len(X)),), generator=g).to(device)
-        logits = model(nn.functional.one_hot(X[idx], model.input_size).float())    # (B, T, classes)
+        logits = net(nn.functional.one_hot(X[idx], model.input_size).float())    # (B, T, classes)
         return nn.functional.cross_entropy(logits.flatten(0, 1), y[idx].flatten(), ignore_index=-100)
 
     return _train(model, step_loss, opt, steps, clip)
 
 
 @torch.no_grad()
+@checked(model=Instance(nn.Module), X=TOKENS, y=TOKENS)
 def token_accuracy(model: nn.Module, X, y) -> float:
     """Fraction of the targeted steps (``y != -100``) where the model's most likely class is ``y`` (eval mode)."""
     X, y = _tokens_and_targets(model, X, y)
