@@ -312,17 +312,15 @@ S("rbm.DBN", lambda: dict(rbm1=RBM_(), rbm2=__import__("nnbook.rbm").rbm.RBM(2, 
 S("rbm.wake_sleep", lambda: dict(dbn=__import__("nnbook.rbm").rbm.DBN(RBM_(), __import__("nnbook.rbm").rbm.RBM(2, 2)), X=bits(6, 4), epochs=1, batch_size=3, k=1))
 
 # ---- train ------------------------------------------------------------------------------------
-S("train.GradientNorm", lambda: dict(), eps=POS)
-S("train.RelativeChange", lambda: dict(), eps=POS)
-S("train.EarlyStopping", lambda: dict(), patience=COUNT)
-S("train.MaxEpochs", lambda: dict(), n=COUNT)
-S("train.fit", lambda: dict(model=torch.nn.Linear(2, 1), train_data=(g(6, 2), g(6, 1, seed=1)), loss_fn=torch.nn.MSELoss(), max_epochs=1),
-  loss_fn=Func(), lr=POS, batch_size=Int(1, optional=True), max_epochs=COUNT)
+S("train.GradientNorm", lambda: dict())
+S("train.RelativeChange", lambda: dict())
+S("train.EarlyStopping", lambda: dict())
+S("train.MaxEpochs", lambda: dict())
+S("train.fit", lambda: dict(model=torch.nn.Linear(2, 1), train_data=(g(6, 2), g(6, 1, seed=1)), loss_fn=torch.nn.MSELoss(), max_epochs=1))
 S("train.gradient_norm", lambda: dict(model=torch.nn.Linear(2, 1)))
 S("train.train_steps", lambda: (lambda m: dict(model=m, step_loss=lambda s: m(g(4, 2)).pow(2).mean(),
-                                                 optimizer=torch.optim.SGD(m.parameters(), lr=0.1), steps=2, every=1))(torch.nn.Linear(2, 1)),
-  step_loss=Func(), steps=COUNT, every=COUNT, callback=Func())
-S("train.minibatches", lambda: dict(n=5, batch_size=2), n=COUNT, batch_size=COUNT)
+                                                 optimizer=torch.optim.SGD(m.parameters(), lr=0.1), steps=2, every=1))(torch.nn.Linear(2, 1)))
+S("train.minibatches", lambda: dict(n=5, batch_size=2))
 
 # ---- metrics ----------------------------------------------------------------------------------
 CLF = lambda: __import__("nnbook.metrics").metrics.DigitClassifier()  # noqa: E731
@@ -463,42 +461,31 @@ S("autoencoder.reconstruction_error", lambda: dict(model=_AE().Autoencoder((4, 2
 
 # ---- gan --------------------------------------------------------------------------------------
 _GAN = lambda: __import__("nnbook.gan").gan  # noqa: E731
-S("gan.discriminator_loss", lambda: dict(real_logits=g(4), fake_logits=g(4, seed=1)), real_logits=Arr((1, 2)), fake_logits=Arr((1, 2)))
-S("gan.generator_loss", lambda: dict(fake_logits=g(4)), fake_logits=Arr((1, 2)))
-S("gan.critic_loss", lambda: dict(real_scores=g(4), fake_scores=g(4, seed=1)), real_scores=Arr((1, 2)), fake_scores=Arr((1, 2)))
-S("gan.gradient_penalty", lambda: dict(critic=lambda x: x.sum(1), real=g(4, 2), fake=g(4, 2, seed=1)),
-  critic=Func(), real=Arr(2), fake=Arr(2))
-S("gan.optimal_discriminator", lambda: dict(p_data=np.full(5, 0.2), p_model=np.full(5, 0.1)), p_data=Arr(1), p_model=Arr(1))
-S("gan.js_divergence", lambda: dict(p=np.full(5, 0.2), q=np.array([0.1, 0.2, 0.3, 0.2, 0.2])), p=Arr(1), q=Arr(1))
-S("gan.adain", lambda: dict(x=g(2, 3, 4, 4), style_scale=g(2, 3).abs() + 0.5, style_bias=g(2, 3, seed=1)),
-  x=Arr(4), style_scale=Arr(2), style_bias=Arr(2), eps=POS)
-S("gan.ring_centres", lambda: dict(n_modes=8, radius=2.0), n_modes=COUNT, radius=POS)
-S("gan.mode_coverage", lambda: dict(samples=g(50, 2).numpy(), centres=np.array([[0.0, 0.0], [2.0, 0.0]]), std=0.5),
-  samples=Arr(2), centres=Arr(2), std=POS, n_std=POS, min_fraction=PROB)
+S("gan.discriminator_loss", lambda: dict(real_logits=g(4), fake_logits=g(4, seed=1)))
+S("gan.generator_loss", lambda: dict(fake_logits=g(4)))
+S("gan.critic_loss", lambda: dict(real_scores=g(4), fake_scores=g(4, seed=1)))
+S("gan.gradient_penalty", lambda: dict(critic=lambda x: x.sum(1), real=g(4, 2), fake=g(4, 2, seed=1), alpha=torch.full((4,), 0.5)))
+S("gan.optimal_discriminator", lambda: dict(p_data=np.full(5, 0.2), p_model=np.full(5, 0.1)))
+S("gan.js_divergence", lambda: dict(p=np.full(5, 0.2), q=np.array([0.1, 0.2, 0.3, 0.2, 0.2])))
+S("gan.adain", lambda: dict(x=g(2, 3, 4, 4), style_scale=g(2, 3).abs() + 0.5, style_bias=g(2, 3, seed=1)))
+S("gan.ring_centres", lambda: dict(n_modes=8, radius=2.0))
+S("gan.mode_coverage", lambda: dict(samples=g(50, 2).numpy(), centres=np.array([[0.0, 0.0], [2.0, 0.0]]), std=0.5))
 S("gan.mlp", lambda: dict(sizes=(2, 4, 1)))
-S("gan.EnsembleLinear", lambda: dict(n_models=2, d_in=3, d_out=4), n_models=COUNT, d_in=COUNT, d_out=COUNT)
-S("gan.ensemble_mlp", lambda: dict(n_models=2, sizes=(2, 4, 1)), n_models=COUNT)
-S("gan.train_2d_gan", lambda: dict(X=g(40, 2).numpy(), steps=2, batch_size=8),
-  X=Arr(2), loss=Choice(), steps=COUNT, seed=SEED, n_runs=COUNT, hidden=COUNT, z_dim=COUNT, lr=POS, batch_size=COUNT,
-  n_critic=Int(1, optional=True), clip=POS, gp_weight=NONNEG, snapshot_every=Int(0), n_snapshot=COUNT)
-S("gan.train_discriminator", lambda: dict(x_data=g(20, 1).numpy(), x_model=g(20, 1, seed=1).numpy(), steps=2, batch_size=8),
-  x_data=Arr(2), x_model=Arr(2), steps=COUNT, hidden=COUNT, lr=POS, batch_size=COUNT, seed=SEED)
-S("gan.MLPDigitGenerator", lambda: dict(z_dim=4, hidden=8), z_dim=COUNT, hidden=COUNT)
-S("gan.MLPDigitDiscriminator", lambda: dict(hidden=8), hidden=COUNT)
-S("gan.DCGANGenerator", lambda: dict(z_dim=4, channels=4), z_dim=COUNT, channels=COUNT)
-S("gan.DCGANDiscriminator", lambda: dict(channels=4), channels=COUNT)
-S("gan.train_digit_gan", lambda: dict(X_train=torch.rand(16, 64), steps=1, batch_size=8, width=4),
-  X_train=Arr(2), steps=COUNT, seed=SEED, arch=Choice(), width=Int(1, optional=True), z_dim=COUNT, lr=POS, batch_size=COUNT,
-  callback=Func(), every=COUNT)
-S("gan.train_cycle_gan", lambda: dict(X_a=g(20, 2).numpy(), X_b=g(20, 2, seed=1).numpy(), steps=1, batch_size=8),
-  X_a=Arr(2), X_b=Arr(2), cycle_weight=NONNEG, steps=COUNT, seed=SEED, hidden=COUNT, lr=POS, batch_size=COUNT)
+S("gan.EnsembleLinear", lambda: dict(n_models=2, d_in=3, d_out=4))
+S("gan.ensemble_mlp", lambda: dict(n_models=2, sizes=(2, 4, 1)))
+S("gan.train_2d_gan", lambda: dict(X=g(40, 2).numpy(), steps=2, batch_size=8))
+S("gan.train_discriminator", lambda: dict(x_data=g(20, 1).numpy(), x_model=g(20, 1, seed=1).numpy(), steps=2, batch_size=8))
+S("gan.MLPDigitGenerator", lambda: dict(z_dim=4, hidden=8))
+S("gan.MLPDigitDiscriminator", lambda: dict(hidden=8))
+S("gan.DCGANGenerator", lambda: dict(z_dim=4, channels=4))
+S("gan.DCGANDiscriminator", lambda: dict(channels=4))
+S("gan.train_digit_gan", lambda: dict(X_train=torch.rand(16, 64), steps=1, batch_size=8, width=4))
+S("gan.train_cycle_gan", lambda: dict(X_a=g(20, 2).numpy(), X_b=g(20, 2, seed=1).numpy(), steps=1, batch_size=8))
 
-S("gan.StyleGenerator", lambda: dict(z_dim=4, w_dim=4, channels=4), z_dim=COUNT, w_dim=COUNT, channels=Int(2))
-S("gan.StyleGenerator.mix", lambda: dict(z_coarse=g(3, 4), z_fine=g(3, 4, seed=1), n_coarse=2),
-  make=lambda: _GAN().StyleGenerator(z_dim=4, w_dim=4, channels=4).mix, z_coarse=Arr(2), z_fine=Arr(2), n_coarse=Int(0, 3))
-S("gan.StyleGenerator.synthesis", lambda: dict(ws=g(3, 3, 4)), make=lambda: _GAN().StyleGenerator(z_dim=4, w_dim=4, channels=4).synthesis, ws=Arr(3))
-S("gan.train_style_gan", lambda: dict(X_train=torch.rand(16, 64), steps=1, batch_size=8, channels=4),
-  X_train=Arr(2), steps=COUNT, seed=SEED, channels=Int(2), z_dim=COUNT, lr=POS, mix_prob=PROB, batch_size=COUNT)
+S("gan.StyleGenerator", lambda: dict(z_dim=4, w_dim=4, channels=4))
+S("gan.StyleGenerator.mix", lambda: dict(z_coarse=g(3, 4), z_fine=g(3, 4, seed=1), n_coarse=2), make=lambda: _GAN().StyleGenerator(z_dim=4, w_dim=4, channels=4).mix)
+S("gan.StyleGenerator.synthesis", lambda: dict(ws=g(3, 3, 4)), make=lambda: _GAN().StyleGenerator(z_dim=4, w_dim=4, channels=4).synthesis)
+S("gan.train_style_gan", lambda: dict(X_train=torch.rand(16, 64), steps=1, batch_size=8, channels=4))
 
 # ---- moved from the chapter-17 helpers: metrics, flows, vae --------------------------------------
 S("metrics.timed", lambda: dict(fn=lambda: 0))

@@ -210,6 +210,35 @@ def test_training_leaves_the_global_rng_alone_and_repeats_with_the_seed(train):
     assert torch.equal(outs[0], outs[1])
 
 
+def _count_checks(monkeypatch, module) -> list:
+    """Record every declared rule applied (``validate.Rule``) and every check ``module`` calls directly."""
+    from nnbook.validate import Rule
+    seen = []
+    for owner, fn in [(Rule, "__call__")] + [(module, f) for f in dir(module) if f.startswith("check_")]:
+        real = getattr(owner, fn)
+        monkeypatch.setattr(owner, fn, lambda *a, _real=real, **k: (seen.append(a[:2]), _real(*a, **k))[1])
+    return seen
+
+
+@pytest.mark.parametrize("train", [
+    lambda steps: G.train_discriminator(_pts(50, 1), _pts(40, 2) + 1, steps=steps, hidden=4, batch_size=8),
+    lambda steps: G.train_2d_gan(_pts(30, 3), "gan", steps=steps, hidden=4, batch_size=8, snapshot_every=1, n_snapshot=4),
+    lambda steps: G.train_2d_gan(_pts(30, 3), "wgan-gp", steps=steps, n_critic=2, hidden=4, batch_size=8),
+    lambda steps: G.train_digit_gan(_digits, steps=steps, width=4, batch_size=8, every=1, callback=lambda s, g: None),
+    lambda steps: G.train_digit_gan(_digits, steps=steps, arch="mlp", width=4, batch_size=8),
+    lambda steps: G.train_cycle_gan(_pts(20, 4), _pts(20, 5), steps=steps, hidden=4, batch_size=8),
+    lambda steps: G.train_style_gan(_digits, steps=steps, channels=4, batch_size=8),
+], ids=["discriminator", "2d_gan", "2d_wgan_gp", "dcgan", "mlp_gan", "cycle_gan", "style_gan"])
+def test_training_checks_its_arguments_once_not_every_step(train, monkeypatch):
+    seen = _count_checks(monkeypatch, G)
+    counts = []
+    for steps in (1, 4):
+        seen.clear()
+        train(steps)
+        counts.append(len(seen))
+    assert counts[0] > 0 and counts[0] == counts[1], f"argument checks per run: {counts} for 1 and 4 steps"
+
+
 @pytest.mark.parametrize("call, match", [
     (lambda: G.discriminator_loss(torch.zeros(3, 2), torch.zeros(3)), "real_logits"),
     (lambda: G.generator_loss(torch.zeros(3), non_saturating=1), "non_saturating"),

@@ -157,3 +157,27 @@ def test_minibatches_cover_each_epoch_once_in_the_generators_order():
     assert sorted(torch.cat(got[:3]).tolist()) == list(range(10))
     with pytest.raises(ValueError, match="batch_size"):
         minibatches(10, 0)
+
+
+def test_the_loops_check_their_arguments_once_not_every_step(monkeypatch):
+    import nnbook.train as T
+    from nnbook.validate import Rule
+    seen = []                                                   # every declared rule applied, every direct check
+    for owner, fn in [(Rule, "__call__")] + [(T, f) for f in dir(T) if f.startswith("check_")]:
+        real = getattr(owner, fn)
+        monkeypatch.setattr(owner, fn, lambda *a, _real=real, **k: (seen.append(a[:2]), _real(*a, **k))[1])
+    X, y = regression(20)
+    model = nn.Linear(1, 1)
+    runs = {
+        "fit": lambda n: fit(model, (X, y), loss_fn=nn.MSELoss(), batch_size=8, val_data=(X, y), max_epochs=n,
+                             stopping=[GradientNorm(1e-9), EarlyStopping(10)], callbacks=[lambda h, m: None], seed=0),
+        "train_steps": lambda n: train_steps(model, lambda s: nn.MSELoss()(model(X), y), torch.optim.SGD(model.parameters(), lr=0.1),
+                                             n, every=1, callback=lambda s, m: None, clip_grad_norm=1.0),
+    }
+    for name, run in runs.items():
+        counts = []
+        for n in (1, 4):
+            seen.clear()
+            run(n)
+            counts.append(len(seen))
+        assert counts[0] > 0 and counts[0] == counts[1], f"{name}: argument checks per run {counts} for 1 and 4 steps"

@@ -43,7 +43,8 @@ from torch import nn
 from nnbook.exercises import exercise, expect_close
 from nnbook.train import train_steps
 from nnbook.utils import seeded
-from nnbook.validate import check_array, check_callable, check_choice, check_float, check_int, check_tensor
+from nnbook.validate import (COUNT, NONNEGATIVE, POSITIVE, PROBABILITY, SEED, Array, Function, Instance, Int, OneOf,
+                             Tensor, check_int, check_tensor, checked)
 
 __all__ = [
     "discriminator_loss",
@@ -73,26 +74,94 @@ __all__ = [
 ]
 
 
+# ---------------------------------------------------------------- argument rules
+@dataclass(frozen=True)
+class Logits(Tensor):
+    """One logit (or score) per sample: ``(B,)`` or ``(B, 1)``, as a floating tensor."""
+
+    ndim: tuple = (1, 2)
+
+    def check(self, name, value):
+        a = super().check(name, value)
+        if a.ndim == 2 and a.shape[1] != 1:
+            raise ValueError(f"{name} must have shape (B,) or (B, 1) (one logit per sample), got {tuple(a.shape)}")
+        return a if a.is_floating_point() else a.to(torch.get_default_dtype())
+
+
+@dataclass(frozen=True)
+class Density(Array):
+    """Non-negative values (density values or weights); ``positive_sum``: they must not all be 0."""
+
+    positive_sum: bool = False
+
+    def check(self, name, value):
+        p = super().check(name, value)
+        if (p < 0).any() or (self.positive_sum and p.sum() <= 0):
+            raise ValueError(f"{name} must be non-negative" + (" with a positive sum" if self.positive_sum else ""))
+        return p
+
+
+@dataclass(frozen=True)
+class Points(Tensor):
+    """Data rows ``(n, d)``, at least 2, as a tensor of the default floating dtype."""
+
+    ndim: int = 2
+
+    def check(self, name, value):
+        X = check_tensor(name, value, ndim=self.ndim, dtype=torch.get_default_dtype())
+        if len(X) < 2:
+            raise ValueError(f"{name} needs at least 2 rows, got {len(X)}")
+        return X
+
+
+class DigitRows(Points):
+    """8×8 digits as rows ``(n, 64)`` with pixels in [0, 1]."""
+
+    def check(self, name, value):
+        X = super().check(name, value)
+        if X.shape[1] != 64:
+            raise ValueError(f"{name} must have shape (n, 64) (8×8 digits as rows), got {tuple(X.shape)}")
+        if bool(((X < 0) | (X > 1)).any()):
+            raise ValueError(f"{name} must have pixels in [0, 1]")
+        return X
+
+
+class Widths(Array):
+    """Layer widths: a list or tuple of at least 2 integers >= 1."""
+
+    def check(self, name, value):
+        if not isinstance(value, (list, tuple)) or len(value) < 2:
+            raise ValueError(f"{name} must be a list of at least two layer widths, got {value!r}")
+        return [check_int(f"{name}[{i}]", s, min_value=1) for i, s in enumerate(value)]
+
+
+LOGITS, POINTS, DIGITS, WIDTHS = Logits(), Points(), DigitRows(), Widths()
+GENERATOR = Instance(torch.Generator, optional=True)
+ACTIVATION = Function()
+BOOL = Instance(bool)
+_TRAINING = dict(steps=COUNT, seed=SEED, lr=POSITIVE, batch_size=COUNT)      # shared by every trainer
+
+
+def _same_dtype_shape(name: str, t: torch.Tensor, like: torch.Tensor, shape: tuple) -> torch.Tensor:
+    """``t`` of ``shape`` (a check on other arguments), on the dtype and device of ``like``."""
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {tuple(t.shape)}")
+    return t.to(like.dtype).to(like.device)
+
+
 # ---------------------------------------------------------------- the losses (the maths)
-def _logits(name, a) -> torch.Tensor:
-    a = check_tensor(name, a, ndim=(1, 2))
-    if a.ndim == 2 and a.shape[1] != 1:
-        raise ValueError(f"{name} must have shape (B,) or (B, 1) (one logit per sample), got {tuple(a.shape)}")
-    if not a.is_floating_point():
-        a = a.to(torch.get_default_dtype())
-    return a.reshape(-1)
-
-
+@checked(real_logits=LOGITS, fake_logits=LOGITS)
 def discriminator_loss(real_logits, fake_logits) -> torch.Tensor:
     """``−V(D, G)``: binary cross-entropy of ``D`` labelling data 1 and samples 0 (a scalar).
 
     ``real_logits (B,)`` or ``(B, 1)``: ``a(x)`` on data; ``fake_logits``: ``a(G(z))`` on samples.
     ``= mean softplus(−a_real) + mean softplus(a_fake) = −mean log D(x) − mean log(1 − D(G(z)))``.
     """
-    r, f = _logits("real_logits", real_logits), _logits("fake_logits", fake_logits)
+    r, f = real_logits.reshape(-1), fake_logits.reshape(-1)
     return F.softplus(-r).mean() + F.softplus(f).mean()
 
 
+@checked(fake_logits=LOGITS, non_saturating=BOOL)
 def generator_loss(fake_logits, non_saturating: bool = True) -> torch.Tensor:
     """The generator's loss on ``fake_logits = a(G(z))`` (a scalar).
 
@@ -100,19 +169,18 @@ def generator_loss(fake_logits, non_saturating: bool = True) -> torch.Tensor:
     Goodfellow et al., strong gradients when ``D`` rejects the samples). ``False``: the minimax
     loss ``mean log(1 − D(G(z))) = −mean softplus(a)``, whose gradient vanishes as ``D(G(z)) → 0``.
     """
-    if not isinstance(non_saturating, bool):
-        raise TypeError(f"non_saturating must be a bool, got {type(non_saturating).__name__}")
-    f = _logits("fake_logits", fake_logits)
+    f = fake_logits.reshape(-1)
     return F.softplus(-f).mean() if non_saturating else -F.softplus(f).mean()
 
 
+@checked(real_scores=LOGITS, fake_scores=LOGITS)
 def critic_loss(real_scores, fake_scores) -> torch.Tensor:
     """WGAN critic loss ``mean f(G(z)) − mean f(x)`` (a scalar); its minimum over 1-Lipschitz ``f``
     is ``−W₁(p_data, p_g)``. The generator then minimises ``−mean f(G(z))``."""
-    r, f = _logits("real_scores", real_scores), _logits("fake_scores", fake_scores)
-    return f.mean() - r.mean()
+    return fake_scores.reshape(-1).mean() - real_scores.reshape(-1).mean()
 
 
+@checked(critic=Function(), real=Tensor(), fake=Tensor(), alpha=Tensor(ndim=1, optional=True), generator=GENERATOR)
 def gradient_penalty(critic: Callable, real, fake, alpha=None, generator: torch.Generator | None = None) -> torch.Tensor:
     """WGAN-GP penalty ``mean (‖∇_x̂ f(x̂)‖₂ − 1)²`` at ``x̂ = α·real + (1 − α)·fake`` (a scalar).
 
@@ -120,16 +188,13 @@ def gradient_penalty(critic: Callable, real, fake, alpha=None, generator: torch.
     weight per pair (drawn uniformly if ``None``). Differentiable in the critic's parameters
     (``create_graph=True``), so it can be added to the critic's loss.
     """
-    check_callable("critic", critic)
-    real = check_tensor("real", real)
-    fake = check_tensor("fake", fake)
     if real.shape != fake.shape or real.ndim < 2:
         raise ValueError(f"real and fake must have the same shape (B, ...), got {tuple(real.shape)} and {tuple(fake.shape)}")
     B = real.shape[0]
     if alpha is None:
         alpha = torch.rand(B, generator=generator, dtype=real.dtype).to(real.device)
     else:
-        alpha = check_tensor("alpha", alpha, shape=(B,), dtype=real.dtype).to(real.device)
+        alpha = _same_dtype_shape("alpha", alpha, real, (B,))
         if bool(((alpha < 0) | (alpha > 1)).any()):
             raise ValueError("alpha must lie in [0, 1]")
     a = alpha.reshape(B, *([1] * (real.ndim - 1)))
@@ -138,31 +203,28 @@ def gradient_penalty(critic: Callable, real, fake, alpha=None, generator: torch.
     return (grad.reshape(B, -1).norm(dim=1) - 1).pow(2).mean()
 
 
+@checked(p_data=Density(), p_model=Density())
 def optimal_discriminator(p_data, p_model) -> np.ndarray:
     """``D*(x) = p_data(x) / (p_data(x) + p_g(x))`` from density values on the same points.
 
     Where both densities are 0, ``D*`` is undefined; it is returned as 0.5.
     """
-    p = check_array("p_data", p_data)
-    q = check_array("p_model", p_model)
+    p, q = p_data, p_model
     if p.shape != q.shape:
         raise ValueError(f"p_model must have the shape of p_data {p.shape}, got {q.shape}")
-    if (p < 0).any() or (q < 0).any():
-        raise ValueError("p_data and p_model must be non-negative densities")
     s = p + q
     return np.where(s > 0, p / np.where(s > 0, s, 1.0), 0.5)
 
 
+@checked(p=Density(ndim=1, positive_sum=True), q=Density(ndim=1, positive_sum=True))
 def js_divergence(p, q) -> float:
     """Jensen–Shannon divergence (nats) of two discrete distributions ``p (k,)``, ``q (k,)``.
 
     ``JS = ½ KL(p ‖ m) + ½ KL(q ‖ m)`` with ``m = (p + q)/2``; the inputs are normalised to sum 1
     (so densities on a uniform grid are accepted). ``0 ≤ JS ≤ log 2``.
     """
-    p = check_array("p", p, ndim=1)
-    q = check_array("q", q, shape=p.shape)
-    if (p < 0).any() or (q < 0).any() or p.sum() <= 0 or q.sum() <= 0:
-        raise ValueError("p and q must be non-negative with a positive sum")
+    if q.shape != p.shape:
+        raise ValueError(f"q must have the shape of p {p.shape}, got {q.shape}")
     p, q = p / p.sum(), q / q.sum()
     m = 0.5 * (p + q)
 
@@ -173,6 +235,7 @@ def js_divergence(p, q) -> float:
     return 0.5 * kl(p, m) + 0.5 * kl(q, m)
 
 
+@checked(x=Tensor(ndim=4), style_scale=Tensor(ndim=2), style_bias=Tensor(ndim=2), eps=POSITIVE)
 def adain(x, style_scale, style_bias, eps: float = 1e-5) -> torch.Tensor:
     """Adaptive instance normalisation (Huang & Belongie, 2017; StyleGAN's AdaIN)::
 
@@ -182,25 +245,23 @@ def adain(x, style_scale, style_bias, eps: float = 1e-5) -> torch.Tensor:
     (σ² biased, plus ``eps``); ``style_scale``, ``style_bias (B, C)``. Each output channel has
     mean ``y_b`` and standard deviation ``|y_s|`` (up to ``eps``).
     """
-    x = check_tensor("x", x, ndim=4)
     B, C = x.shape[:2]
-    s = check_tensor("style_scale", style_scale, shape=(B, C), dtype=x.dtype)
-    b = check_tensor("style_bias", style_bias, shape=(B, C), dtype=x.dtype)
-    eps = check_float("eps", eps, min_value=0.0, min_inclusive=False)
+    s = _same_dtype_shape("style_scale", style_scale, x, (B, C))
+    b = _same_dtype_shape("style_bias", style_bias, x, (B, C))
     mu = x.mean(dim=(2, 3), keepdim=True)
     var = x.var(dim=(2, 3), keepdim=True, unbiased=False)
     return s[:, :, None, None] * (x - mu) / torch.sqrt(var + eps) + b[:, :, None, None]
 
 
 # ---------------------------------------------------------------- judging 2-D samples
+@checked(n_modes=COUNT, radius=POSITIVE)
 def ring_centres(n_modes: int = 8, radius: float = 2.0) -> np.ndarray:
     """``(n_modes, 2)`` centres evenly spaced on a circle (those of ``data.make_eight_gaussians``)."""
-    n_modes = check_int("n_modes", n_modes, min_value=1)
-    radius = check_float("radius", radius, min_value=0.0, min_inclusive=False)
     angle = 2 * np.pi * np.arange(n_modes) / n_modes
     return radius * np.stack([np.cos(angle), np.sin(angle)], axis=1)
 
 
+@checked(samples=Array(ndim=2), centres=Array(ndim=2), std=POSITIVE, n_std=POSITIVE, min_fraction=PROBABILITY)
 def mode_coverage(samples, centres, std: float, n_std: float = 3.0, min_fraction: float = 0.01) -> dict:
     """How well ``samples (n, d)`` cover the modes ``centres (k, d)`` of a Gaussian mixture.
 
@@ -209,13 +270,9 @@ def mode_coverage(samples, centres, std: float, n_std: float = 3.0, min_fraction
     Srivastava et al., 2017). Returns ``{"modes_covered": int, "high_quality": share in [0, 1],
     "counts": (k,) high-quality samples per mode}``.
     """
-    X = check_array("samples", samples, ndim=2)
-    C = check_array("centres", centres, ndim=2)
+    X, C = samples, centres
     if C.shape[1] != X.shape[1]:
         raise ValueError(f"centres must have {X.shape[1]} columns like samples, got shape {C.shape}")
-    std = check_float("std", std, min_value=0.0, min_inclusive=False)
-    n_std = check_float("n_std", n_std, min_value=0.0, min_inclusive=False)
-    min_fraction = check_float("min_fraction", min_fraction, min_value=0.0, max_value=1.0)
     d = np.linalg.norm(X[:, None, :] - C[None, :, :], axis=2)        # (n, k)
     nearest, dist = d.argmin(1), d.min(1)
     good = dist <= n_std * std
@@ -225,18 +282,23 @@ def mode_coverage(samples, centres, std: float, n_std: float = 3.0, min_fraction
 
 
 # ---------------------------------------------------------------- networks
+@checked(sizes=WIDTHS, activation=ACTIVATION)
 def mlp(sizes: Sequence[int], activation: Callable[[], nn.Module] = nn.ReLU) -> nn.Sequential:
     """``Linear–act–…–Linear`` with widths ``sizes`` (no activation after the last layer)."""
-    if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
-        raise ValueError(f"sizes must be a list of at least two layer widths, got {sizes!r}")
-    sizes = [check_int(f"sizes[{i}]", s, min_value=1) for i, s in enumerate(sizes)]
-    check_callable("activation", activation)
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
             layers.append(activation())
     return nn.Sequential(*layers)
+
+
+def _noise_batch(name: str, z, z_dim: int) -> torch.Tensor:
+    """``z`` as a tensor ``(B, z_dim)``, checked by shape only (no pass over the values)."""
+    z = torch.as_tensor(z)
+    if z.ndim != 2 or z.shape[1] != z_dim:
+        raise ValueError(f"{name} must have shape (B, {z_dim}), got {tuple(z.shape)}")
+    return z
 
 
 class Generator(nn.Module):
@@ -246,35 +308,33 @@ class Generator(nn.Module):
     in :meth:`sample` only (e.g. tanh outputs in [−1, 1] → images in [0, 1]).
     """
 
+    @checked(net=Instance(nn.Module), z_dim=COUNT, output=Function(optional=True))
     def __init__(self, net: nn.Module, z_dim: int, output: Callable | None = None):
         super().__init__()
-        if not isinstance(net, nn.Module):
-            raise TypeError(f"net must be a torch.nn.Module, got {type(net).__name__}")
         self.net = net
-        self.z_dim = check_int("z_dim", z_dim, min_value=1)
+        self.z_dim = z_dim
         self.output = output
 
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    @checked(n=COUNT, generator=GENERATOR)
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``(n, z_dim)`` standard normal noise on the model's device (drawn on the CPU if ``generator``)."""
-        n = check_int("n", n, min_value=1)
         return torch.randn(n, self.z_dim, generator=generator).to(self.device)
 
     def forward(self, z) -> torch.Tensor:
-        z = check_tensor("z", z, ndim=2)
-        if z.shape[1] != self.z_dim:
-            raise ValueError(f"z must have shape (B, {self.z_dim}), got {tuple(z.shape)}")
-        return self.net(z.to(self.device, next(self.parameters()).dtype))
+        """``net(z)`` for ``z (B, z_dim)`` (a cheap shape check: the training loops call it every step)."""
+        return self.net(_noise_batch("z", z, self.z_dim).to(self.device, next(self.parameters()).dtype))
 
+    @checked(n=COUNT, generator=GENERATOR)
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` samples ``(n, ...)``: ``net(z)`` with fresh noise, then ``output`` if given."""
         was = self.training
         self.eval()
-        x = self(self.noise(n, generator))
+        x = self(self.noise.unchecked(self, n, generator))
         self.train(was)
         return self.output(x) if self.output is not None else x
 
@@ -283,18 +343,18 @@ class Generator(nn.Module):
 class EnsembleLinear(nn.Module):
     """``K`` independent linear layers applied at once: ``x (K, B, i) → x @ W_k + b_k  (K, B, o)``."""
 
+    @checked(n_models=COUNT, d_in=COUNT, d_out=COUNT)
     def __init__(self, n_models: int, d_in: int, d_out: int):
         super().__init__()
-        K = check_int("n_models", n_models, min_value=1)
-        d_in, d_out = check_int("d_in", d_in, min_value=1), check_int("d_out", d_out, min_value=1)
         bound = 1 / math.sqrt(d_in)                                 # nn.Linear's default initialisation
-        self.weight = nn.Parameter(torch.empty(K, d_in, d_out).uniform_(-bound, bound))
-        self.bias = nn.Parameter(torch.empty(K, 1, d_out).uniform_(-bound, bound))
+        self.weight = nn.Parameter(torch.empty(n_models, d_in, d_out).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(n_models, 1, d_out).uniform_(-bound, bound))
 
     def forward(self, x):
         return torch.baddbmm(self.bias, x, self.weight)
 
 
+@checked(n_models=COUNT, sizes=WIDTHS, activation=ACTIVATION)
 def ensemble_mlp(n_models: int, sizes: Sequence[int], activation: Callable[[], nn.Module] = nn.ReLU) -> nn.Sequential:
     """``n_models`` independent MLPs of widths ``sizes`` evaluated together: ``(K, B, sizes[0]) → (K, B, sizes[-1])``.
 
@@ -328,31 +388,17 @@ class GANRun:
     def n_runs(self) -> int:
         return self.generator[0].weight.shape[0]
 
+    @checked(n=COUNT, generator=GENERATOR)
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> np.ndarray:
         """``(K, n, d)`` samples, ``n`` from each run."""
-        n = check_int("n", n, min_value=1)
         z = torch.randn(self.n_runs, n, self.z_dim, generator=generator)
         return self.generator(z.to(self.generator[0].weight.device)).cpu().numpy()
 
 
-def _check_data(name, X, ndim=2) -> torch.Tensor:
-    X = check_tensor(name, X, ndim=ndim, dtype=torch.get_default_dtype())
-    if len(X) < 2:
-        raise ValueError(f"{name} needs at least 2 rows, got {len(X)}")
-    return X
-
-
-def _check_digit_rows(name, X) -> torch.Tensor:
-    """8×8 digits as rows ``(n, 64)`` with pixels in [0, 1]."""
-    X = _check_data(name, X)
-    if X.shape[1] != 64:
-        raise ValueError(f"{name} must have shape (n, 64) (8×8 digits as rows), got {tuple(X.shape)}")
-    if bool(((X < 0) | (X > 1)).any()):
-        raise ValueError(f"{name} must have pixels in [0, 1]")
-    return X
-
-
+@checked(X=POINTS, loss=OneOf(("gan", "wgan", "wgan-gp")), n_runs=COUNT, hidden=COUNT, z_dim=COUNT,
+         n_critic=Int(1, optional=True), clip=POSITIVE, gp_weight=NONNEGATIVE, non_saturating=BOOL,
+         snapshot_every=Int(0), n_snapshot=COUNT, **_TRAINING)
 def train_2d_gan(
     X,
     loss: str = "gan",
@@ -383,22 +429,8 @@ def train_2d_gan(
     ``steps`` counts generator steps. Adam, β = (0.5, 0.9). Deterministic given ``seed``.
     Every ``snapshot_every`` steps (0: never) samples from a fixed noise batch are recorded.
     """
-    X = _check_data("X", X)
-    loss = check_choice("loss", loss, ["gan", "wgan", "wgan-gp"])
-    steps = check_int("steps", steps, min_value=1)
-    seed = check_int("seed", seed, min_value=0)
-    K = check_int("n_runs", n_runs, min_value=1)
-    hidden = check_int("hidden", hidden, min_value=1)
-    z_dim = check_int("z_dim", z_dim, min_value=1)
-    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
-    B = check_int("batch_size", batch_size, min_value=1)
-    n_critic = (1 if loss == "gan" else 5) if n_critic is None else check_int("n_critic", n_critic, min_value=1)
-    clip = check_float("clip", clip, min_value=0.0, min_inclusive=False)
-    gp_weight = check_float("gp_weight", gp_weight, min_value=0.0)
-    if not isinstance(non_saturating, bool):
-        raise TypeError(f"non_saturating must be a bool, got {type(non_saturating).__name__}")
-    snapshot_every = check_int("snapshot_every", snapshot_every, min_value=0)
-    n_snapshot = check_int("n_snapshot", n_snapshot, min_value=1)
+    K, B = n_runs, batch_size
+    n_critic = (1 if loss == "gan" else 5) if n_critic is None else n_critic
     device = torch.device("cpu") if device is None else torch.device(device)
     d = X.shape[1]
     g = torch.Generator().manual_seed(seed)
@@ -424,11 +456,11 @@ def train_2d_gan(
             real = X[torch.randint(len(X), (K * B,), generator=g).to(device)].reshape(K, B, d)
             fake = Gnet(noise(B, g)).detach()
             if loss == "gan":
-                d_loss = K * discriminator_loss(Dnet(real).reshape(-1), Dnet(fake).reshape(-1))
+                d_loss = K * discriminator_loss.unchecked(Dnet(real).reshape(-1), Dnet(fake).reshape(-1))
             else:
-                d_loss = K * critic_loss(Dnet(real).reshape(-1), Dnet(fake).reshape(-1))
+                d_loss = K * critic_loss.unchecked(Dnet(real).reshape(-1), Dnet(fake).reshape(-1))
                 if loss == "wgan-gp":
-                    gp = gradient_penalty(flat_critic, real.reshape(K * B, d), fake.reshape(K * B, d), generator=g)
+                    gp = gradient_penalty.unchecked(flat_critic, real.reshape(K * B, d), fake.reshape(K * B, d), generator=g)
                     d_loss = d_loss + K * gp_weight * gp
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
@@ -438,7 +470,7 @@ def train_2d_gan(
                     for p in Dnet.parameters():
                         p.clamp_(-clip, clip)
         out = Dnet(Gnet(noise(B, g))).reshape(-1)                  # generator step
-        g_loss = K * (generator_loss(out, non_saturating) if loss == "gan" else -out.mean())
+        g_loss = K * (generator_loss.unchecked(out, non_saturating) if loss == "gan" else -out.mean())
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
@@ -448,19 +480,15 @@ def train_2d_gan(
     return run
 
 
+@checked(x_data=POINTS, x_model=POINTS, hidden=COUNT, **_TRAINING)
 def train_discriminator(x_data, x_model, *, steps: int = 1000, hidden: int = 32, lr: float = 3e-3,
                         batch_size: int = 256, seed: int = 0) -> nn.Module:
     """Train only ``D`` (logits) to tell ``x_data (n, d)`` from ``x_model (m, d)`` with
     :func:`discriminator_loss`, the generator held fixed. Returns ``D``; ``σ(D(x))`` estimates
     ``D*(x) = p_data / (p_data + p_g)``."""
-    Xd, Xm = _check_data("x_data", x_data), _check_data("x_model", x_model)
+    Xd, Xm = x_data, x_model
     if Xd.shape[1] != Xm.shape[1]:
         raise ValueError(f"x_model must have {Xd.shape[1]} columns like x_data, got {Xm.shape[1]}")
-    steps = check_int("steps", steps, min_value=1)
-    hidden = check_int("hidden", hidden, min_value=1)
-    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
-    batch_size = check_int("batch_size", batch_size, min_value=1)
-    seed = check_int("seed", seed, min_value=0)
     g = torch.Generator().manual_seed(seed)
     with seeded(seed):
         D = mlp([Xd.shape[1], hidden, hidden, 1], nn.Tanh)
@@ -468,7 +496,7 @@ def train_discriminator(x_data, x_model, *, steps: int = 1000, hidden: int = 32,
     def step_loss(step):
         r = Xd[torch.randint(len(Xd), (batch_size,), generator=g)]
         f = Xm[torch.randint(len(Xm), (batch_size,), generator=g)]
-        return discriminator_loss(D(r), D(f))
+        return discriminator_loss.unchecked(D(r), D(f))
 
     train_steps(D, step_loss, torch.optim.Adam(D.parameters(), lr=lr), steps)
     return D
@@ -478,17 +506,16 @@ def train_discriminator(x_data, x_model, *, steps: int = 1000, hidden: int = 32,
 class MLPDigitGenerator(Generator):
     """``z (B, z_dim) → 256 → 256 → 64`` (ReLU, tanh output in [−1, 1]); ``sample`` gives [0, 1]."""
 
+    @checked(z_dim=COUNT, hidden=COUNT)
     def __init__(self, z_dim: int = 32, hidden: int = 256):
-        hidden = check_int("hidden", hidden, min_value=1)
-        z_dim = check_int("z_dim", z_dim, min_value=1)
         super().__init__(nn.Sequential(mlp([z_dim, hidden, hidden, 64]), nn.Tanh()), z_dim, _to_unit)
 
 
 class MLPDigitDiscriminator(nn.Sequential):
     """``x (B, 64) in [−1, 1] → 256 → 256 → 1`` logit, LeakyReLU(0.2)."""
 
+    @checked(hidden=COUNT)
     def __init__(self, hidden: int = 256):
-        hidden = check_int("hidden", hidden, min_value=1)
         super().__init__(*mlp([64, hidden, hidden, 1], lambda: nn.LeakyReLU(0.2)))
 
 
@@ -505,9 +532,9 @@ class DCGANGenerator(Generator):
     hidden layers; ``sample`` returns ``(n, 64)`` in [0, 1].
     """
 
+    @checked(z_dim=COUNT, channels=COUNT)
     def __init__(self, z_dim: int = 32, channels: int = 64):
-        c = check_int("channels", channels, min_value=1)
-        z_dim = check_int("z_dim", z_dim, min_value=1)
+        c = channels
         net = nn.Sequential(
             nn.Linear(z_dim, 2 * c * 4), nn.Unflatten(1, (2 * c, 2, 2)), nn.BatchNorm2d(2 * c), nn.ReLU(),
             nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1), nn.BatchNorm2d(c), nn.ReLU(),      # 2→4
@@ -522,9 +549,10 @@ class DCGANDiscriminator(nn.Module):
     Strided convolutions instead of pooling, LeakyReLU(0.2), no batch norm on the input layer.
     """
 
+    @checked(channels=COUNT)
     def __init__(self, channels: int = 64):
         super().__init__()
-        c = check_int("channels", channels, min_value=1)
+        c = channels
         self.net = nn.Sequential(
             nn.Unflatten(1, (1, 8, 8)),
             nn.Conv2d(1, c, 4, stride=2, padding=1), nn.LeakyReLU(0.2),                             # 8→4
@@ -538,16 +566,18 @@ class DCGANDiscriminator(nn.Module):
 
 def _non_saturating_step(D, opt_d, opt_g, real, fake) -> None:
     """One discriminator step on ``real`` vs ``fake`` (detached), then one non-saturating generator step."""
-    d_loss = discriminator_loss(D(real), D(fake.detach()))
+    d_loss = discriminator_loss.unchecked(D(real), D(fake.detach()))
     opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
     opt_d.step()
-    g_loss = generator_loss(D(fake))
+    g_loss = generator_loss.unchecked(D(fake))
     opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     opt_g.step()
 
 
+@checked(X_train=DIGITS, arch=OneOf(("mlp", "dcgan")), width=Int(1, optional=True), z_dim=COUNT,
+         callback=Function(optional=True), every=COUNT, return_discriminator=BOOL, **_TRAINING)
 def train_digit_gan(
     X_train,
     steps: int = 1000,
@@ -571,18 +601,9 @@ def train_digit_gan(
     [0, 1]. ``callback(step, G)`` runs every ``every`` steps. With ``return_discriminator=True``
     returns ``(G, D)``.
     """
-    X = _check_digit_rows("X_train", X_train)
-    steps = check_int("steps", steps, min_value=1)
-    seed = check_int("seed", seed, min_value=0)
-    arch = check_choice("arch", arch, ["mlp", "dcgan"])
-    z_dim = check_int("z_dim", z_dim, min_value=1)
-    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
-    batch_size = check_int("batch_size", batch_size, min_value=1)
-    every = check_int("every", every, min_value=1)
-    if callback is not None:
-        check_callable("callback", callback)
+    X = X_train
     g = torch.Generator().manual_seed(seed)
-    w = (256 if arch == "mlp" else 16) if width is None else check_int("width", width, min_value=1)
+    w = (256 if arch == "mlp" else 16) if width is None else width
     with seeded(seed):
         G, D = (MLPDigitGenerator(z_dim, w), MLPDigitDiscriminator(w)) if arch == "mlp" else \
                (DCGANGenerator(z_dim, w), DCGANDiscriminator(w))
@@ -594,7 +615,7 @@ def train_digit_gan(
     G.train(), D.train()
     for step in range(1, steps + 1):
         real = data[torch.randint(len(data), (batch_size,), generator=g).to(device)]
-        fake = G(G.noise(batch_size, g))
+        fake = G(G.noise.unchecked(G, batch_size, g))
         _non_saturating_step(D, opt_d, opt_g, real, fake)
         if callback is not None and step % every == 0:
             callback(step, G)
@@ -604,6 +625,7 @@ def train_digit_gan(
 
 
 # ---------------------------------------------------------------- CycleGAN's mechanism on 2-D points
+@checked(X_a=POINTS, X_b=POINTS, cycle_weight=NONNEGATIVE, hidden=COUNT, **_TRAINING)
 def train_cycle_gan(X_a, X_b, *, cycle_weight: float = 1.0, steps: int = 1500, seed: int = 0,
                     hidden: int = 64, lr: float = 1e-3, batch_size: int = 128):
     """Learn maps ``G: A → B`` and ``F: B → A`` from **unpaired** samples ``X_a (n, d)``, ``X_b (m, d)``.
@@ -613,15 +635,9 @@ def train_cycle_gan(X_a, X_b, *, cycle_weight: float = 1.0, steps: int = 1500, s
     ``(mean ‖F(G(a)) − a‖₁ + mean ‖G(F(b)) − b‖₁)``. ``cycle_weight=0`` trains two unrelated GANs.
     Returns ``(G, F)``, MLPs ``(B, d) → (B, d)`` with two hidden layers of ``hidden`` units.
     """
-    A, Bx = _check_data("X_a", X_a), _check_data("X_b", X_b)
+    A, Bx, n = X_a, X_b, batch_size
     if A.shape[1] != Bx.shape[1]:
         raise ValueError(f"X_b must have {A.shape[1]} columns like X_a, got {Bx.shape[1]}")
-    cycle_weight = check_float("cycle_weight", cycle_weight, min_value=0.0)
-    steps = check_int("steps", steps, min_value=1)
-    seed = check_int("seed", seed, min_value=0)
-    hidden = check_int("hidden", hidden, min_value=1)
-    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
-    n = check_int("batch_size", batch_size, min_value=1)
     g = torch.Generator().manual_seed(seed)
     d = A.shape[1]
     with seeded(seed):
@@ -633,11 +649,11 @@ def train_cycle_gan(X_a, X_b, *, cycle_weight: float = 1.0, steps: int = 1500, s
         a = A[torch.randint(len(A), (n,), generator=g)]
         b = Bx[torch.randint(len(Bx), (n,), generator=g)]
         fake_b, fake_a = G(a), Fm(b)
-        d_loss = discriminator_loss(Db(b), Db(fake_b.detach())) + discriminator_loss(Da(a), Da(fake_a.detach()))
+        d_loss = discriminator_loss.unchecked(Db(b), Db(fake_b.detach())) + discriminator_loss.unchecked(Da(a), Da(fake_a.detach()))
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
-        adv = generator_loss(Db(fake_b)) + generator_loss(Da(fake_a))
+        adv = generator_loss.unchecked(Db(fake_b)) + generator_loss.unchecked(Da(fake_a))
         cyc = (Fm(fake_b) - a).abs().sum(1).mean() + (G(fake_a) - b).abs().sum(1).mean()
         g_loss = adv + cycle_weight * cyc
         opt_g.zero_grad(set_to_none=True)
@@ -662,11 +678,10 @@ class StyleGenerator(nn.Module):
     ``ws (B, n_layers, w_dim)``; :meth:`mix` feeds different ``w`` to the coarse and fine layers.
     """
 
+    @checked(z_dim=COUNT, w_dim=COUNT, channels=Int(2))
     def __init__(self, z_dim: int = 32, w_dim: int = 32, channels: int = 32):
         super().__init__()
-        self.z_dim = check_int("z_dim", z_dim, min_value=1)
-        self.w_dim = check_int("w_dim", w_dim, min_value=1)
-        c = check_int("channels", channels, min_value=2)
+        self.z_dim, self.w_dim, c = z_dim, w_dim, channels
         self.mapping = nn.Sequential(nn.Linear(self.z_dim, self.w_dim), nn.LeakyReLU(0.2),
                                      nn.Linear(self.w_dim, self.w_dim), nn.LeakyReLU(0.2))
         self.const = nn.Parameter(torch.randn(1, c, 2, 2))
@@ -686,20 +701,17 @@ class StyleGenerator(nn.Module):
     def device(self) -> torch.device:
         return self.const.device
 
+    @checked(n=COUNT, generator=GENERATOR)
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``(n, z_dim)`` standard normal noise on the model's device (drawn on the CPU if ``generator``)."""
-        n = check_int("n", n, min_value=1)
         return torch.randn(n, self.z_dim, generator=generator).to(self.device)
 
     def _z(self, name, z):
-        z = check_tensor(name, z, ndim=2)
-        if z.shape[1] != self.z_dim:
-            raise ValueError(f"{name} must have shape (B, {self.z_dim}), got {tuple(z.shape)}")
-        return z.to(self.device, self.const.dtype)
+        return _noise_batch(name, z, self.z_dim).to(self.device, self.const.dtype)
 
+    @checked(ws=Tensor(ndim=3))
     def synthesis(self, ws) -> torch.Tensor:
         """Images ``(B, 64)`` in [−1, 1] from per-layer styles ``ws (B, n_layers, w_dim)``."""
-        ws = check_tensor("ws", ws, ndim=3)
         if ws.shape[1:] != (self.n_layers, self.w_dim):
             raise ValueError(f"ws must have shape (B, {self.n_layers}, {self.w_dim}), got {tuple(ws.shape)}")
         ws = ws.to(self.device, self.const.dtype)
@@ -708,19 +720,21 @@ class StyleGenerator(nn.Module):
             if i > 0:
                 x = F.relu(self.convs[i - 1](x))
             scale, bias = affine(ws[:, i]).chunk(2, dim=1)
-            x = adain(x, scale, bias)
+            x = adain.unchecked(x, scale, bias)
         return torch.tanh(self.to_image(x)).reshape(len(ws), 64)
 
     def forward(self, z) -> torch.Tensor:
         """``synthesis`` with the same ``w = mapping(z)`` in every layer: ``(B, 64)`` in [−1, 1]."""
         w = self.mapping(self._z("z", z))
-        return self.synthesis(w[:, None].expand(-1, self.n_layers, -1))
+        return self.synthesis.unchecked(self, w[:, None].expand(-1, self.n_layers, -1))
 
+    @checked(n=COUNT, generator=GENERATOR)
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` images ``(n, 64)`` in [0, 1]."""
-        return _to_unit(self(self.noise(n, generator)))
+        return _to_unit(self(self.noise.unchecked(self, n, generator)))
 
+    @checked(z_coarse=Tensor(ndim=2), z_fine=Tensor(ndim=2), n_coarse=Int(0))
     @torch.no_grad()
     def mix(self, z_coarse, z_fine, n_coarse: int = 2) -> torch.Tensor:
         """Style mixing: layers ``0 … n_coarse−1`` take ``w`` of ``z_coarse (B, z_dim)``, the rest
@@ -728,12 +742,15 @@ class StyleGenerator(nn.Module):
         zc, zf = self._z("z_coarse", z_coarse), self._z("z_fine", z_fine)
         if zc.shape != zf.shape:
             raise ValueError(f"z_fine must have the shape of z_coarse {tuple(zc.shape)}, got {tuple(zf.shape)}")
-        k = check_int("n_coarse", n_coarse, min_value=0, max_value=self.n_layers)
+        if n_coarse > self.n_layers:
+            raise ValueError(f"n_coarse must be <= {self.n_layers} (the number of style layers), got {n_coarse}")
+        k = n_coarse
         wc, wf = self.mapping(zc), self.mapping(zf)
         ws = torch.stack([wc if i < k else wf for i in range(self.n_layers)], dim=1)
-        return _to_unit(self.synthesis(ws))
+        return _to_unit(self.synthesis.unchecked(self, ws))
 
 
+@checked(X_train=DIGITS, channels=Int(2), z_dim=COUNT, mix_prob=PROBABILITY, **_TRAINING)
 def train_style_gan(X_train, steps: int = 600, seed: int = 0, *, channels: int = 32, z_dim: int = 32,
                     lr: float = 1e-3, mix_prob: float = 0.9, batch_size: int = 64) -> StyleGenerator:
     """Train a :class:`StyleGenerator` adversarially on 8×8 digits ``X_train (n, 64)`` in [0, 1].
@@ -744,12 +761,7 @@ def train_style_gan(X_train, steps: int = 600, seed: int = 0, *, channels: int =
     a second ``z`` from a random layer on, so that the layers learn to work with independent
     styles. Returns the generator in eval mode.
     """
-    X = _check_digit_rows("X_train", X_train)
-    steps = check_int("steps", steps, min_value=1)
-    seed = check_int("seed", seed, min_value=0)
-    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
-    mix_prob = check_float("mix_prob", mix_prob, min_value=0.0, max_value=1.0)
-    n = check_int("batch_size", batch_size, min_value=1)
+    X, n = X_train, batch_size
     g = torch.Generator().manual_seed(seed)
     with seeded(seed):
         G = StyleGenerator(z_dim, z_dim, channels).to(X.device)
@@ -759,11 +771,11 @@ def train_style_gan(X_train, steps: int = 600, seed: int = 0, *, channels: int =
     data, L = 2 * X - 1, G.n_layers
     for _ in range(steps):
         real = data[torch.randint(len(data), (n,), generator=g).to(X.device)]
-        w1, w2 = G.mapping(G.noise(n, g)), G.mapping(G.noise(n, g))
+        w1, w2 = G.mapping(G.noise.unchecked(G, n, g)), G.mapping(G.noise.unchecked(G, n, g))
         cut = torch.randint(1, L, (n, 1), generator=g)                     # first layer that takes w2
         second = (torch.arange(L)[None] >= cut) & (torch.rand(n, 1, generator=g) < mix_prob)
         ws = torch.where(second[:, :, None].to(X.device), w2[:, None].expand(-1, L, -1), w1[:, None].expand(-1, L, -1))
-        fake = G.synthesis(ws)
+        fake = G.synthesis.unchecked(G, ws)
         _non_saturating_step(D, opt_d, opt_g, real, fake)
     D.eval()
     return G.eval()

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import torch
 from torch import nn
 
-from nnbook.validate import check_callable, check_float, check_int, check_tensor
+from nnbook.validate import COUNT, POSITIVE, SEED, Float, Function, Instance, Int, check_callable, check_tensor, checked
 
 __all__ = [
     "History",
@@ -40,6 +40,9 @@ __all__ = [
     "train_steps",
     "minibatches",
 ]
+
+MODEL = Instance(nn.Module)
+OPTIONAL_FUNCTION = Function(optional=True)
 
 
 @dataclass
@@ -80,8 +83,9 @@ class GradientNorm(StoppingCriterion):
     name = "gradient norm"
     needs_grad_norm = True
 
+    @checked(eps=POSITIVE)
     def __init__(self, eps: float = 1e-3):
-        self.eps = check_float("eps", eps, min_value=0.0, min_inclusive=False)
+        self.eps = eps
 
     def should_stop(self, history, model):
         return history.grad_norm[-1] < self.eps
@@ -92,8 +96,9 @@ class RelativeChange(StoppingCriterion):
 
     name = "relative change"
 
+    @checked(eps=POSITIVE)
     def __init__(self, eps: float = 1e-4):
-        self.eps = check_float("eps", eps, min_value=0.0, min_inclusive=False)
+        self.eps = eps
 
     def should_stop(self, history, model):
         if history.epochs < 2:
@@ -109,8 +114,9 @@ class EarlyStopping(StoppingCriterion):
     name = "early stopping"
     needs_validation = True
 
+    @checked(patience=COUNT)
     def __init__(self, patience: int = 10, restore_best: bool = True):
-        self.patience = check_int("patience", patience, min_value=1)
+        self.patience = patience
         self.restore_best = bool(restore_best)
         self.reset()
 
@@ -136,13 +142,15 @@ class MaxEpochs(StoppingCriterion):
 
     name = "max epochs"
 
+    @checked(n=COUNT)
     def __init__(self, n: int = 100):
-        self.n = check_int("n", n, min_value=1)
+        self.n = n
 
     def should_stop(self, history, model):
         return history.epochs >= self.n
 
 
+@checked(model=MODEL)
 def gradient_norm(model: nn.Module) -> float:
     """The Euclidean norm of all parameter gradients stacked into one vector."""
     norms = [p.grad.detach().norm() for p in model.parameters() if p.grad is not None]
@@ -154,11 +162,23 @@ def _full_batch_loss(model, loss_fn, X, y, with_grad: bool):
     if with_grad:
         loss = loss_fn(model(X), y)
         loss.backward()
-        return float(loss.detach()), gradient_norm(model)
+        return float(loss.detach()), gradient_norm.unchecked(model)
     with torch.no_grad():
         return float(loss_fn(model(X), y)), float("nan")
 
 
+def _pair(name: str, data, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """``data = (X, y)`` as two tensors with as many rows, on ``device``."""
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        raise TypeError(f"{name} must be a pair (X, y)")
+    X, y = (check_tensor(f"{name}[{i}]", t).to(device) for i, t in enumerate(data))
+    if len(X) != len(y):
+        raise ValueError(f"{name}: X has {len(X)} rows but y has {len(y)}")
+    return X, y
+
+
+@checked(model=MODEL, loss_fn=Function(), optimizer=Instance(torch.optim.Optimizer, optional=True), lr=POSITIVE,
+         batch_size=Int(1, optional=True), max_epochs=COUNT, seed=replace(SEED, optional=True))
 def fit(
     model: nn.Module,
     train_data: tuple,
@@ -182,12 +202,6 @@ def fit(
     full-batch gradient norm. ``callbacks`` are called as ``cb(history, model)``
     after every epoch. ``max_epochs`` is a hard cap in every case.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not (isinstance(train_data, (tuple, list)) and len(train_data) == 2):
-        raise TypeError("train_data must be a pair (X, y)")
-    check_callable("loss_fn", loss_fn)
-    max_epochs = check_int("max_epochs", max_epochs, min_value=1)
     for i, c in enumerate(stopping):
         if not isinstance(c, StoppingCriterion):
             raise TypeError(f"stopping[{i}] must be a StoppingCriterion, got {type(c).__name__}")
@@ -197,17 +211,13 @@ def fit(
         check_callable(f"callbacks[{i}]", cb)
 
     device = next(model.parameters()).device
-    X = check_tensor("train_data[0]", train_data[0]).to(device)
-    y = check_tensor("train_data[1]", train_data[1]).to(device)
-    if len(X) != len(y):
-        raise ValueError(f"train_data: X has {len(X)} rows but y has {len(y)}")
+    X, y = _pair("train_data", train_data, device)
     if val_data is not None:
-        Xv = check_tensor("val_data[0]", val_data[0]).to(device)
-        yv = check_tensor("val_data[1]", val_data[1]).to(device)
+        Xv, yv = _pair("val_data", val_data, device)
     n = len(X)
-    batch_size = n if batch_size is None else check_int("batch_size", batch_size, min_value=1)
+    batch_size = n if batch_size is None else batch_size
     if optimizer is None:
-        optimizer = torch.optim.SGD(model.parameters(), lr=check_float("lr", lr, min_value=0.0, min_inclusive=False))
+        optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     need_grad_norm = any(c.needs_grad_norm for c in stopping)
     for c in stopping:
@@ -250,6 +260,8 @@ def fit(
     return history
 
 
+@checked(model=MODEL, step_loss=Function(), optimizer=Instance(torch.optim.Optimizer), steps=COUNT, every=COUNT,
+         callback=OPTIONAL_FUNCTION, clip_grad_norm=Float(0.0, lo_open=True, optional=True), on_gradient=OPTIONAL_FUNCTION)
 def train_steps(
     model: nn.Module,
     step_loss: Callable[[int], torch.Tensor],
@@ -275,19 +287,6 @@ def train_steps(
     loss and the total gradient norm *before* clipping, after the backward pass and before the
     update; if it returns ``True`` training stops there, without that update (e.g. on divergence).
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    check_callable("step_loss", step_loss)
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
-    steps = check_int("steps", steps, min_value=1)
-    every = check_int("every", every, min_value=1)
-    if callback is not None:
-        check_callable("callback", callback)
-    if clip_grad_norm is not None:
-        clip_grad_norm = check_float("clip_grad_norm", clip_grad_norm, min_value=0.0, min_inclusive=False)
-    if on_gradient is not None:
-        check_callable("on_gradient", on_gradient)
     history, running = [], 0.0
     model.train()
     for step in range(1, steps + 1):
@@ -316,6 +315,7 @@ def train_steps(
     return history
 
 
+@checked(n=COUNT, batch_size=COUNT, generator=Instance(torch.Generator, optional=True))
 def minibatches(n: int, batch_size: int, generator: torch.Generator | None = None, device=None):
     """Endless minibatches of indices into ``range(n)``, for a ``step_loss`` that trains in epochs.
 
@@ -323,9 +323,6 @@ def minibatches(n: int, batch_size: int, generator: torch.Generator | None = Non
     taken, cut into ``ceil(n / batch_size)`` batches (the last one may be smaller). Use it as
     ``batches = minibatches(len(X), 64, g)`` and ``idx = next(batches)`` inside ``step_loss``.
     """
-    n = check_int("n", n, min_value=1)
-    batch_size = check_int("batch_size", batch_size, min_value=1)
-
     def batches():
         while True:
             order = torch.randperm(n, generator=generator).to(device)
