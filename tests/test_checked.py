@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from nnbook.validate import (COUNT, POSITIVE, Array, Float, Function, Instance, Int, OneOf, Tensor,
-                             checked)
+from nnbook.validate import (COUNT, POSITIVE, Array, Float, FloatTensor, Function, Instance, Int, OneOf, Tensor,
+                             Widths, checked)
 
 
 @checked(X=Tensor(ndim=2), lr=POSITIVE, steps=COUNT, mode=OneOf(("a", "b")), width=Float(0, optional=True))
@@ -100,3 +100,12 @@ def test_rule_kinds():
     assert Instance(dict)("d", {}) == {}
     with pytest.raises(TypeError, match="d must be a dict or list, got int"):
         Instance((dict, list))("d", 3)
+    assert Widths()("sizes", (4, np.int64(3))) == [4, 3]
+    with pytest.raises(TypeError, match="sizes must be a list or tuple"):
+        Widths()("sizes", "43")
+    with pytest.raises(ValueError, match="sizes must hold at least 2"):
+        Widths()("sizes", [4])
+    with pytest.raises(ValueError, match=r"sizes\[1\] must be >= 1"):
+        Widths()("sizes", [4, 0])
+    assert FloatTensor()("x", [[1, 2]]).dtype == torch.get_default_dtype()
+    assert FloatTensor()("x", torch.ones(2, dtype=torch.float64)).dtype == torch.float64

@@ -34,8 +34,8 @@ from torch import nn
 
 from nnbook.exercises import CheckFailed, exercise, expect_close
 from nnbook.train import train_steps
-from nnbook.validate import (COUNT, NONNEGATIVE, POSITIVE, SEED, Array, Float, Function, Instance, OneOf, Tensor,
-                             check_int, checked)
+from nnbook.validate import (COUNT, NONNEGATIVE, POSITIVE, SEED, Float, Function, Instance, OneOf, Tensor, Widths,
+                             checked)
 
 __all__ = [
     "ACTIVATIONS",
@@ -69,17 +69,6 @@ class Real(Tensor):
                 raise TypeError(f"{name} must be a tensor or array of real numbers, got {type(value).__name__}")
         t = super().check(name, value)
         return t if t.is_floating_point() else t.to(torch.get_default_dtype())
-
-
-class Widths(Array):
-    """Layer widths ``(D, H_1, ..., H_L)``: a tuple or list of at least 2 integers >= 1."""
-
-    def check(self, name, value):
-        if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)):
-            raise TypeError(f"{name} must be a tuple or list of ints (input width first), got {type(value).__name__}")
-        if len(value) < 2:
-            raise ValueError(f"{name} must have at least 2 entries (input width, code width), got {list(value)}")
-        return tuple(check_int(f"{name}[{i}]", s, min_value=1) for i, s in enumerate(value))
 
 
 BATCH, ACTIVATION, OPEN_UNIT = Real(ndim=2), OneOf(ACTIVATIONS), Float(0.0, 1.0, lo_open=True, hi_open=True)

@@ -43,8 +43,8 @@ from torch import nn
 from nnbook.exercises import exercise, expect_close
 from nnbook.train import train_steps
 from nnbook.utils import seeded
-from nnbook.validate import (COUNT, NONNEGATIVE, POSITIVE, PROBABILITY, SEED, Array, Function, Instance, Int, OneOf,
-                             Tensor, check_int, check_tensor, checked)
+from nnbook.validate import (COUNT, GENERATOR, NONNEGATIVE, POSITIVE, PROBABILITY, SEED, Array, Function, Instance,
+                             Int, OneOf, Tensor, Widths, check_tensor, checked)
 
 __all__ = [
     "discriminator_loss",
@@ -126,17 +126,7 @@ class DigitRows(Points):
         return X
 
 
-class Widths(Array):
-    """Layer widths: a list or tuple of at least 2 integers >= 1."""
-
-    def check(self, name, value):
-        if not isinstance(value, (list, tuple)) or len(value) < 2:
-            raise ValueError(f"{name} must be a list of at least two layer widths, got {value!r}")
-        return [check_int(f"{name}[{i}]", s, min_value=1) for i, s in enumerate(value)]
-
-
 LOGITS, POINTS, DIGITS, WIDTHS = Logits(), Points(), DigitRows(), Widths()
-GENERATOR = Instance(torch.Generator, optional=True)
 ACTIVATION = Function()
 BOOL = Instance(bool)
 _TRAINING = dict(steps=COUNT, seed=SEED, lr=POSITIVE, batch_size=COUNT)      # shared by every trainer

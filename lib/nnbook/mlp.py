@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from nnbook.exercises import exercise, expect_close
-from nnbook.validate import COUNT, POSITIVE, Function, Instance, OneOf, Tensor, check_int, check_tensor, checked
+from nnbook.validate import COUNT, POSITIVE, Function, Instance, OneOf, Tensor, Widths, check_tensor, checked
 
 __all__ = [
     "ACTIVATIONS",
@@ -128,13 +128,10 @@ class ManualMLP(nn.Module):
     ``N(0, 1/n_{l-1})`` (LeCun scaling), biases at 0.
     """
 
-    @checked(activation=ACTIVATION)
+    @checked(sizes=Widths(), activation=ACTIVATION)
     def __init__(self, sizes, activation: str = "tanh", generator: torch.Generator | None = None):
         super().__init__()
-        if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
-            raise ValueError(f"sizes must be a list of at least 2 layer widths, got {sizes!r}")
-        self.sizes = [check_int(f"sizes[{i}]", s, min_value=1) for i, s in enumerate(sizes)]
-        self.activation = activation
+        self.sizes, self.activation = sizes, activation
         self.f, self.f_prime = ACTIVATIONS[activation]
         self.W = nn.ParameterList(
             [nn.Parameter(torch.randn(n_out, n_in, generator=generator) / math.sqrt(n_in)) for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])]

@@ -44,6 +44,7 @@ __all__ = [
     "Function",
     "Instance",
     "FloatTensor",
+    "Widths",
     "GENERATOR",
     "COUNT",
     "SEED",
@@ -303,6 +304,17 @@ class FloatTensor(Tensor):
     def check(self, name, value):
         x = super().check(name, value)
         return x if x.is_floating_point() else x.to(torch.get_default_dtype())
+
+
+class Widths(Array):
+    """Layer widths ``(n_0, n_1, …)``: a list or tuple of at least 2 integers >= 1, returned as a list."""
+
+    def check(self, name, value):
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise TypeError(f"{name} must be a list or tuple of layer widths (ints), got {type(value).__name__}")
+        if len(value) < 2:
+            raise ValueError(f"{name} must hold at least 2 layer widths, got {list(value)}")
+        return [check_int(f"{name}[{i}]", w, min_value=1) for i, w in enumerate(value)]
 
 
 GENERATOR = Instance(torch.Generator, optional=True)  # a function's own random stream (None: torch's global one)
