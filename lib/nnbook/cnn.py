@@ -38,7 +38,7 @@ from torch import nn
 
 from nnbook.exercises import CheckFailed, exercise, expect_close, expect_equal
 from nnbook.train import minibatches, train_steps
-from nnbook.validate import check_callable, check_float, check_int, check_tensor
+from nnbook.validate import COUNT, POSITIVE, SEED, Function, Instance, Int, Tensor, check_int, checked
 
 __all__ = [
     "conv_output_size",
@@ -65,14 +65,18 @@ __all__ = [
 ]
 
 
+MODULE, IMAGES = Instance(nn.Module), Tensor(ndim=4)  # a network; images (N, C, H, W)
+
+
+def _odd(k):
+    if k % 2 == 0:
+        raise ValueError(f"k must be odd for 'same' padding, got {k}")
+
+
 # ---------------------------------------------------------------- shapes and sizes
+@checked(n=COUNT, k=COUNT, stride=COUNT, padding=Int(0), dilation=COUNT)
 def conv_output_size(n: int, k: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
     """Output length of a convolution along one axis: ⌊(n + 2p − d(k−1) − 1)/s⌋ + 1."""
-    n = check_int("n", n, min_value=1)
-    k = check_int("k", k, min_value=1)
-    stride = check_int("stride", stride, min_value=1)
-    padding = check_int("padding", padding, min_value=0)
-    dilation = check_int("dilation", dilation, min_value=1)
     span = dilation * (k - 1) + 1
     if n + 2 * padding < span:
         raise ValueError(f"k={k} (span {span}) is larger than the padded input n + 2·padding = {n + 2 * padding}")
@@ -103,9 +107,6 @@ def receptive_field(layers) -> int:
 
 
 def _check_conv_args(x, weight, groups):
-    x = check_tensor("x", x, ndim=4)
-    weight = check_tensor("weight", weight, ndim=4)
-    groups = check_int("groups", groups, min_value=1)
     C, D = x.shape[1], weight.shape[0]
     if C % groups:
         raise ValueError(f"groups={groups} must divide the input channels C={C}")
@@ -115,9 +116,9 @@ def _check_conv_args(x, weight, groups):
         raise ValueError(
             f"weight must have shape (D, C/groups, k, k) = ({D}, {C // groups}, k, k) for x with C={C}, got {tuple(weight.shape)}"
         )
-    return x, weight, groups
 
 
+@checked(x=IMAGES, weight=Tensor(ndim=4), bias=Tensor(ndim=1, optional=True), stride=COUNT, padding=Int(0), groups=COUNT)
 def conv2d_unfold(x, weight, bias=None, stride: int = 1, padding: int = 0, groups: int = 1) -> torch.Tensor:
     """2-D convolution (cross-correlation) as a matrix product over patches.
 
@@ -126,81 +127,69 @@ def conv2d_unfold(x, weight, bias=None, stride: int = 1, padding: int = 0, group
     turns the patches into columns ``P`` of shape (N, C·kh·kw, H'·W'), and
     ``y = K P`` with ``K`` the kernel flattened to (D, C·kh·kw) — per group.
     """
-    x, weight, groups = _check_conv_args(x, weight, groups)
-    stride = check_int("stride", stride, min_value=1)
-    padding = check_int("padding", padding, min_value=0)
+    _check_conv_args(x, weight, groups)
     N, C, H, W = x.shape
     D, Cg, kh, kw = weight.shape
-    Ho = conv_output_size(H, kh, stride, padding)
-    Wo = conv_output_size(W, kw, stride, padding)
+    Ho = conv_output_size.unchecked(H, kh, stride, padding)
+    Wo = conv_output_size.unchecked(W, kw, stride, padding)
     patches = F.unfold(x, (kh, kw), padding=padding, stride=stride)  # (N, C·kh·kw, Ho·Wo), channel-major
     patches = patches.view(N, groups, Cg * kh * kw, Ho * Wo)
     K = weight.view(groups, D // groups, Cg * kh * kw)  # (G, D/G, Cg·kh·kw)
     y = torch.einsum("gdp,ngpl->ngdl", K, patches).reshape(N, D, Ho, Wo)
     if bias is not None:
-        bias = check_tensor("bias", bias, shape=(D,)).to(y)
-        y = y + bias.view(1, D, 1, 1)
+        if bias.shape != (D,):
+            raise ValueError(f"bias must have shape ({D},) (one per output channel), got {tuple(bias.shape)}")
+        y = y + bias.to(y).view(1, D, 1, 1)
     return y
 
 
 # ---------------------------------------------------------------- cost formulas
+@checked(c_in=COUNT, c_out=COUNT, k=COUNT, groups=COUNT)
 def conv_params(c_in: int, c_out: int, k: int, groups: int = 1, bias: bool = False) -> int:
     """Parameters of a k×k convolution: k²·C·D/G (+ D biases)."""
-    c_in = check_int("c_in", c_in, min_value=1)
-    c_out = check_int("c_out", c_out, min_value=1)
-    k = check_int("k", k, min_value=1)
-    groups = check_int("groups", groups, min_value=1)
     if c_in % groups or c_out % groups:
         raise ValueError(f"groups={groups} must divide c_in={c_in} and c_out={c_out}")
     return k * k * c_in * c_out // groups + (c_out if bias else 0)
 
 
+@checked(c_in=COUNT, c_out=COUNT, k=COUNT, h=COUNT, w=COUNT, groups=COUNT)
 def conv_macs(c_in: int, c_out: int, k: int, h: int, w: int, groups: int = 1) -> int:
     """Multiply-accumulates of a k×k convolution with an h×w output: k²·C·D·h·w/G."""
-    h = check_int("h", h, min_value=1)
-    w = check_int("w", w, min_value=1)
-    return conv_params(c_in, c_out, k, groups) * h * w
+    return conv_params.unchecked(c_in, c_out, k, groups) * h * w
 
 
+@checked(c_in=COUNT, c_out=COUNT, k=COUNT)
 def separable_params(c_in: int, c_out: int, k: int) -> int:
     """Parameters of a depthwise-separable convolution (no bias): k²·C + C·D."""
-    return conv_params(c_in, c_in, k, groups=c_in) + conv_params(c_in, c_out, 1)
+    return conv_params.unchecked(c_in, c_in, k, groups=c_in) + conv_params.unchecked(c_in, c_out, 1)
 
 
+@checked(k=COUNT, d=COUNT)
 def separable_ratio(k: int, d: int) -> float:
     """The notes' cost ratio (depthwise-separable / standard) = 1/D + 1/k²."""
-    k = check_int("k", k, min_value=1)
-    d = check_int("d", d, min_value=1)
     return 1.0 / d + 1.0 / k**2
 
 
+@checked(module=MODULE)
 def count_params(module: nn.Module) -> int:
     """Number of trainable parameters."""
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
+@checked(module=MODULE, x=Tensor())
 def count_flops(module: nn.Module, x: torch.Tensor) -> int:
     """FLOPs of one forward pass, as counted by ``torch.utils.flop_counter`` (2 per MAC)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-    x = check_tensor("x", x)
     counter = FlopCounterMode(display=False)
     with torch.no_grad(), counter:
         module(x)
     return int(counter.get_total_flops())
 
 
+@checked(module=MODULE, x=Tensor(), repeats=COUNT, warmup=Int(0))
 def measure_latency(module: nn.Module, x: torch.Tensor, repeats: int = 5, warmup: int = 1) -> float:
     """Median wall-clock seconds of ``module(x)`` over ``repeats`` runs (a measurement, not a count)."""
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-    x = check_tensor("x", x)
-    repeats = check_int("repeats", repeats, min_value=1)
-    warmup = check_int("warmup", warmup, min_value=0)
     sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
     times = []
     with torch.no_grad():
@@ -215,13 +204,12 @@ def measure_latency(module: nn.Module, x: torch.Tensor, repeats: int = 5, warmup
 
 
 # ---------------------------------------------------------------- efficient blocks
+@checked(x=IMAGES, groups=COUNT)
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     """ShuffleNet's channel shuffle: (N, G·m, H, W) → view (N, G, m) → transpose → (N, m·G, H, W).
 
     Afterwards every group of the next group convolution sees one channel from each old group.
     """
-    x = check_tensor("x", x, ndim=4)
-    groups = check_int("groups", groups, min_value=1)
     N, C, H, W = x.shape
     if C % groups:
         raise ValueError(f"groups={groups} must divide the channels C={C}")
@@ -235,12 +223,10 @@ class DepthwiseSeparableConv(nn.Module):
     k²·C·H·W + C·D·H·W MACs.
     """
 
+    @checked(c_in=COUNT, c_out=COUNT, k=COUNT)
     def __init__(self, c_in: int, c_out: int, k: int = 3):
         super().__init__()
-        c_in, c_out = check_int("c_in", c_in, min_value=1), check_int("c_out", c_out, min_value=1)
-        k = check_int("k", k, min_value=1)
-        if k % 2 == 0:
-            raise ValueError(f"k must be odd for 'same' padding, got {k}")
+        _odd(k)
         self.depthwise = nn.Conv2d(c_in, c_in, k, padding=k // 2, groups=c_in, bias=False)
         self.pointwise = nn.Conv2d(c_in, c_out, 1, bias=False)
 
@@ -251,16 +237,16 @@ class DepthwiseSeparableConv(nn.Module):
 class GroupShuffleConv(nn.Module):
     """Group k×k convolution (G groups, cost / G) followed by a channel shuffle."""
 
+    @checked(c_in=COUNT, c_out=COUNT, k=COUNT, groups=COUNT)
     def __init__(self, c_in: int, c_out: int, k: int = 3, groups: int = 4):
         super().__init__()
-        conv_params(c_in, c_out, k, groups)  # validates divisibility
-        if k % 2 == 0:
-            raise ValueError(f"k must be odd for 'same' padding, got {k}")
+        conv_params.unchecked(c_in, c_out, k, groups)  # checks that groups divides c_in and c_out
+        _odd(k)
         self.groups = groups
         self.conv = nn.Conv2d(c_in, c_out, k, padding=k // 2, groups=groups, bias=False)
 
     def forward(self, x):
-        return channel_shuffle(self.conv(x), self.groups)
+        return channel_shuffle.unchecked(self.conv(x), self.groups)
 
 
 class InvertedResidual(nn.Module):
@@ -270,13 +256,11 @@ class InvertedResidual(nn.Module):
     projection is linear. (N, C, H, W) → (N, C, H, W).
     """
 
+    @checked(channels=COUNT, expand=COUNT, k=COUNT)
     def __init__(self, channels: int, expand: int = 6, k: int = 3):
         super().__init__()
-        c = check_int("channels", channels, min_value=1)
-        t = check_int("expand", expand, min_value=1)
-        k = check_int("k", k, min_value=1)
-        if k % 2 == 0:
-            raise ValueError(f"k must be odd for 'same' padding, got {k}")
+        c, t = channels, expand
+        _odd(k)
         self.expand = nn.Conv2d(c, t * c, 1, bias=False)
         self.depthwise = nn.Conv2d(t * c, t * c, k, padding=k // 2, groups=t * c, bias=False)
         self.project = nn.Conv2d(t * c, c, 1, bias=False)
@@ -290,9 +274,10 @@ class InvertedResidual(nn.Module):
 class GAPHead(nn.Module):
     """Global average pooling then a linear classifier: (N, C, H, W) → (N, C) → (N, n_classes)."""
 
+    @checked(channels=COUNT, n_classes=COUNT)
     def __init__(self, channels: int, n_classes: int):
         super().__init__()
-        self.fc = nn.Linear(check_int("channels", channels, min_value=1), check_int("n_classes", n_classes, min_value=1))
+        self.fc = nn.Linear(channels, n_classes)
 
     def forward(self, x):
         return self.fc(x.mean(dim=(2, 3)))
@@ -301,10 +286,10 @@ class GAPHead(nn.Module):
 class FCHead(nn.Module):
     """Flatten then a linear classifier: (N, C, H, W) → (N, C·H·W) → (N, n_classes)."""
 
+    @checked(channels=COUNT, height=COUNT, width=COUNT, n_classes=COUNT)
     def __init__(self, channels: int, height: int, width: int, n_classes: int):
         super().__init__()
-        n_in = check_int("channels", channels, min_value=1) * check_int("height", height, min_value=1) * check_int("width", width, min_value=1)
-        self.fc = nn.Linear(n_in, check_int("n_classes", n_classes, min_value=1))
+        self.fc = nn.Linear(channels * height * width, n_classes)
 
     def forward(self, x):
         return self.fc(x.flatten(1))
@@ -321,9 +306,9 @@ class LeNet5(nn.Module):
     pooling coefficients and RBF output layer are replaced by their modern defaults.)
     """
 
+    @checked(n_classes=Int(2))
     def __init__(self, n_classes: int = 10):
         super().__init__()
-        n_classes = check_int("n_classes", n_classes, min_value=2)
         self.c1 = nn.Conv2d(1, 6, 5)
         self.s2 = nn.AvgPool2d(2)
         self.c3 = nn.Conv2d(6, 16, 5)
@@ -336,7 +321,7 @@ class LeNet5(nn.Module):
         """The C1 feature maps (after tanh), (N, 6, 28, 28)."""
         return torch.tanh(self.c1(x))
 
-    def forward(self, x):
+    def forward(self, x):  # called every training step: a shape check only
         if x.ndim != 4 or tuple(x.shape[1:]) != (1, 32, 32):
             raise ValueError(f"x must have shape (N, 1, 32, 32), got {tuple(x.shape)}")
         h = self.s2(self.features(x))
@@ -346,10 +331,9 @@ class LeNet5(nn.Module):
 
 
 # ---------------------------------------------------------------- data and training
+@checked(X=Tensor(ndim=(2, 4)), size=Int(8))
 def digits_to_images(X, size: int = 32) -> torch.Tensor:
     """Rows of 8×8 digits, (N, 64) or (N, 1, 8, 8), → (N, 1, size, size) by bilinear interpolation."""
-    X = check_tensor("X", X, ndim=(2, 4))
-    size = check_int("size", size, min_value=8)
     if X.ndim == 2:
         if X.shape[1] != 64:
             raise ValueError(f"X must have 64 columns (8×8 pixels), got shape {tuple(X.shape)}")
@@ -359,10 +343,10 @@ def digits_to_images(X, size: int = 32) -> torch.Tensor:
     return F.interpolate(X.float(), size=(size, size), mode="bilinear", align_corners=False)
 
 
+@checked(x=IMAGES, max_shift=Int(0))
 def random_shift(x: torch.Tensor, max_shift: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
     """Shift each image (N, C, H, W) by a random integer (dy, dx) in [−max_shift, max_shift], zero fill."""
-    x = check_tensor("x", x, ndim=4)
-    m = check_int("max_shift", max_shift, min_value=0)
+    m = max_shift
     if m == 0:
         return x
     N, C, H, W = x.shape
@@ -371,6 +355,8 @@ def random_shift(x: torch.Tensor, max_shift: int = 1, generator: torch.Generator
     return torch.stack([padded[i, :, dy : dy + H, dx : dx + W] for i, (dy, dx) in enumerate(d)])
 
 
+@checked(model=MODULE, X=IMAGES, y=Tensor(ndim=1), epochs=COUNT, batch_size=COUNT, lr=POSITIVE,
+         augment=Function(optional=True), callback=Function(optional=True), seed=SEED)
 def train_classifier(
     model: nn.Module,
     X: torch.Tensor,
@@ -391,20 +377,10 @@ def train_classifier(
     over all steps (cosine schedule). ``callback(epoch, model)`` (epoch from 0) is called after
     each epoch, in eval mode. Returns the mean minibatch loss of each epoch.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    X = check_tensor("X", X, ndim=4)
-    y = check_tensor("y", y, ndim=1)
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
-    epochs = check_int("epochs", epochs, min_value=1)
-    batch_size = check_int("batch_size", batch_size, min_value=1)
-    if augment is not None:
-        check_callable("augment", augment)
-    if callback is not None:
-        check_callable("callback", callback)
-    g = torch.Generator().manual_seed(check_int("seed", seed, min_value=0))
-    opt = torch.optim.Adam(model.parameters(), lr=check_float("lr", lr, min_value=0.0, min_inclusive=False))
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
     per_epoch = (len(X) + batch_size - 1) // batch_size
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * per_epoch) if cosine else None
     batches = minibatches(len(X), batch_size, g, device=X.device)
@@ -418,13 +394,11 @@ def train_classifier(
     return train_steps(model, step_loss, opt, epochs * per_epoch, every=per_epoch, callback=after_epoch, scheduler=sched)
 
 
+@checked(model=MODULE, X=Tensor(), y=Tensor(ndim=1), batch_size=COUNT)
 def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> float:
     """Fraction of rows of ``X`` whose arg-max logit equals ``y``."""
-    X = check_tensor("X", X)
-    y = check_tensor("y", y, ndim=1)
     if X.ndim == 0 or len(y) != len(X):
         raise ValueError(f"y must hold one label per row of X, got shapes {tuple(X.shape)} and {tuple(y.shape)}")
-    batch_size = check_int("batch_size", batch_size, min_value=1)
     model.eval()
     with torch.no_grad():
         pred = torch.cat([model(X[i : i + batch_size]).argmax(1) for i in range(0, len(X), batch_size)])

@@ -32,7 +32,8 @@ import torch.nn.functional as F
 
 from nnbook.exercises import exercise, expect_close, expect_equal, CheckFailed
 from nnbook.train import train_steps
-from nnbook.validate import check_callable, check_float, check_int, check_tensor
+from nnbook.validate import (COUNT, NONNEGATIVE, POSITIVE, PROBABILITY, Float, Function, Instance, Int, Tensor,
+                             check_tensor, checked)
 
 __all__ = [
     "scaled_dot_product_attention",
@@ -63,11 +64,23 @@ __all__ = [
 ]
 
 
+class TokenIds(Tensor):
+    """The rule for integer token (or class) ids of rank ``ndim``; no pass over the values (ints are finite)."""
+
+    def check(self, name, value):
+        value = check_tensor(name, value, ndim=self.ndim)
+        if value.is_floating_point() or value.dtype == torch.bool:
+            raise TypeError(f"{name} must hold integer ids, got dtype {value.dtype}")
+        return value
+
+
+TOKENS, MODULE, FLAG = TokenIds(ndim=2), Instance(nn.Module), Instance(bool)
+N_BITS = Int(1, 30)
+
+
 # ------------------------------------------------------------------ 1. attention
 def _check_attention_inputs(q, k, v, mask):
     for name, t in (("q", q), ("k", k), ("v", v)):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
         if t.dim() < 2:
             raise ValueError(f"{name} must have at least 2 dimensions (..., T, d), got shape {tuple(t.shape)}")
     if q.shape[-1] != k.shape[-1]:
@@ -83,6 +96,7 @@ def _check_attention_inputs(q, k, v, mask):
                              f"(or (..., 1, T_k)), got {tuple(mask.shape)}")
 
 
+@checked(q=Tensor(), k=Tensor(), v=Tensor())  # real, finite, not empty
 def scaled_dot_product_attention(q, k, v, mask=None, return_weights: bool = False):
     """Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V, with an optional boolean mask.
 
@@ -91,12 +105,6 @@ def scaled_dot_product_attention(q, k, v, mask=None, return_weights: bool = Fals
     Returns out (..., T_q, d_v), and the weights (..., T_q, T_k) if ``return_weights``.
     A query row whose keys are all masked gets zero weights (and a zero output).
     """
-    q, k, v = check_tensor("q", q), check_tensor("k", k), check_tensor("v", v)  # real, finite, not empty
-    return _attention(q, k, v, mask, return_weights)
-
-
-def _attention(q, k, v, mask=None, return_weights=False):
-    """:func:`scaled_dot_product_attention` without the value checks (MultiHeadAttention's inner call)."""
     _check_attention_inputs(q, k, v, mask)
     d_k = q.shape[-1]
     scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)            # (..., T_q, T_k)
@@ -109,32 +117,28 @@ def _attention(q, k, v, mask=None, return_weights=False):
 
 
 # ------------------------------------------------------------------ 6. masks
+@checked(T=COUNT)
 def causal_mask(T: int, device=None) -> torch.Tensor:
     """(T, T) boolean lower-triangular mask: position t may attend to positions ≤ t only."""
-    T = check_int("T", T, min_value=1)
     return torch.tril(torch.ones(T, T, dtype=torch.bool, device=device))
 
 
+@checked(tokens=TOKENS, pad_id=Int())
 def padding_mask(tokens, pad_id: int) -> torch.Tensor:
     """(B, 1, 1, T) boolean mask, False at padding keys: no query attends to a pad token.
 
     tokens: (B, T) integer token ids. Broadcasts against attention scores (B, H, T, T).
     """
-    tokens = check_tensor("tokens", tokens, ndim=2)
-    if tokens.is_floating_point():
-        raise TypeError(f"tokens must hold integer token ids, got dtype {tokens.dtype}")
-    pad_id = check_int("pad_id", pad_id)
     return (tokens != pad_id)[:, None, None, :]
 
 
 # ------------------------------------------------------------------ 2. positional encoding
+@checked(T=COUNT, d_model=Int(2))
 def sinusoidal_positional_encoding(T: int, d_model: int, device=None) -> torch.Tensor:
     """(T, d_model) sinusoidal position codes of Vaswani et al. (2017).
 
     PE[t, 2i] = sin(t / 10000^(2i/d)),  PE[t, 2i+1] = cos(t / 10000^(2i/d)).
     """
-    T = check_int("T", T, min_value=1)
-    d_model = check_int("d_model", d_model, min_value=2)
     if d_model % 2:
         raise ValueError(f"d_model must be even for sinusoidal encodings, got {d_model}")
     t = torch.arange(T, dtype=torch.float32, device=device)[:, None]                       # (T, 1)
@@ -154,10 +158,9 @@ class MultiHeadAttention(nn.Module):
     The last attention weights (B, H, T, S) are kept in ``self.weights`` for plotting.
     """
 
+    @checked(d_model=COUNT, n_heads=COUNT)
     def __init__(self, d_model: int, n_heads: int, bias: bool = True):
         super().__init__()
-        d_model = check_int("d_model", d_model, min_value=1)
-        n_heads = check_int("n_heads", n_heads, min_value=1)
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
         self.d_model, self.n_heads, self.d_head = d_model, n_heads, d_model // n_heads
@@ -181,7 +184,7 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(f"context must have shape (B={x.shape[0]}, S, d_model={self.d_model})")
         B, T, C = x.shape
         q, k, v = self._split(self.W_q(x)), self._split(self.W_k(context)), self._split(self.W_v(context))
-        out, self.weights = _attention(q, k, v, mask, return_weights=True)                  # (B, H, T, D)
+        out, self.weights = scaled_dot_product_attention.unchecked(q, k, v, mask, return_weights=True)  # (B, H, T, D)
         out = out.transpose(1, 2).reshape(B, T, C)                                         # concat heads
         return self.W_o(out)
 
@@ -189,9 +192,9 @@ class MultiHeadAttention(nn.Module):
 class FeedForward(nn.Module):
     """Position-wise FFN(x) = W_2 GELU(W_1 x + b_1) + b_2, the same MLP at every position."""
 
+    @checked(d_model=COUNT, d_ff=COUNT)
     def __init__(self, d_model: int, d_ff: int):
         super().__init__()
-        d_model, d_ff = check_int("d_model", d_model, min_value=1), check_int("d_ff", d_ff, min_value=1)
         self.net = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, d_model))
 
     def forward(self, x):  # (B, T, C) -> (B, T, C)
@@ -201,10 +204,10 @@ class FeedForward(nn.Module):
 class LayerNorm(nn.Module):
     """LayerNorm(x) = γ ⊙ (x − μ) / √(σ² + ε) + β, with μ, σ² over the last (feature) axis of each position."""
 
+    @checked(d_model=COUNT, eps=POSITIVE)
     def __init__(self, d_model: int, eps: float = 1e-5):
         super().__init__()
-        d_model = check_int("d_model", d_model, min_value=1)
-        self.eps = check_float("eps", eps, min_value=0.0, min_inclusive=False)
+        self.eps = eps
         self.gamma = nn.Parameter(torch.ones(d_model))
         self.beta = nn.Parameter(torch.zeros(d_model))
 
@@ -217,6 +220,7 @@ class LayerNorm(nn.Module):
 class Block(nn.Module):
     """One pre-LN Transformer block: x ← x + MHA(LN(x)); x ← x + FFN(LN(x)) (two residual connections)."""
 
+    @checked(d_model=COUNT, n_heads=COUNT, d_ff=COUNT)
     def __init__(self, d_model: int, n_heads: int, d_ff: int):
         super().__init__()
         self.ln1, self.attn = LayerNorm(d_model), MultiHeadAttention(d_model, n_heads)
@@ -240,17 +244,17 @@ class TransformerConfig:
     d_ff: int | None = None    # default 4 * d_model
     causal: bool = True
 
-    def __post_init__(self):
-        check_int("vocab_size", self.vocab_size, min_value=1)
-        check_int("block_size", self.block_size, min_value=1)
-        check_int("d_model", self.d_model, min_value=2)
-        check_int("n_heads", self.n_heads, min_value=1)
-        check_int("n_layers", self.n_layers, min_value=1)
+    def __post_init__(self):  # the single arguments are checked by the rules declared below the class
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
         if self.d_model % 2:
             raise ValueError(f"d_model must be even (sinusoidal positions), got {self.d_model}")
-        self.d_ff = 4 * self.d_model if self.d_ff is None else check_int("d_ff", self.d_ff, min_value=1)
+        if self.d_ff is None:
+            self.d_ff = 4 * self.d_model
+
+
+TransformerConfig.__init__ = checked(vocab_size=COUNT, block_size=COUNT, d_model=Int(2), n_heads=COUNT, n_layers=COUNT,
+                                     d_ff=Int(1, optional=True))(TransformerConfig.__init__)
 
 
 class Transformer(nn.Module):
@@ -261,25 +265,22 @@ class Transformer(nn.Module):
     positions (BERT). ``pad_mask`` (B, T) bool, True for real tokens, hides padding keys.
     """
 
+    @checked(config=Instance(TransformerConfig))
     def __init__(self, config: TransformerConfig):
         super().__init__()
-        if not isinstance(config, TransformerConfig):
-            raise TypeError(f"config must be a TransformerConfig, got {type(config).__name__}")
         self.config = c = config
         self.tok = nn.Embedding(c.vocab_size, c.d_model)
-        self.register_buffer("pe", sinusoidal_positional_encoding(c.block_size, c.d_model), persistent=False)
+        self.register_buffer("pe", sinusoidal_positional_encoding.unchecked(c.block_size, c.d_model), persistent=False)
         self.blocks = nn.ModuleList(Block(c.d_model, c.n_heads, c.d_ff) for _ in range(c.n_layers))
         self.ln_f = LayerNorm(c.d_model)
         self.head = nn.Linear(c.d_model, c.vocab_size)
 
     def forward(self, idx, pad_mask=None):
-        idx = check_tensor("idx", idx, ndim=2)
-        if idx.is_floating_point() or idx.dtype == torch.bool:
-            raise ValueError(f"idx must be a (B, T) tensor of integer token ids, got dtype {idx.dtype}")
+        idx = TOKENS("idx", idx)  # called every training step: a cheap check of rank and dtype, no pass over the ids
         B, T = idx.shape
         if T > self.config.block_size:
             raise ValueError(f"idx has length T={T} > block_size={self.config.block_size}")
-        mask = causal_mask(T, device=idx.device) if self.config.causal else None      # (T, T)
+        mask = causal_mask.unchecked(T, device=idx.device) if self.config.causal else None      # (T, T)
         if pad_mask is not None:
             if not isinstance(pad_mask, torch.Tensor) or pad_mask.dtype != torch.bool or pad_mask.shape != idx.shape:
                 raise ValueError(f"pad_mask must be a boolean tensor of shape {tuple(idx.shape)}")
@@ -295,17 +296,15 @@ class Transformer(nn.Module):
         return [b.attn.weights for b in self.blocks]
 
 
+@checked(model=Instance(Transformer), idx=TOKENS, n_new=Int(0), temperature=NONNEGATIVE)
 @torch.no_grad()
 def generate(model: Transformer, idx, n_new: int, temperature: float = 1.0, generator=None):
     """Sample ``n_new`` tokens one by one from a causal ``model``, starting after ``idx`` (B, T).
 
     ``temperature=0`` is greedy decoding: always the most likely token.
     """
-    if not isinstance(model, Transformer) or not model.config.causal:
+    if not model.config.causal:
         raise ValueError("model must be a causal Transformer (config.causal=True)")
-    n_new = check_int("n_new", n_new, min_value=0)
-    temperature = check_float("temperature", temperature, min_value=0.0)
-    idx = check_tensor("idx", idx, ndim=2)
     was_training = model.training
     model.eval()
     for _ in range(n_new):
@@ -325,7 +324,7 @@ class CharTokenizer:
 
     MASK, PAD = 0, 1
 
-    def __init__(self, text: str):
+    def __init__(self, text: str):  # a non-empty str, checked here
         if not isinstance(text, str) or not text:
             raise ValueError("text must be a non-empty string")
         self.chars = ["\u2588", "\u2591"] + sorted(set(text))   # █ = [MASK], ░ = [PAD]
@@ -345,44 +344,40 @@ class CharTokenizer:
         return "".join(self.chars[int(i)] for i in ids)
 
 
+@checked(n_chars=COUNT)
 def load_corpus(n_chars: int = 200_000) -> str:
     """The first ``n_chars`` printable-ASCII characters of Python's own help texts (``pydoc_data.topics``)."""
     from pydoc_data.topics import topics
 
-    n_chars = check_int("n_chars", n_chars, min_value=1)
     text = "\n".join(topics[k] for k in sorted(topics))
     text = "".join(ch for ch in text if ch == "\n" or 32 <= ord(ch) < 127)
     return text[:n_chars]
 
 
+@checked(data=Tensor(ndim=1), batch_size=COUNT, block_size=COUNT)
 def lm_batch(data, batch_size: int, block_size: int, generator=None):
     """Random windows for next-token prediction: x = data[i:i+T], y = data[i+1:i+T+1], each (B, T)."""
-    data = check_tensor("data", data, ndim=1)
-    batch_size = check_int("batch_size", batch_size, min_value=1)
-    block_size = check_int("block_size", block_size, min_value=1, max_value=len(data) - 1)
+    if block_size > len(data) - 1:
+        raise ValueError(f"block_size must be <= {len(data) - 1} (len(data) - 1), got {block_size}")
     i = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
     idx = i[:, None] + torch.arange(block_size)
     return data[idx], data[idx + 1]
 
 
+@checked(x=Tensor(ndim=2), p=Float(0.0, 1.0, lo_open=True), mask_id=Int())
 def mask_tokens(x, p: float = 0.15, mask_id: int = CharTokenizer.MASK, generator=None):
     """BERT's masked-LM corruption (simplified): each token becomes ``mask_id`` with probability p.
 
     Returns (corrupted x, targets) where targets = x at masked positions and -100 elsewhere
     (``F.cross_entropy`` ignores -100), so the loss is only on the hidden tokens.
     """
-    x = check_tensor("x", x, ndim=2)
-    p = check_float("p", p, min_value=0.0, max_value=1.0, min_inclusive=False)
-    mask_id = check_int("mask_id", mask_id)
     hide = torch.rand(x.shape, generator=generator).to(x.device) < p
     return x.masked_fill(hide, mask_id), x.masked_fill(~hide, -100)
 
 
+@checked(n=COUNT, length=COUNT, n_symbols=Int(2))
 def reversal_data(n: int, length: int = 10, n_symbols: int = 10, generator=None):
     """The sequence-reversal task: x (n, length) random symbols, y = x reversed along the sequence."""
-    n = check_int("n", n, min_value=1)
-    length = check_int("length", length, min_value=1)
-    n_symbols = check_int("n_symbols", n_symbols, min_value=2)
     x = torch.randint(n_symbols, (n, length), generator=generator)
     return x, x.flip(1)
 
@@ -400,17 +395,12 @@ def _parity_sequences(codes, n_bits: int, scratchpad: bool):
     return torch.cat([prompt, tail], dim=1), prompt.shape[1], running[:, -1]
 
 
-def _parity_args(n_bits, scratchpad, pool, name="pool"):
-    n_bits = check_int("n_bits", n_bits, min_value=1, max_value=30)
-    if not isinstance(scratchpad, bool):
-        raise TypeError(f"scratchpad must be True or False, got {scratchpad!r}")
-    if pool is not None:
-        pool = check_tensor(name, pool, ndim=1)
-        if pool.dtype != torch.long or pool.min() < 0 or pool.max() >= 2**n_bits:
-            raise ValueError(f"{name} must be a long tensor of string codes in [0, 2**n_bits = {2**n_bits})")
-    return n_bits, pool
+def _check_codes(name, codes, n_bits):
+    if codes is not None and (codes.dtype != torch.long or codes.min() < 0 or codes.max() >= 2**n_bits):
+        raise ValueError(f"{name} must be a long tensor of string codes in [0, 2**n_bits = {2**n_bits})")
 
 
+@checked(n=COUNT, n_bits=N_BITS, scratchpad=FLAG, pool=Tensor(ndim=1, optional=True))
 def parity_data(n: int, n_bits: int = 8, scratchpad: bool = False, generator=None, pool=None):
     """``n`` random bit strings and their parity (1 if the number of ones is odd).
 
@@ -423,8 +413,7 @@ def parity_data(n: int, n_bits: int = 8, scratchpad: bool = False, generator=Non
 
     Returns ``(seq (n, T) long, prompt_len, answer (n,) long)``.
     """
-    n = check_int("n", n, min_value=1)
-    n_bits, pool = _parity_args(n_bits, scratchpad, pool)
+    _check_codes("pool", pool, n_bits)
     if pool is None:
         codes = torch.randint(2**n_bits, (n,), generator=generator)
     else:
@@ -432,26 +421,26 @@ def parity_data(n: int, n_bits: int = 8, scratchpad: bool = False, generator=Non
     return _parity_sequences(codes, n_bits, scratchpad)
 
 
+@checked(n=COUNT, n_bits=N_BITS, scratchpad=FLAG, pool=Tensor(ndim=1, optional=True))
 def parity_batch(n: int, n_bits: int = 8, scratchpad: bool = False, generator=None, pool=None):
     """A next-token batch ``(x, y)`` of parity problems; the prompt's targets are -100 (no loss on the question)."""
-    seq, prompt_len, _ = parity_data(n, n_bits, scratchpad, generator, pool)
+    seq, prompt_len, _ = parity_data.unchecked(n, n_bits, scratchpad, generator, pool)
     x, y = seq[:, :-1], seq[:, 1:].clone()
     y[:, : prompt_len - 1] = -100
     return x, y
 
 
+@checked(model=Instance(Transformer), codes=Tensor(ndim=1), n_bits=N_BITS, scratchpad=FLAG)
 @torch.no_grad()
 def parity_accuracy(model: Transformer, codes, n_bits: int = 8, scratchpad: bool = False) -> float:
     """Fraction of the strings ``codes`` (each once) whose final answer the model gets right, by greedy decoding.
 
     With a scratchpad the model writes, and then reads back, its own running parities.
     """
-    n_bits, codes = _parity_args(n_bits, scratchpad, codes, name="codes")
-    if codes is None:
-        raise ValueError("codes must be a 1-D long tensor of string codes")
+    _check_codes("codes", codes, n_bits)
     seq, prompt_len, answer = _parity_sequences(codes, n_bits, scratchpad)
     device = next(model.parameters()).device
-    out = generate(model, seq[:, :prompt_len].to(device), n_new=seq.shape[1] - prompt_len, temperature=0.0)
+    out = generate.unchecked(model, seq[:, :prompt_len].to(device), n_new=seq.shape[1] - prompt_len, temperature=0.0)
     return (out[:, -1].cpu() == answer).float().mean().item()
 
 
@@ -459,6 +448,7 @@ def _adamw(model: nn.Module, lr: float) -> torch.optim.Optimizer:
     return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
 
 
+@checked(model=MODULE, batch_fn=Function(), steps=COUNT, lr=POSITIVE, callback=Function(optional=True))
 def train_tokens(model: nn.Module, batch_fn, steps: int, lr: float = 3e-3, callback=None) -> list[float]:
     """Train ``model`` for ``steps`` steps on batches ``x, y = batch_fn()``; returns the loss of every step.
 
@@ -466,10 +456,6 @@ def train_tokens(model: nn.Module, batch_fn, steps: int, lr: float = 3e-3, callb
     equal to -100 are ignored. AdamW (weight decay 0.01), gradient norm clipped to 1, in the loop
     :func:`nnbook.train.train_steps`; ``callback(step, model)`` runs after every step (from 1).
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    batch_fn = check_callable("batch_fn", batch_fn)
-    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
     device = next(model.parameters()).device
 
     def step_loss(step):
@@ -480,6 +466,8 @@ def train_tokens(model: nn.Module, batch_fn, steps: int, lr: float = 3e-3, callb
     return train_steps(model, step_loss, _adamw(model, lr), steps, every=1, clip_grad_norm=1.0, callback=callback)
 
 
+@checked(student_logits=Tensor(ndim=2), teacher_logits=Tensor(ndim=2), targets=TokenIds(ndim=1),
+         temperature=POSITIVE, alpha=PROBABILITY)
 def distillation_loss(student_logits, teacher_logits, targets, temperature: float = 2.0, alpha: float = 0.5):
     """Knowledge-distillation loss of Hinton et al. (2015), per token.
 
@@ -487,22 +475,20 @@ def distillation_loss(student_logits, teacher_logits, targets, temperature: floa
     student_logits, teacher_logits: (N, V); targets: (N,). The τ² keeps the soft term's
     gradient on the same scale as the hard one when τ changes.
     """
-    temperature = check_float("temperature", temperature, min_value=0.0, min_inclusive=False)
-    alpha = check_float("alpha", alpha, min_value=0.0, max_value=1.0)
-    student_logits = check_tensor("student_logits", student_logits, ndim=2)
-    teacher_logits = check_tensor("teacher_logits", teacher_logits, ndim=2)
     if student_logits.shape != teacher_logits.shape:
         raise ValueError(f"student_logits and teacher_logits must both have shape (N, V), got "
                          f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}")
-    targets = check_tensor("targets", targets, shape=(len(student_logits),))
-    if targets.is_floating_point() or targets.dtype == torch.bool:
-        raise TypeError(f"targets must hold integer class ids (-100 = ignored), got dtype {targets.dtype}")
+    if len(targets) != len(student_logits):
+        raise ValueError(f"targets must have shape ({len(student_logits)},) (one class id per row, -100 = ignored), "
+                         f"got {tuple(targets.shape)}")
     hard = F.cross_entropy(student_logits, targets)
     soft = F.kl_div(F.log_softmax(student_logits / temperature, -1), F.log_softmax(teacher_logits / temperature, -1),
                     reduction="batchmean", log_target=True)
     return (1 - alpha) * hard + alpha * temperature**2 * soft
 
 
+@checked(student=MODULE, teacher=Instance(nn.Module, optional=True), batch_fn=Function(), steps=COUNT, lr=POSITIVE,
+         temperature=POSITIVE, alpha=PROBABILITY, callback=Function(optional=True))
 def distill_tokens(student: nn.Module, teacher: nn.Module | None, batch_fn, steps: int, lr: float = 3e-3,
                    temperature: float = 2.0, alpha: float = 0.5, callback=None) -> list[float]:
     """Like :func:`train_tokens`, but the loss is :func:`distillation_loss` against a frozen ``teacher``.
@@ -512,14 +498,6 @@ def distill_tokens(student: nn.Module, teacher: nn.Module | None, batch_fn, step
     teacher's logits (B, T, V) computed beforehand (cheaper when the student sees a fixed set of windows).
     ``callback(step, student)`` runs after every step (from 1).
     """
-    if not isinstance(student, nn.Module):
-        raise TypeError(f"student must be a torch.nn.Module, got {type(student).__name__}")
-    if teacher is not None and not isinstance(teacher, nn.Module):
-        raise TypeError(f"teacher must be a torch.nn.Module or None, got {type(teacher).__name__}")
-    batch_fn = check_callable("batch_fn", batch_fn)
-    lr = check_float("lr", lr, min_value=0.0, min_inclusive=False)
-    temperature = check_float("temperature", temperature, min_value=0.0, min_inclusive=False)
-    alpha = check_float("alpha", alpha, min_value=0.0, max_value=1.0)
     device = next(student.parameters()).device
     if teacher is not None:
         teacher.eval()
@@ -539,11 +517,12 @@ def distill_tokens(student: nn.Module, teacher: nn.Module | None, batch_fn, step
         if t_logits.shape != s_logits.shape:
             raise ValueError(f"teacher logits must have the student's shape {tuple(s_logits.shape)}, "
                              f"got {tuple(t_logits.shape)}")
-        return distillation_loss(s_logits.flatten(0, 1), t_logits.flatten(0, 1), y.flatten(), temperature, alpha)
+        return distillation_loss.unchecked(s_logits.flatten(0, 1), t_logits.flatten(0, 1), y.flatten(), temperature, alpha)
 
     return train_steps(student, step_loss, _adamw(student, lr), steps, every=1, clip_grad_norm=1.0, callback=callback)
 
 
+@checked(fn=Function())
 def saved_activation_bytes(fn) -> int:
     """Bytes of the distinct tensors autograd saves for the backward pass while ``fn()`` runs.
 
@@ -552,7 +531,6 @@ def saved_activation_bytes(fn) -> int:
     every tensor that an operation stores for its gradient passes through a
     ``torch.autograd.graph.saved_tensors_hooks`` pack hook, which adds up its size once per storage.
     """
-    fn = check_callable("fn", fn)
     seen, total = set(), 0
 
     def pack(t):
@@ -568,10 +546,9 @@ def saved_activation_bytes(fn) -> int:
     return total
 
 
+@checked(fn=Function(), repeats=COUNT)
 def time_forward(fn, repeats: int = 3) -> float:
     """The best of ``repeats`` wall-clock times (seconds) of ``fn()`` under ``torch.no_grad``."""
-    fn = check_callable("fn", fn)
-    repeats = check_int("repeats", repeats, min_value=1)
     best = float("inf")
     with torch.no_grad():
         fn()  # warm-up
