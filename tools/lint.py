@@ -98,6 +98,20 @@ def no_unseeded_generator_in_nnbook() -> list[str]:
     return problems
 
 
+def no_library_function_seeds_the_global_generators() -> list[str]:
+    """No nnbook function reseeds the caller's global random state (`torch.manual_seed`, `np.random.seed`,
+    `random.seed`): it takes a seed or generator and uses `nnbook.utils.seeded` or its own generator."""
+    problems = []
+    for path in sorted(LIB.glob("*.py")):
+        if path.name == "utils.py":  # seed_everything is the one function whose job this is
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if re.search(r"(?<![\w.])(torch\.manual_seed|torch\.cuda\.manual_seed(_all)?|np\.random\.seed|random\.seed)\(",
+                         line.split("#")[0]):
+                problems.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    return problems
+
+
 def pages_workflow_publishes_the_badges_branch() -> list[str]:
     """The badges open blob/EDITION_BRANCH/...: the Pages workflow force-pushes that branch."""
     text = (ROOT / ".github" / "workflows" / "pages.yml").read_text(encoding="utf-8")
@@ -113,6 +127,7 @@ POLICIES = [
     no_device_is_hard_coded,
     every_chapter_seeds_in_a_code_cell,
     no_unseeded_generator_in_nnbook,
+    no_library_function_seeds_the_global_generators,
     pages_workflow_publishes_the_badges_branch,
 ]
 
