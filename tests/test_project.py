@@ -83,6 +83,19 @@ SOL_BLOCK = re.compile(r"```\{solution-start\}.*?```\{solution-end\}", re.S)
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
+def test_every_chapter_sums_up_with_glued_numbers_before_its_exercises(md):
+    """A "Key takeaways (本章要点)" section of 5–8 bullets right before the exercises, quoting measured
+    numbers through glue (the strict build checks that every glued name exists)."""
+    text = md.read_text(encoding="utf-8")
+    m = re.search(r"^## Key takeaways \(本章要点\)\n(.*?)^## ([^\n]*)$", text, re.M | re.S)
+    assert m, f"{md.name}: no '## Key takeaways (本章要点)' section"
+    assert m.group(2).strip() == "Exercises", f"{md.name}: the takeaways are followed by {m.group(2)!r}, not the exercises"
+    bullets = [line for line in m.group(1).splitlines() if line.startswith("- ")]
+    assert 5 <= len(bullets) <= 8, f"{md.name}: {len(bullets)} takeaways (5–8 wanted)"
+    assert len(re.findall(r"\{glue(?::\w+)?\}`", m.group(1))) >= 3, f"{md.name}: the takeaways glue fewer than 3 numbers"
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
 def test_every_chapter_has_enough_exercises(md):
     text = md.read_text(encoding="utf-8")
     coding = [b for b in EX_BLOCK.findall(text) if re.search(r'check\("[\w.]+"', b)]
