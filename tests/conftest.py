@@ -47,3 +47,20 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture
+def argument_checks(monkeypatch):
+    """``watch(module)`` records every declared rule applied (``nnbook.validate.Rule``) and every ``check_*``
+    function ``module`` calls directly, into the list it returns (clear it between runs): a training loop
+    whose count grows with its steps re-checks its arguments inside the loop."""
+    from nnbook.validate import Rule
+
+    def watch(module) -> list:
+        seen = []
+        for owner, fn in [(Rule, "__call__")] + [(module, f) for f in dir(module) if f.startswith("check_")]:
+            real = getattr(owner, fn)
+            monkeypatch.setattr(owner, fn, lambda *a, _real=real, **k: (seen.append(a[:2]), _real(*a, **k))[1])
+        return seen
+
+    return watch

@@ -210,16 +210,6 @@ def test_training_leaves_the_global_rng_alone_and_repeats_with_the_seed(train):
     assert torch.equal(outs[0], outs[1])
 
 
-def _count_checks(monkeypatch, module) -> list:
-    """Record every declared rule applied (``validate.Rule``) and every check ``module`` calls directly."""
-    from nnbook.validate import Rule
-    seen = []
-    for owner, fn in [(Rule, "__call__")] + [(module, f) for f in dir(module) if f.startswith("check_")]:
-        real = getattr(owner, fn)
-        monkeypatch.setattr(owner, fn, lambda *a, _real=real, **k: (seen.append(a[:2]), _real(*a, **k))[1])
-    return seen
-
-
 @pytest.mark.parametrize("train", [
     lambda steps: G.train_discriminator(_pts(50, 1), _pts(40, 2) + 1, steps=steps, hidden=4, batch_size=8),
     lambda steps: G.train_2d_gan(_pts(30, 3), "gan", steps=steps, hidden=4, batch_size=8, snapshot_every=1, n_snapshot=4),
@@ -229,8 +219,8 @@ def _count_checks(monkeypatch, module) -> list:
     lambda steps: G.train_cycle_gan(_pts(20, 4), _pts(20, 5), steps=steps, hidden=4, batch_size=8),
     lambda steps: G.train_style_gan(_digits, steps=steps, channels=4, batch_size=8),
 ], ids=["discriminator", "2d_gan", "2d_wgan_gp", "dcgan", "mlp_gan", "cycle_gan", "style_gan"])
-def test_training_checks_its_arguments_once_not_every_step(train, monkeypatch):
-    seen = _count_checks(monkeypatch, G)
+def test_training_checks_its_arguments_once_not_every_step(train, argument_checks):
+    seen = argument_checks(G)
     counts = []
     for steps in (1, 4):
         seen.clear()

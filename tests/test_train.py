@@ -159,13 +159,9 @@ def test_minibatches_cover_each_epoch_once_in_the_generators_order():
         minibatches(10, 0)
 
 
-def test_the_loops_check_their_arguments_once_not_every_step(monkeypatch):
+def test_the_loops_check_their_arguments_once_not_every_step(argument_checks):
     import nnbook.train as T
-    from nnbook.validate import Rule
-    seen = []                                                   # every declared rule applied, every direct check
-    for owner, fn in [(Rule, "__call__")] + [(T, f) for f in dir(T) if f.startswith("check_")]:
-        real = getattr(owner, fn)
-        monkeypatch.setattr(owner, fn, lambda *a, _real=real, **k: (seen.append(a[:2]), _real(*a, **k))[1])
+    seen = argument_checks(T)                                   # every declared rule applied, every direct check
     X, y = regression(20)
     model = nn.Linear(1, 1)
     runs = {
