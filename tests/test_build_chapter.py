@@ -6,6 +6,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 from build_chapter import points_outside  # noqa: E402
 
 CH1 = ["book/part1_static/01_principles"]
+
+
+def _renderer(md: str):
+    """The editions renderer of chapter ``md`` without a built page (only its link handling is tested)."""
+    import editions
+
+    renderer = object.__new__(editions.PageRenderer)
+    renderer.md = editions.ROOT / md
+    return renderer
+
+
+def _soup(html: str):
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup(html, "html.parser")
 W = "/work/book/part1_static/01_principles.md:585: WARNING: unknown document: '{}'"
 
 
@@ -21,14 +36,9 @@ def test_a_link_to_a_missing_page_or_another_warning_still_counts():
 
 
 def test_the_editions_of_a_partial_build_link_chapters_left_out_to_their_pages():
-    from bs4 import BeautifulSoup
-
-    import editions
-
-    renderer = object.__new__(editions.PageRenderer)
-    renderer.md = editions.ROOT / "book/part1_static/01_principles.md"
-    soup = BeautifulSoup('<p>see <span class="xref std std-doc">02_mlp_backprop</span> and '
-                         '<span class="xref std std-doc">02_none</span></p>', "html.parser")
+    renderer = _renderer("book/part1_static/01_principles.md")
+    soup = _soup('<p>see <span class="xref std std-doc">02_mlp_backprop</span> and '
+                         '<span class="xref std std-doc">02_none</span></p>')
     good, bad = soup.select("span.xref")
     assert renderer._link_to_chapter_outside(good, soup)
     link = soup.find("a")
@@ -45,14 +55,9 @@ def test_a_term_defined_in_a_chapter_left_out_is_not_the_chapters_fault():
 
 
 def test_the_editions_of_a_partial_build_link_terms_left_out_to_the_glossary():
-    from bs4 import BeautifulSoup
-
-    import editions
-
-    renderer = object.__new__(editions.PageRenderer)
-    renderer.md = editions.ROOT / "book/part4_generative/16_diffusion.md"
-    soup = BeautifulSoup('<p><span class="xref std std-term">Boltzmann machine</span> '
-                         '<span class="xref std std-term">no such term</span></p>', "html.parser")
+    renderer = _renderer("book/part4_generative/16_diffusion.md")
+    soup = _soup('<p><span class="xref std std-term">Boltzmann machine</span> '
+                         '<span class="xref std std-term">no such term</span></p>')
     good, bad = soup.select("span.xref")
     assert renderer._link_to_chapter_outside(good, soup)
     assert soup.find("a")["href"] == "../appendix/glossary.html"
@@ -78,14 +83,9 @@ def test_the_private_build_drops_stale_executions_before_and_records_after(monke
 
 
 def test_a_titled_link_to_a_chapter_left_out_keeps_its_title():
-    from bs4 import BeautifulSoup
-
-    import editions
-
-    renderer = object.__new__(editions.PageRenderer)
-    renderer.md = editions.ROOT / "book/part4_generative/11_boltzmann_rbm_dbn.md"
+    renderer = _renderer("book/part4_generative/11_boltzmann_rbm_dbn.md")
     assert "{doc}`chapter 10 <10_generative_models>`" in renderer.md.read_text(encoding="utf-8")
-    soup = BeautifulSoup('<p><span class="xref std std-doc">chapter 10</span></p>', "html.parser")
+    soup = _soup('<p><span class="xref std std-doc">chapter 10</span></p>')
     assert renderer._link_to_chapter_outside(soup.select_one("span.xref"), soup)
     link = soup.find("a")
     assert link["href"] == "10_generative_models.html" and link.get_text() == "chapter 10"
