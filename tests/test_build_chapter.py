@@ -38,7 +38,7 @@ def test_a_link_to_a_missing_page_or_another_warning_still_counts():
 def test_the_editions_of_a_partial_build_link_chapters_left_out_to_their_pages():
     renderer = _renderer("book/part1_static/01_principles.md")
     soup = _soup('<p>see <span class="xref std std-doc">02_mlp_backprop</span> and '
-                         '<span class="xref std std-doc">02_none</span></p>')
+                 '<span class="xref std std-doc">02_none</span></p>')
     good, bad = soup.select("span.xref")
     assert renderer._link_to_chapter_outside(good, soup)
     link = soup.find("a")
@@ -57,7 +57,7 @@ def test_a_term_defined_in_a_chapter_left_out_is_not_the_chapters_fault():
 def test_the_editions_of_a_partial_build_link_terms_left_out_to_the_glossary():
     renderer = _renderer("book/part4_generative/16_diffusion.md")
     soup = _soup('<p><span class="xref std std-term">Boltzmann machine</span> '
-                         '<span class="xref std std-term">no such term</span></p>')
+                 '<span class="xref std std-term">no such term</span></p>')
     good, bad = soup.select("span.xref")
     assert renderer._link_to_chapter_outside(good, soup)
     assert soup.find("a")["href"] == "../appendix/glossary.html"
