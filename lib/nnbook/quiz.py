@@ -1,0 +1,141 @@
+"""Self-check quizzes: each chapter's questions live in a JSON file beside it, shown with jupyterquiz.
+
+A quiz file (``book/<part>/<chapter>.quiz.json``) is a list of questions of two kinds::
+
+    {"question": "…", "type": "choice",
+     "answers": [{"answer": "…", "correct": true,  "feedback": "why it is right"},
+                 {"answer": "…", "correct": false, "feedback": "why it is wrong"}]}
+
+    {"question": "…", "type": "numeric", "value": 0.138, "tolerance": 0.005,
+     "glue": "dhnn-capacity",            # the chapter's glued value this answer must equal
+     "feedback": "shown for a right answer", "hint": "shown for a wrong one"}
+
+:func:`show` draws the quiz in a notebook (and on the static website: its JavaScript travels inside
+the output, so no kernel and no network are needed); its plain-text form is what a terminal or the
+PDF shows. :func:`check_questions` enforces the rules above with messages that name the question.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+__all__ = ["load", "check_questions", "to_jupyterquiz", "as_text", "show"]
+
+KINDS = ("choice", "numeric")
+
+
+def _fail(where: str, message: str):
+    raise ValueError(f"{where}: {message}")
+
+
+def check_questions(questions, name: str = "quiz") -> list[dict]:
+    """Return ``questions`` if every question is well formed; otherwise raise ValueError naming it.
+
+    A choice question has at least two answers, exactly one of them correct, and feedback on each;
+    a numeric one has a finite ``value``, a ``tolerance`` > 0, feedback and a hint.
+    """
+    if not isinstance(questions, list) or not questions:
+        _fail(name, f"questions must be a non-empty list, got {type(questions).__name__}")
+    for i, q in enumerate(questions, 1):
+        where = f"{name}, question {i}"
+        if not isinstance(q, dict):
+            _fail(where, f"must be an object, got {type(q).__name__}")
+        if not str(q.get("question", "")).strip():
+            _fail(where, "has no 'question' text")
+        kind = q.get("type")
+        if kind not in KINDS:
+            _fail(where, f"type must be one of {KINDS}, got {kind!r}")
+        if kind == "choice":
+            answers = q.get("answers")
+            if not isinstance(answers, list) or len(answers) < 2:
+                _fail(where, "a choice question needs a list of at least two 'answers'")
+            right = [a for a in answers if isinstance(a, dict) and a.get("correct") is True]
+            if len(right) != 1:
+                _fail(where, f"must have exactly one correct answer, has {len(right)}")
+            for j, a in enumerate(answers, 1):
+                if not isinstance(a, dict) or not str(a.get("answer", "")).strip():
+                    _fail(where, f"answer {j} has no 'answer' text")
+                if not isinstance(a.get("correct"), bool):
+                    _fail(where, f"answer {j}: 'correct' must be true or false")
+                if not str(a.get("feedback", "")).strip():
+                    _fail(where, f"answer {j} has no 'feedback' (say why it is right or wrong)")
+        else:
+            value, tol = q.get("value"), q.get("tolerance")
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value \
+                    or abs(value) == float("inf"):
+                _fail(where, f"'value' must be a finite number, got {value!r}")
+            if not isinstance(tol, (int, float)) or isinstance(tol, bool) or not tol > 0:
+                _fail(where, f"'tolerance' must be a number > 0, got {tol!r}")
+            for key in ("feedback", "hint"):
+                if not str(q.get(key, "")).strip():
+                    _fail(where, f"a numeric question needs a '{key}'")
+    return questions
+
+
+def load(source) -> list[dict]:
+    """The questions of ``source``: a quiz file's path, or the list itself; checked."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"source: no quiz file at {path.resolve()}")
+        try:
+            questions = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"source: {path.name} is not valid JSON ({err})") from None
+        return check_questions(questions, path.name)
+    if isinstance(source, list):
+        return check_questions(source)
+    raise TypeError(f"source must be a quiz file's path or a list of questions, got {type(source).__name__}")
+
+
+def to_jupyterquiz(questions) -> list[dict]:
+    """The questions in jupyterquiz's format (a numeric answer is right within ± tolerance)."""
+    out = []
+    for q in check_questions(questions):
+        if q["type"] == "choice":
+            out.append({"question": q["question"], "type": "multiple_choice",
+                        "answers": [{k: a[k] for k in ("answer", "correct", "feedback")} for a in q["answers"]]})
+        else:
+            lo, hi = q["value"] - q["tolerance"], q["value"] + q["tolerance"]
+            out.append({"question": q["question"], "type": "numeric",
+                        "answers": [{"type": "range", "range": [lo, hi], "correct": True, "feedback": q["feedback"]},
+                                    {"type": "default", "feedback": q["hint"]}]})
+    return out
+
+
+def as_text(questions) -> str:
+    """The quiz as plain text: numbered questions, lettered choices (no answers given away)."""
+    lines = ["Self-check quiz"]
+    for i, q in enumerate(check_questions(questions), 1):
+        lines.append(f"\n{i}. {q['question']}")
+        if q["type"] == "choice":
+            lines += [f"   ({chr(97 + j)}) {a['answer']}" for j, a in enumerate(q["answers"])]
+        else:
+            lines.append("   (a number)")
+    return "\n".join(lines)
+
+
+def show(source, max_width: int = 720) -> None:
+    """Draw the quiz of ``source`` (a quiz file or a list of questions) as one notebook output.
+
+    The output holds the HTML, jupyterquiz's JavaScript in a <script> and the plain-text form, so it
+    works in Jupyter, Colab and on the static website, and prints as text where HTML cannot show.
+    """
+    questions = load(source)
+    if not isinstance(max_width, int) or isinstance(max_width, bool) or max_width <= 0:
+        raise ValueError(f"max_width must be a positive int, got {max_width!r}")
+    from IPython.display import display
+    from IPython.utils.capture import capture_output
+    from jupyterquiz import display_quiz
+
+    with capture_output(stdout=False, stderr=False) as captured:
+        display_quiz(to_jupyterquiz(questions), shuffle_answers=False, max_width=max_width)
+    html = script = None
+    for out in captured.outputs:
+        html = out.data.get("text/html", html)
+        script = out.data.get("application/javascript", script)
+    if html is None or script is None:
+        raise RuntimeError("jupyterquiz produced no quiz (is jupyterquiz >= 2.9.6 installed?)")
+    bundle = {"text/html": f'<div class="nnbook-quiz">{html}</div></div>\n<script>\n{script}\n</script>',
+              "text/plain": as_text(questions)}
+    display(bundle, raw=True)
