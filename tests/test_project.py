@@ -12,6 +12,7 @@ import yaml
 from chapters import BOOK, NOTEBOOKS, ROOT, badge, chapter_sources, install_line, notebook_for
 import exercise_index
 import glossary
+import quiz_check
 
 CHAPTERS = chapter_sources()
 IDS = [md.relative_to(BOOK).as_posix() for md in CHAPTERS]
@@ -89,10 +90,67 @@ def test_every_chapter_sums_up_with_glued_numbers_before_its_exercises(md):
     text = md.read_text(encoding="utf-8")
     m = re.search(r"^## Key takeaways \(本章要点\)\n(.*?)^## ([^\n]*)$", text, re.M | re.S)
     assert m, f"{md.name}: no '## Key takeaways (本章要点)' section"
-    assert m.group(2).strip() == "Exercises", f"{md.name}: the takeaways are followed by {m.group(2)!r}, not the exercises"
+    assert m.group(2).strip() == "Self-check quiz (自测题)", \
+        f"{md.name}: the takeaways are followed by {m.group(2)!r}, not the self-check quiz"
+    after = re.search(r"^## Self-check quiz \(自测题\)\n.*?^## ([^\n]*)$", text, re.M | re.S)
+    assert after and after.group(1).strip() == "Exercises", f"{md.name}: the quiz is not followed by the exercises"
     bullets = [line for line in m.group(1).splitlines() if line.startswith("- ")]
     assert 5 <= len(bullets) <= 8, f"{md.name}: {len(bullets)} takeaways (5–8 wanted)"
     assert len(re.findall(r"\{glue(?::\w+)?\}`", m.group(1))) >= 3, f"{md.name}: the takeaways glue fewer than 3 numbers"
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
+def test_every_chapter_has_its_quiz(md):
+    """The quiz file beside the chapter is well formed (one right answer per choice question, feedback on
+    every answer, 6–10 questions, numeric answers tied to glued values), and the chapter shows it. That
+    each numeric answer equals the value the chapter computes is checked after the build
+    (tests/editions/test_quizzes.py)."""
+    assert quiz_check.static_problems(md) == []
+
+
+EXAM_POINT = re.compile(r"^::::\{admonition\} (?P<title>[^\n]*)\n:class: (?P<cls>[^\n]*)\n(?P<body>.*?)^::::$", re.M | re.S)
+# The notes' exam points (考点, 易考点, 考试高频考点, 考点重点, 深度考点) and their comparison tables, each in the
+# chapter that teaches it; a chapter may have more.
+REQUIRED_EXAM_POINTS = {
+    "02_mlp_backprop": ["the defects of BP and their fixes"],
+    "03_rbf_em_vb": ["RBF network vs MLP", "RBF vs PRBF"],
+    "04_lyapunov_chnn": ["static vs dynamic networks"],
+    "05_dhnn": ["CHNN vs DHNN", "properties and limits of the DHNN"],
+    "07_rnn_bptt": ["LSTM vs GRU"],
+    "08_transformers": ["RNN vs Transformer", "GPT vs BERT"],
+    "09_gnn": ["transductive vs inductive learning", "GCN, GAT, GraphSAGE and GGNN", "DeepWalk vs node2vec"],
+    "10_generative_models": ["generative vs discriminative models", "explicit vs implicit density"],
+    "11_boltzmann_rbm_dbn": ["the RBM and contrastive divergence"],
+    "14_gans": ["the GAN variants"],
+    "17_comparison": ["DBN, GAN, VAE and diffusion compared"],
+}
+
+
+def exam_points(md: Path) -> dict[str, str]:
+    """``{title after "Exam point (考点): ": body}`` of the chapter's exam-point boxes."""
+    return {m["title"].removeprefix("Exam point (考点): "): m["body"]
+            for m in EXAM_POINT.finditer(md.read_text(encoding="utf-8")) if "exam-point" in m["cls"].split()}
+
+
+def test_every_exam_point_of_the_notes_has_its_box():
+    chapters = {md.stem: md for md in CHAPTERS}
+    assert set(REQUIRED_EXAM_POINTS) <= set(chapters)
+    missing = [f"{stem}: {title}" for stem, titles in REQUIRED_EXAM_POINTS.items()
+               for title in titles if title not in exam_points(chapters[stem])]
+    assert missing == []
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
+def test_exam_point_boxes_ask_a_question_and_fold_a_model_answer(md):
+    text = md.read_text(encoding="utf-8")
+    boxes = exam_points(md)
+    assert boxes, f"{md.name}: no exam-point box"
+    assert text.count(":class: exam-point") == len(boxes), f"{md.name}: an exam-point box is not in the house form"
+    for title, body in boxes.items():
+        assert re.search(r"^\*\*Question\.\*\* \S", body, re.M), f"{md.name}: {title}: no '**Question.**'"
+        answer = re.search(r"^:::\{admonition\} Model answer\n:class: dropdown exam-answer\n(.*?)^:::$", body, re.M | re.S)
+        assert answer and answer.group(1).strip(), f"{md.name}: {title}: no folded model answer"
+        assert body.split("**Question.**")[0].strip(), f"{md.name}: {title}: says nothing before its question"
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=IDS)

@@ -4,7 +4,8 @@ Runs, two at a time on two cores, and prints how long each took:
 
 1. the tests of the `nnbook` modules the chapter uses (``tests/test_<module>.py``, from the
    chapter → module map ``chapters.nnbook_modules``) and the book-level tests of this chapter;
-2. the chapter executed once, in a private strict build of its page (``tools/build_chapter.py``);
+2. the chapter executed once, in a private strict build of its page (``tools/build_chapter.py``),
+   and its quiz's numeric answers against the values it glued (``tools/quiz_check.py``);
 3. its Colab edition rendered from that page and run the way Colab runs it (``tools/colab_check.py``);
 4. the browser checks of its page (``tests/browser``: math, images, animations, dropdowns, links).
 
@@ -83,6 +84,11 @@ def check(md: Path) -> bool:
     }, threads)
     if not report(first):
         return False
+    quizzes = subprocess.run([PY, "tools/quiz_check.py", rel, "--executed", str(private / "_build" / "jupyter_execute")],
+                             cwd=ROOT, capture_output=True, text=True)
+    if quizzes.returncode != 0:
+        print("  FAIL its quiz against the executed chapter\n    " + quizzes.stdout.strip().replace("\n", "\n    "))
+        return False
     render = subprocess.run([PY, "tools/editions.py", "--site", str(private), "--partial", "--colab-only", "--out", str(edition), rel],
                             cwd=ROOT, capture_output=True, text=True)
     if render.returncode != 0:
@@ -106,8 +112,9 @@ def changed_chapters(base: str = "main") -> list[Path]:
                                capture_output=True, text=True, check=True)
     paths = set(diff.stdout.split()) | set(untracked.stdout.split())
     modules = {Path(p).stem for p in paths if p.startswith("lib/nnbook/") and p.endswith(".py")}
+    quizzes = {p.removesuffix(".quiz.json") + ".md" for p in paths if p.endswith(".quiz.json")}
     return [md for md in chapter_sources()
-            if md.relative_to(ROOT).as_posix() in paths or modules & nnbook_modules(md)]
+            if md.relative_to(ROOT).as_posix() in paths | quizzes or modules & nnbook_modules(md)]
 
 
 def main(argv: list[str]) -> int:

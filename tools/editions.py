@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import copy
 import posixpath
+import pprint
 import re
 import sys
 import time
@@ -35,6 +36,7 @@ from markdownify import MarkdownConverter
 
 from chapters import BADGE_RE, BOOK, ROOT, chapter_sources, chapter_title_of, config, repository
 from glossary import chapter_terms
+from nnbook import quiz
 
 PARTIAL_BUILD = False  # set by --partial (a private build of some chapters, `make check`)
 
@@ -56,6 +58,7 @@ DOC_ROLE_RE = re.compile(r"\{doc\}`(?:[^`<]*<([^>`]+)>|([^`]+))`")
 MD_LINK_RE = re.compile(r"\]\(([^)\s]+)\)")
 SOLUTION_TAG = "solution"
 INSTALL_TAG = "remove-cell"
+QUIZ_TAG = "quiz"  # the chapter's self-check quiz: quiz.show("<chapter>.quiz.json")
 
 
 class EditionError(Exception):
@@ -323,7 +326,19 @@ class PageRenderer:
             meta["jupyter"] = {"source_hidden": True}
         if "hide-output" in tags or "remove-output" in tags:
             meta.setdefault("jupyter", {})["outputs_hidden"] = True
+        if QUIZ_TAG in tags:
+            return Block("code", self._quiz_source(source.source), {**meta, "cellView": "form"})
         return Block("code", source.source, meta, solution=SOLUTION_TAG in tags)
+
+    def _quiz_source(self, code: str) -> str:
+        """The quiz cell made self-contained: its questions written into the cell, since a notebook opened
+        in Colab has no quiz file beside it. Colab shows the title line; the cell draws the quiz."""
+        m = re.search(r"""quiz\.show\(["']([^"']+)["']\)""", code)
+        if m is None:
+            raise EditionError(f"{self.name}: the cell tagged {QUIZ_TAG!r} does not call quiz.show(\"<file>\")")
+        questions = quiz.load(self.md.parent / m.group(1))
+        return ("# @title Self-check quiz: run this cell, then answer\nfrom nnbook import quiz\n\n"
+                f"QUESTIONS = {pprint.pformat(questions, width=110, sort_dicts=False)}\nquiz.show(QUESTIONS)")
 
     def _removed_cells(self) -> list[Block]:
         """Source cells the page does not show (tagged remove-cell: the Colab install cell), in order."""
@@ -384,6 +399,9 @@ class PageRenderer:
         for child in el.children:
             inner += self.blocks(child)
         inner = _merged(inner)
+        if "exam-answer" in classes:  # an exam point's model answer: folded until clicked, inside its box
+            return [Block("md", f"<details>\n<summary><b>{plain}</b></summary>\n\n{b.text}\n\n</details>")
+                    if b.kind == "md" else b for b in inner]
         if "solution" in classes:
             return self.solution(plain or "Solution", inner)
         if classes & {"proof"} and not classes & PROOF_KINDS:  # sphinx-proof's proof: "Proof." … ∎

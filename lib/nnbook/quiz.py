@@ -72,10 +72,22 @@ def check_questions(questions, name: str = "quiz") -> list[dict]:
     return questions
 
 
+def _find(path: Path) -> Path:
+    """``path``, or for a bare file name run from ``notebooks/<part>/`` of a clone, ``book/<part>/<name>``."""
+    if path.is_absolute() or path.exists():
+        return path
+    cwd = Path.cwd()
+    for base in cwd.parents:
+        candidate = base / "book" / cwd.name / path
+        if candidate.is_file():
+            return candidate
+    return path
+
+
 def load(source) -> list[dict]:
     """The questions of ``source``: a quiz file's path, or the list itself; checked."""
     if isinstance(source, (str, Path)):
-        path = Path(source)
+        path = _find(Path(source))
         if not path.is_file():
             raise FileNotFoundError(f"source: no quiz file at {path.resolve()}")
         try:
@@ -115,6 +127,25 @@ def as_text(questions) -> str:
     return "\n".join(lines)
 
 
+def _after_mathjax(script: str) -> str:
+    """jupyterquiz's script, started once the page's MathJax (if any) has started, so that the quiz's math is
+    typeset by it (jupyterquiz would otherwise fetch MathJax from the web if it came first)."""
+    return f"""(function () {{
+  function nnbookQuiz() {{
+{script}
+  }}
+  function whenMathJaxIsReady() {{
+    var mj = window.MathJax;
+    (mj && mj.startup && mj.startup.promise ? mj.startup.promise : Promise.resolve()).then(nnbookQuiz);
+  }}
+  if (window.MathJax && !window.MathJax.version && document.readyState !== "complete") {{
+    window.addEventListener("load", whenMathJaxIsReady);  // a static page still loading its MathJax
+  }} else {{
+    whenMathJaxIsReady();
+  }}
+}})();"""
+
+
 def show(source, max_width: int = 720) -> None:
     """Draw the quiz of ``source`` (a quiz file or a list of questions) as one notebook output.
 
@@ -136,6 +167,6 @@ def show(source, max_width: int = 720) -> None:
         script = out.data.get("application/javascript", script)
     if html is None or script is None:
         raise RuntimeError("jupyterquiz produced no quiz (is jupyterquiz >= 2.9.6 installed?)")
-    bundle = {"text/html": f'<div class="nnbook-quiz">{html}</div></div>\n<script>\n{script}\n</script>',
+    bundle = {"text/html": f'<div class="nnbook-quiz">{html}</div></div>\n<script>\n{_after_mathjax(script)}\n</script>',
               "text/plain": as_text(questions)}
     display(bundle, raw=True)

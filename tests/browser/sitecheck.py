@@ -23,6 +23,7 @@ Debian's `/usr/bin/chromium` (or `$NNBOOK_CHROMIUM`). The site is `$NNBOOK_SITE`
 from __future__ import annotations
 
 import functools
+import json
 import html.parser
 import http.server
 import os
@@ -34,7 +35,9 @@ from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("NNBOOK_CHROMIUM", "/usr/bin/chromium")
-CHECKS = ("math", "images", "animations", "dropdowns", "links", "requests", "javascript")
+CHECKS = ("quiz", "math", "images", "animations", "dropdowns", "links", "requests", "javascript")
+# A chapter's page (book/part1_static/02_mlp_backprop.html …): it must carry a working self-check quiz.
+CHAPTER_PAGE = re.compile(r"^book/part[1-9][^/]*/\d\d_[^/]+\.html$")
 # Folders of the build that hold assets, not pages.
 ASSET_DIRS = {"_static", "_sources", "_images", "_downloads", "reports", "screenshots"}
 # Dropdowns made by sphinx-togglebutton (its default selector) and sphinx-exercise.
@@ -144,6 +147,7 @@ class Report:
     page: str
     problems: dict[str, list[str]] = field(default_factory=lambda: {c: [] for c in CHECKS})
     counts: dict[str, int] = field(default_factory=dict)
+    chapter: bool = False  # a chapter's page: it must carry its quiz
 
 
 # ---- in-page scripts -------------------------------------------------------------
@@ -265,6 +269,71 @@ def _check_dropdowns(page, report: Report) -> None:
             _problem(report, "dropdowns", f"details {i}: a click on the summary did not open it ({str(err).splitlines()[0]})")
 
 
+def _feedback(question) -> tuple[str, str]:
+    """The class and text of a quiz question's feedback line, once it shows."""
+    fb = question.locator(".Feedback")
+    fb.wait_for(state="visible", timeout=5000)
+    return fb.get_attribute("class") or "", " ".join(fb.inner_text().split())
+
+
+def _answer(page, report: Report, question, kind: str, right: bool, act, expected: str) -> None:
+    """Answer one question (``act`` does it) and check the verdict and the feedback a reader sees."""
+    what = f"{kind} question, {'right' if right else 'wrong'} answer"
+    try:
+        act()
+        cls, text = _feedback(question)
+    except Exception as err:  # noqa: BLE001
+        _problem(report, "quiz", f"{what}: no feedback ({str(err).splitlines()[0]})")
+        return
+    verdict = "correct" if right else "incorrect"
+    if verdict not in cls.split():
+        _problem(report, "quiz", f"{what}: marked {cls!r}, not {verdict!r}")
+    # the feedback is the file's text, math typeset: compare its words outside math
+    words = [w for w in re.sub(r"\$[^$]*\$", " ", expected).split() if w.isalpha()][:4]
+    if not text or any(w not in text for w in words):
+        _problem(report, "quiz", f"{what}: feedback {text[:80]!r} is not the quiz's ({expected[:80]!r})")
+
+
+def _check_quiz(page, report: Report) -> None:
+    """On a chapter page: the quiz draws itself without a kernel; a wrong and a right choice, and a wrong and
+    a right number, each get their verdict and the feedback that says why."""
+    quiz = page.locator(".nnbook-quiz")
+    if not report.chapter:
+        report.counts["quiz"] = quiz.count()
+        return
+    if not quiz.count():
+        _problem(report, "quiz", "a chapter page without its self-check quiz")
+        return
+    try:
+        page.wait_for_selector(".nnbook-quiz .Quiz", timeout=TIMEOUT_MS)
+    except Exception:  # noqa: BLE001
+        _problem(report, "quiz", "the quiz never drew its questions")
+        return
+    report.counts["quiz"] = quiz.locator(".Quiz").count()
+    choice = quiz.locator(".Quiz:has(.MultipleChoiceQn)").first
+    if choice.count():
+        wrong = choice.locator('label.MCButton[data-correct="false"]').first
+        right = choice.locator('label.MCButton[data-correct="true"]').first
+        _answer(page, report, choice, "choice", False, wrong.click, wrong.get_attribute("data-feedback") or "")
+        _answer(page, report, choice, "choice", True, right.click, right.get_attribute("data-feedback") or "")
+    else:
+        _problem(report, "quiz", "no multiple-choice question")
+    numeric = quiz.locator(".Quiz:has(.NumericQn)").first
+    if numeric.count():
+        box = numeric.locator("input.Input-text")
+        answers = json.loads(box.get_attribute("data-answers") or "[]")
+        band = next(a for a in answers if a.get("correct"))
+        hint = next((a["feedback"] for a in answers if a.get("type") == "default"), "")
+        lo, hi = band["range"]
+
+        def enter(value):
+            return lambda: (box.fill(repr(value)), box.press("Enter"))
+        _answer(page, report, numeric, "numeric", False, enter(hi + 10 * (hi - lo) + 1), hint)
+        _answer(page, report, numeric, "numeric", True, enter((lo + hi) / 2), band["feedback"])
+    else:
+        _problem(report, "quiz", "no numeric question")
+
+
 def _check_animations(page, report: Report) -> None:
     players = page.locator("div.animation")
     report.counts["animations"] = players.count()
@@ -326,9 +395,11 @@ def _redirect_target(path: Path) -> str | None:
     return m.group(1) if m else None
 
 
-def check_page(context, server: Server, page_path: str) -> Report:
-    """Open `page_path` (relative to the site) in a new tab and run every check."""
+def check_page(context, server: Server, page_path: str, chapter: bool | None = None) -> Report:
+    """Open `page_path` (relative to the site) in a new tab and run every check; `chapter`: whether it is a
+    chapter's page, which must have a quiz (default: from its path, CHAPTER_PAGE)."""
     report = Report(page_path)
+    report.chapter = bool(CHAPTER_PAGE.match(page_path)) if chapter is None else chapter
     page = context.new_page()
     origin = server.url.rstrip("/")
 
@@ -354,6 +425,7 @@ def check_page(context, server: Server, page_path: str) -> Report:
             page.wait_for_url(lambda url: url != server.url + page_path, timeout=TIMEOUT_MS)
             page.wait_for_load_state("load")
             report.counts["redirect"] = 1
+        _check_quiz(page, report)        # first: its math is typeset by the page's MathJax once drawn
         _check_math(page, report)
         _check_dropdowns(page, report)   # first: opening them reveals the players inside
         _check_animations(page, report)

@@ -68,6 +68,7 @@ prices like $5 or $10 are not TeX.</p>
 <pre>code may hold \\frac and $$ freely</pre>
 <img src="_images/plot.png" alt="a plot">
 {animation}
+{quiz}
 """ + SOLUTION.format(id="sol-good") + """
 <details><summary>More</summary><p>Hidden text.</p></details>
 <p><a href="bad.html">bad</a> <a href="good.html#top-section">self</a> <a href="#top-section">here</a>
@@ -104,7 +105,33 @@ EXPECTED = {
     "links": ["broken link: missing.html", "missing anchor: good.html#no-such-id", "missing anchor: bad.html#nowhere"],
     "requests": ["HTTP 404: /_static/missing.css", "HTTP 404: /_images/missing.png"],
     "javascript": ["notDefinedAnywhere is not defined"],
+    "quiz": ["a chapter page without its self-check quiz"],
 }
+QUIZ = [{"question": "Which $x$?", "type": "choice",
+         "answers": [{"answer": "one", "correct": False, "feedback": "No: one is too few"},
+                     {"answer": "two", "correct": True, "feedback": "Right: two is the count"}]},
+        {"question": "How many?", "type": "numeric", "value": 12.0, "tolerance": 0.5, "glue": "n",
+         "feedback": "Right: twelve", "hint": "Count the edges again"}]
+
+
+def _quiz_html(broken: bool = False) -> str:
+    """The quiz output nnbook.quiz.show makes; `broken`: every answer judged right, with a fixed text."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    from nnbook import quiz
+
+    InteractiveShell.instance()
+    with capture_output() as captured:
+        quiz.show(QUIZ)
+    html = captured.outputs[0].data["text/html"]
+    if broken:
+        html = html.replace('label.dataset.correct == "true"', "true").replace(
+            "fb.innerHTML = jaxify(label.dataset.feedback);", 'fb.innerHTML = "Well done";')
+    return html
+
+
+BADQUIZ = HEAD.format(title="bad quiz", scripts=MATHJAX) + "<p>Math: $x$.</p>{quiz}</main></body></html>"
 
 
 @pytest.fixture(scope="module")
@@ -117,13 +144,16 @@ def fake_site(tmp_path_factory, browser):
     for name in ("togglebutton.js", "togglebutton.css"):
         (root / "_static" / name).write_bytes((toggle / name).read_bytes())
     (root / "_images" / "plot.png").write_bytes(_png())
-    (root / "good.html").write_text(GOOD.replace("{animation}", _animation(frozen=False)), encoding="utf-8")
+    good = GOOD.replace("{animation}", _animation(frozen=False)).replace("{quiz}", _quiz_html())
+    (root / "good.html").write_text(good, encoding="utf-8")
+    (root / "badquiz.html").write_text(BADQUIZ.replace("{quiz}", _quiz_html(broken=True)), encoding="utf-8")
     bad = BAD.replace("{frozen}", _animation(frozen=True)).replace("{single}", _animation(False, frames=1))
     (root / "bad.html").write_text(bad, encoding="utf-8")
     (root / "nomathjax.html").write_text(NOMATHJAX, encoding="utf-8")
     server = sitecheck.serve(root)
     context = sitecheck.new_context(browser, server)
-    reports = {p: sitecheck.check_page(context, server, p) for p in ("good.html", "bad.html", "nomathjax.html")}
+    reports = {p: sitecheck.check_page(context, server, p, chapter=p != "nomathjax.html")
+               for p in ("good.html", "bad.html", "nomathjax.html", "badquiz.html")}
     yield reports
     context.close()
     server.stop()
@@ -139,7 +169,7 @@ def test_pages_are_discovered(fake_site, tmp_path):
 
 def test_good_page_passes_every_check(fake_site):
     report = fake_site["good.html"]
-    assert report.counts == {"math": 2, "dropdowns": 2, "animations": 1, "images": 2, "links": 4}
+    assert report.counts == {"quiz": 2, "math": 2, "dropdowns": 2, "animations": 1, "images": 2, "links": 4}
     assert report.problems == {check: [] for check in sitecheck.CHECKS}
 
 
@@ -148,6 +178,13 @@ def test_check_catches_planted_defect(fake_site, check):
     problems = "\n".join(fake_site["bad.html"].problems[check])
     for expected in EXPECTED[check]:
         assert expected in problems, f"{check} missed {expected!r}; it said:\n{problems}"
+
+
+def test_a_quiz_that_judges_or_explains_wrongly_is_caught(fake_site):
+    problems = "\n".join(fake_site["badquiz.html"].problems["quiz"])
+    assert "choice question, wrong answer: marked" in problems, problems
+    assert "choice question, right answer: feedback 'Well done' is not the quiz's" in problems, problems
+    assert "numeric" not in problems, problems  # only the choice questions were broken
 
 
 def test_math_without_mathjax_is_caught(fake_site):

@@ -7,6 +7,7 @@ notebook gives must land on a page (and anchor) of the site.
 """
 from __future__ import annotations
 
+import ast
 import copy
 import re
 from pathlib import Path
@@ -19,6 +20,7 @@ from bs4 import BeautifulSoup
 
 import editions
 from chapters import ROOT, chapter_sources
+from nnbook import quiz
 
 CHAPTERS = chapter_sources()
 HTML = ROOT / "_build" / "html"
@@ -124,7 +126,7 @@ def test_solutions_are_folded_in_the_colab_edition_and_gone_from_the_student_one
         if cell.cell_type == "code" and "solution" in cell.metadata.get("tags", []):
             assert cell.metadata["jupyter"]["source_hidden"] is True and cell.source.startswith("# @title Solution to")
     student = notebook("student", md)
-    assert "Solution to" not in markdown_of(student) and "<details>" not in markdown_of(student)
+    assert "Solution to" not in markdown_of(student) and "<summary><b>Solution" not in markdown_of(student)
     assert not [c for c in student.cells if "solution" in c.metadata.get("tags", [])]
     # every exercise stub stays: the checks the student edition calls are the colab edition's minus its solutions'
     checks = lambda cells: [m for c in cells if c.cell_type == "code" for m in re.findall(r'check\("([\w.]+)"', c.source)]  # noqa: E731
@@ -137,7 +139,15 @@ def test_solutions_are_folded_in_the_colab_edition_and_gone_from_the_student_one
 def test_code_cells_are_the_sources_in_order_without_outputs(md):
     source = [c for c in jupytext.read(md).cells if c.cell_type == "code"]
     cells = [c for c in notebook("colab", md).cells if c.cell_type == "code"]
-    assert [TITLE_LINE.sub("", c.source, count=1) for c in cells] == [c.source for c in source]
+    is_quiz = ["quiz" in c.metadata.get("tags", []) for c in source]
+    assert [TITLE_LINE.sub("", c.source, count=1) for c, q in zip(cells, is_quiz) if not q] == \
+        [c.source for c, q in zip(source, is_quiz) if not q]
+    for cell, q in zip(cells, is_quiz):  # the quiz cell carries its questions: Colab has no quiz file
+        if q:
+            assert cell.source.startswith("# @title Self-check quiz") and cell.metadata["cellView"] == "form"
+            written = ast.literal_eval(re.search(r"^QUESTIONS = (.*)^quiz\.show\(QUESTIONS\)$", cell.source,
+                                                 re.M | re.S).group(1))
+            assert written == quiz.load(md.with_name(md.stem + ".quiz.json"))
     assert all(c.outputs == [] and c.execution_count is None for c in cells)
     assert 'if "google.colab" in sys.modules:' in cells[0].source and "%pip install" in cells[0].source
     for cell, src in zip(cells, source):
@@ -180,6 +190,23 @@ def test_boxes_carry_the_website_numbers_and_titles(md):
         head = " ".join(number.get_text().split())
         assert re.search(rf"^> \*\*{re.escape(head)}\*\*", text, re.M), f"{md.stem}: no box '**{head}**'"
     assert "> **You will learn**" in text
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=ids)
+def test_exam_points_keep_their_title_question_and_folded_answer(md):
+    """Each exam-point box of the page is a quoted box in the notebook: its title, its question, and its
+    model answer folded in <details> inside the box."""
+    boxes = page(md).select("div.exam-point")
+    assert boxes, f"{md.stem}: the page has no exam-point box"
+    cells = [c.source for c in notebook("colab", md).cells if c.cell_type == "markdown"]
+    for box in boxes:
+        title = " ".join(box.select_one("p.admonition-title").get_text().split())
+        cell = next((c for c in cells if f"> **{title}**" in unescaped(c)), None)
+        assert cell is not None, f"{md.stem}: no box '> **{title}**' in the Colab edition"
+        assert "> **Question.**" in cell, f"{md.stem}: {title}: no question"
+        assert re.search(r"^> <details>\n> <summary><b>Model answer</b></summary>$", cell, re.M), \
+            f"{md.stem}: {title}: the model answer is not folded inside the box"
+        assert cell.count("<details>") == cell.count("</details>")
 
 
 # ------------------------------------------------------------------ bad input

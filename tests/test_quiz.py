@@ -1,0 +1,120 @@
+"""nnbook.quiz (the self-check quizzes) and tools/quiz_check.py (the chapters' quiz files)."""
+import copy
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from nnbook import quiz
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import quiz_check  # noqa: E402
+
+CHOICE = {"question": "Which?", "type": "choice",
+          "answers": [{"answer": "a", "correct": True, "feedback": "right, because"},
+                      {"answer": "b", "correct": False, "feedback": "wrong, because"}]}
+NUMERIC = {"question": "How many?", "type": "numeric", "value": 12.0, "tolerance": 0.5, "glue": "n",
+           "feedback": "yes", "hint": "count again"}
+
+
+def test_a_well_formed_quiz_is_returned_as_it_is():
+    assert quiz.check_questions([CHOICE, NUMERIC]) == [CHOICE, NUMERIC]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda q: q["answers"][1].update(correct=True), "exactly one correct answer, has 2"),
+    (lambda q: q["answers"][0].update(correct=False), "exactly one correct answer, has 0"),
+    (lambda q: q["answers"][1].pop("feedback"), "answer 2 has no 'feedback'"),
+    (lambda q: q["answers"].pop(), "at least two 'answers'"),
+    (lambda q: q.update(type="essay"), "type must be one of"),
+    (lambda q: q.update(question=" "), "no 'question' text"),
+    (lambda q: q["answers"][1].update(correct="yes"), "'correct' must be true or false"),
+])
+def test_a_malformed_choice_question_is_named(change, message):
+    bad = copy.deepcopy(CHOICE)
+    change(bad)
+    with pytest.raises(ValueError, match=f"quiz, question 2: .*{message}"):
+        quiz.check_questions([NUMERIC, bad])
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"value": float("nan")}, "'value' must be a finite number"),
+    ({"value": "12"}, "'value' must be a finite number"),
+    ({"tolerance": 0}, "'tolerance' must be a number > 0"),
+    ({"hint": ""}, "needs a 'hint'"),
+])
+def test_a_malformed_numeric_question_is_named(change, message):
+    with pytest.raises(ValueError, match=f"question 1: .*{message}"):
+        quiz.check_questions([{**NUMERIC, **change}])
+
+
+def test_load_reads_a_file_and_names_bad_json(tmp_path):
+    good = tmp_path / "x.quiz.json"
+    good.write_text(json.dumps([CHOICE]), encoding="utf-8")
+    assert quiz.load(good) == [CHOICE]
+    bad = tmp_path / "y.quiz.json"
+    bad.write_text("[{", encoding="utf-8")
+    with pytest.raises(ValueError, match="source: y.quiz.json is not valid JSON"):
+        quiz.load(bad)
+    with pytest.raises(FileNotFoundError, match="source: no quiz file"):
+        quiz.load(tmp_path / "missing.json")
+    with pytest.raises(TypeError, match="source must be"):
+        quiz.load(3)
+
+
+def test_load_finds_the_file_beside_the_chapter_from_the_paired_notebook(tmp_path, monkeypatch):
+    (tmp_path / "book" / "part1").mkdir(parents=True)
+    (tmp_path / "notebooks" / "part1").mkdir(parents=True)
+    (tmp_path / "book" / "part1" / "c.quiz.json").write_text(json.dumps([CHOICE]), encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "notebooks" / "part1")
+    assert quiz.load("c.quiz.json") == [CHOICE]
+
+
+def test_jupyterquiz_form_accepts_exactly_the_tolerance_band():
+    choice, numeric = quiz.to_jupyterquiz([CHOICE, NUMERIC])
+    assert choice["type"] == "multiple_choice" and [a["correct"] for a in choice["answers"]] == [True, False]
+    right, default = numeric["answers"]
+    assert right == {"type": "range", "range": [11.5, 12.5], "correct": True, "feedback": "yes"}
+    assert default == {"type": "default", "feedback": "count again"}
+
+
+def test_plain_text_lists_questions_and_choices_but_not_the_answers():
+    text = quiz.as_text([CHOICE, NUMERIC])
+    assert "1. Which?" in text and "(a) a" in text and "(b) b" in text and "2. How many?" in text
+    assert "right, because" not in text and "12" not in text
+
+
+def test_show_draws_one_output_with_html_script_and_text():
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    InteractiveShell.instance()  # display() publishes outputs as in a kernel
+
+    with capture_output() as captured:
+        quiz.show([CHOICE, NUMERIC])
+    (out,) = captured.outputs
+    html = out.data["text/html"]
+    assert 'class="nnbook-quiz"' in html and "<script>" in html and "show_questions" in html
+    assert '"feedback": "wrong, because"' in html  # the questions travel with the page: no kernel needed
+    assert out.data["text/plain"] == quiz.as_text([CHOICE, NUMERIC])
+    with pytest.raises(ValueError, match="max_width must be a positive int"):
+        quiz.show([CHOICE], max_width=0)
+
+
+@pytest.mark.parametrize("text, number", [("12", 12.0), ("0.138", 0.138), ("'96.7'", 96.7), ("-3e-05", -3e-05),
+                                          ("np.float64(2.5)", 2.5), ("1,250", 1250.0), ("'abc'", None)])
+def test_glued_number_reads_what_the_page_shows(text, number):
+    assert quiz_check.glued_number(text) == number
+
+
+def test_numeric_answers_are_compared_with_the_glued_values(monkeypatch, tmp_path):
+    md = ROOT / "book" / "part1_static" / "01_principles.md"
+    questions = [{**NUMERIC, "value": 12.0, "tolerance": 0.5, "glue": "n"}]
+    monkeypatch.setattr(quiz_check.quiz, "load", lambda path: questions)
+    for glued, ok in [("12.2", True), ("12.3", False), ("'x'", False)]:
+        monkeypatch.setattr(quiz_check.editions, "glue_values", lambda md, g=glued: {"n": g})
+        assert (quiz_check.numeric_problems(md) == []) is ok, glued
+    monkeypatch.setattr(quiz_check.editions, "glue_values", lambda md: {})
+    assert "glues no value named 'n'" in quiz_check.numeric_problems(md)[0]
