@@ -120,6 +120,30 @@ def pages_workflow_publishes_the_badges_branch() -> list[str]:
     return []
 
 
+def chapter_cells_are_formatted_and_short() -> list[str]:
+    """The chapters' code cells are as `ruff format` writes them (no `;` chains, no packed long lines) and at
+    most 25 lines each (`python tools/format_cells.py` formats them and lists the long ones)."""
+    import format_cells
+
+    return [p for md in chapter_sources() for p in format_cells.format_chapter(md, check=True)]
+
+
+def no_statement_chains_in_chapters() -> list[str]:
+    """No chapter code line chains statements with `;` (a trailing `;` that hides a plot call's value is fine)."""
+    import jupytext
+
+    problems = []
+    for md in chapter_sources():
+        for cell in jupytext.read(md).cells:
+            if cell.cell_type != "code":
+                continue
+            for line in cell.source.splitlines():
+                code = re.sub(r"(\"[^\"]*\"|'[^']*')", "", line).split("#")[0]
+                if re.search(r";\s*\S", code) and not code.lstrip().startswith(("%", "!")):
+                    problems.append(f"{md.relative_to(ROOT)}: {line.strip()[:100]}")
+    return problems
+
+
 POLICIES = [
     environment_pins_are_the_dev_pins,
     runtime_takes_ranges_and_dev_pins_them,
@@ -129,6 +153,8 @@ POLICIES = [
     no_unseeded_generator_in_nnbook,
     no_library_function_seeds_the_global_generators,
     pages_workflow_publishes_the_badges_branch,
+    chapter_cells_are_formatted_and_short,
+    no_statement_chains_in_chapters,
 ]
 
 
