@@ -118,3 +118,9 @@ def test_numeric_answers_are_compared_with_the_glued_values(monkeypatch, tmp_pat
         assert (quiz_check.numeric_problems(md) == []) is ok, glued
     monkeypatch.setattr(quiz_check.editions, "glue_values", lambda md: {})
     assert "glues no value named 'n'" in quiz_check.numeric_problems(md)[0]
+
+
+def test_text_reaches_the_page_as_text_not_html():
+    question = {**CHOICE, "question": "Is $x_{<d}$ < 1 & > 0?"}
+    (out,) = quiz.to_jupyterquiz([question])
+    assert out["question"] == "Is $x_{&lt;d}$ &lt; 1 &amp; &gt; 0?"

@@ -4,7 +4,7 @@
 jupyter-cache keys a notebook on its code cells and kernel only, so after an edit to
 ``lib/nnbook/gan.py`` a build would serve the GAN chapter's old numbers. This records,
 with every cached execution, a hash of the sources of the modules the chapter uses
-(see ``chapters.nnbook_modules``) and of the pinned environment (``pyproject.toml``),
+(see ``chapters.nnbook_modules``), of its quiz file and of the pinned environment (``pyproject.toml``),
 and forgets the executions whose inputs changed (touching their sources, so that Sphinx
 reads those pages again), so that the next build re-executes exactly those chapters.
 
@@ -31,6 +31,9 @@ def module_hashes(md: Path, lib: Path = LIB) -> dict[str, str]:
     """``{input: sha256}`` of what chapter ``md``'s outputs depend on besides its own code."""
     inputs = {f"nnbook/{m}.py": lib / f"{m}.py" for m in sorted(nnbook_modules(md, lib))}
     inputs["pyproject.toml"] = ROOT / "pyproject.toml"
+    quiz = md.with_name(md.stem + ".quiz.json")  # the quiz cell draws this file's questions
+    if quiz.exists():
+        inputs[quiz.name] = quiz
     return {name: hashlib.sha256(path.read_bytes()).hexdigest()[:16] for name, path in inputs.items()}
 
 

@@ -25,6 +25,7 @@ and rebuilt when pyproject.toml changes.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import os
 import re
@@ -50,7 +51,15 @@ def dev_pins() -> dict[str, str]:
 
 
 def ensure_venv() -> Path:
-    """A venv holding torch (Colab has its own), the harness and the package alone."""
+    """A venv holding torch (Colab has its own), the harness and the package alone. Checks that run at
+    the same time (several `make check`) take turns: one builds or updates it while the others wait."""
+    VENV.parent.mkdir(parents=True, exist_ok=True)
+    with open(VENV.parent / f"{VENV.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _ensure_venv_locked()
+
+
+def _ensure_venv_locked() -> Path:
     py = VENV / "bin" / "python"
     pyproject = (ROOT / "pyproject.toml").read_bytes()
     stamp = VENV / ".pyproject-sha"

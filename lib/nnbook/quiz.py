@@ -16,6 +16,7 @@ PDF shows. :func:`check_questions` enforces the rules above with messages that n
 """
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -105,14 +106,21 @@ def to_jupyterquiz(questions) -> list[dict]:
     out = []
     for q in check_questions(questions):
         if q["type"] == "choice":
-            out.append({"question": q["question"], "type": "multiple_choice",
-                        "answers": [{k: a[k] for k in ("answer", "correct", "feedback")} for a in q["answers"]]})
+            out.append({"question": _html(q["question"]), "type": "multiple_choice",
+                        "answers": [{"answer": _html(a["answer"]), "correct": a["correct"], "feedback": _html(a["feedback"])}
+                                    for a in q["answers"]]})
         else:
             lo, hi = q["value"] - q["tolerance"], q["value"] + q["tolerance"]
-            out.append({"question": q["question"], "type": "numeric",
-                        "answers": [{"type": "range", "range": [lo, hi], "correct": True, "feedback": q["feedback"]},
-                                    {"type": "default", "feedback": q["hint"]}]})
+            out.append({"question": _html(q["question"]), "type": "numeric",
+                        "answers": [{"type": "range", "range": [lo, hi], "correct": True, "feedback": _html(q["feedback"])},
+                                    {"type": "default", "feedback": _html(q["hint"])}]})
     return out
+
+
+def _html(text: str) -> str:
+    """Text as jupyterquiz puts it into the page (as HTML): <, > and & escaped, so that math such as
+    $x_{<d}$ reaches MathJax intact."""
+    return html.escape(text, quote=False)
 
 
 def as_text(questions) -> str:

@@ -107,7 +107,7 @@ EXPECTED = {
     "javascript": ["notDefinedAnywhere is not defined"],
     "quiz": ["a chapter page without its self-check quiz"],
 }
-QUIZ = [{"question": "Which $x$?", "type": "choice",
+QUIZ = [{"question": "Which $x_{<d}$?", "type": "choice",
          "answers": [{"answer": "one", "correct": False, "feedback": "No: one is too few"},
                      {"answer": "two", "correct": True, "feedback": "Right: two is the count"}]},
         {"question": "How many?", "type": "numeric", "value": 12.0, "tolerance": 0.5, "glue": "n",
