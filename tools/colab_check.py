@@ -53,8 +53,8 @@ def dev_pins() -> dict[str, str]:
 def ensure_venv() -> Path:
     """A venv holding torch (Colab has its own), the harness and the package alone. Checks that run at
     the same time (several `make check`) take turns: one builds or updates it while the others wait."""
-    VENV.parent.mkdir(parents=True, exist_ok=True)
-    with open(VENV.parent / f"{VENV.name}.lock", "w") as lock:
+    # one lock for every venv: building the package also writes the repository's build/ folder
+    with open(Path(tempfile.gettempdir()) / "nnbook-colab-venv.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         return _ensure_venv_locked()
 
