@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
 
 __all__ = ["load", "check_questions", "to_jupyterquiz", "as_text", "show"]
@@ -135,12 +136,29 @@ def as_text(questions) -> str:
     return "\n".join(lines)
 
 
-def _after_mathjax(script: str) -> str:
+def _after_mathjax(script: str, div_id: str) -> str:
     """jupyterquiz's script, started once the page's MathJax (if any) has started, so that the quiz's math is
-    typeset by it (jupyterquiz would otherwise fetch MathJax from the web if it came first)."""
+    typeset by it (jupyterquiz would otherwise fetch MathJax from the web if it came first). A watcher then
+    typesets each feedback's formulas where jupyterquiz's own call fails (JupyterLab's MathJax refuses to
+    typeset one element while it remembers formulas JupyterLab has since removed)."""
     return f"""(function () {{
+  function typesetFeedback(root) {{
+    var tried = new WeakMap();
+    new MutationObserver(function () {{
+      var mj = window.MathJax;
+      if (!mj || !mj.typeset || !mj.typesetClear) return;
+      root.querySelectorAll(".Feedback").forEach(function (fb) {{
+        var text = fb.textContent;
+        if (!/\\\\[(\\[]/.test(text) || tried.get(fb) === text) return;
+        tried.set(fb, text);
+        try {{ mj.typesetClear(); mj.typeset([fb]); }} catch (e) {{ console.log("nnbook quiz: " + e); }}
+      }});
+    }}).observe(root, {{childList: true, subtree: true, characterData: true}});
+  }}
   function nnbookQuiz() {{
 {script}
+    var root = document.getElementById("{div_id}");
+    if (root) typesetFeedback(root);
   }}
   function whenMathJaxIsReady() {{
     var mj = window.MathJax;
@@ -150,6 +168,15 @@ def _after_mathjax(script: str) -> str:
     window.addEventListener("load", whenMathJaxIsReady);  // a static page still loading its MathJax
   }} else {{
     whenMathJaxIsReady();
+  }}
+  if (!window.MathJax && !document.querySelector('script[src*="mathjax" i]')) {{
+    // a notebook front-end whose MathJax is not global (JupyterLab, Colab): one for the formulas of the
+    // feedback, which appear after the front-end typeset the output (online only; the website has its own)
+    window.MathJax = {{tex: {{inlineMath: [["\\\\(", "\\\\)"]]}}, startup: {{typeset: false}}}};
+    var s = document.createElement("script");
+    s.src = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js";
+    s.async = true;
+    document.head.appendChild(s);
   }}
 }})();"""
 
@@ -175,6 +202,7 @@ def show(source, max_width: int = 720) -> None:
         script = out.data.get("application/javascript", script)
     if html is None or script is None:
         raise RuntimeError("jupyterquiz produced no quiz (is jupyterquiz >= 2.9.6 installed?)")
-    bundle = {"text/html": f'<div class="nnbook-quiz">{html}</div></div>\n<script>\n{_after_mathjax(script)}\n</script>',
+    div_id = re.match(r'<div id="(\w+)"', html).group(1)
+    bundle = {"text/html": f'<div class="nnbook-quiz">{html}</div></div>\n<script>\n{_after_mathjax(script, div_id)}\n</script>',
               "text/plain": as_text(questions)}
     display(bundle, raw=True)

@@ -9,6 +9,7 @@ three notebooks land in _build/screenshots/ for a person to look at.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -103,12 +104,28 @@ def browser():
         browser.close()
 
 
+MATHJAX_CDN = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/"
+MATHJAX_HERE = Path(importlib.util.find_spec("sphinx-mathjax-offline").origin).parent / "static" / "mathjax"
+
+
+def _offline(route, base: str) -> None:
+    """Only the lab server answers; MathJax's CDN (what the quiz fetches in a front-end without a global
+    MathJax) is answered from the copy sphinx-mathjax-offline ships, as if online."""
+    url = route.request.url
+    if url.startswith(base):
+        route.continue_()
+    elif url.startswith(MATHJAX_CDN) and (MATHJAX_HERE / url[len(MATHJAX_CDN):]).is_file():
+        route.fulfill(path=str(MATHJAX_HERE / url[len(MATHJAX_CDN):]))
+    else:
+        route.abort()
+
+
 def open_notebook(browser, lab, rel: str):
     """A page showing notebook ``rel`` in JupyterLab, every markdown cell rendered."""
     base, token = lab
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     # offline: only the lab server answers (the Colab badge image comes from colab.research.google.com)
-    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base) else r.abort())
+    context.route("**/*", lambda r: _offline(r, base))
     page = context.new_page()
     page.goto(f"{base}/lab/tree/{rel}?reset&token={token}", wait_until="domcontentloaded", timeout=120_000)
     page.wait_for_selector(".jp-Notebook .jp-MarkdownCell", timeout=120_000)
@@ -153,7 +170,8 @@ def test_notebook_reads_like_the_page_in_jupyterlab(browser, lab, edition, md):
             assert page.query_selector(".jp-RenderedMarkdown img[src*='colab-badge']") is not None
             _check_solutions(page, rel, cells)
         else:
-            assert page.query_selector(".jp-RenderedMarkdown details") is None and "Solution to" not in text
+            summaries = page.eval_on_selector_all(".jp-RenderedMarkdown details > summary", "els => els.map(e => e.textContent)")
+            assert all(s.strip() == "Model answer" for s in summaries) and "Solution to" not in text  # exam answers stay
         if edition == "colab" and md.stem in SHOT_CHAPTERS:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             first_box = page.query_selector(".jp-RenderedMarkdown blockquote")
@@ -185,3 +203,38 @@ def _check_solutions(page, rel: str, cells: list[dict]) -> None:
     page.wait_for_timeout(300)
     assert len(page.query_selector_all(".jp-CodeCell .jp-InputPlaceholder")) == folded - 1, \
         f"{rel}: a click on folded code did not show it"
+
+
+QUIZ_CHAPTER = "02_mlp_backprop"
+
+
+def test_the_quiz_cell_draws_a_working_quiz_in_jupyterlab(browser, lab):
+    """Run as a student does: the quiz cell (its questions written into it) draws the quiz in JupyterLab,
+    and a right choice is marked right with the quiz's feedback."""
+    md = next(md for md in CHAPTERS if md.stem == QUIZ_CHAPTER)
+    rel = f"colab/{editions.rel_of(md).as_posix()}.ipynb"
+    context, page, cells = open_notebook(browser, lab, rel)
+    try:
+        index = next(i for i, c in enumerate(cells) if "quiz" in c["metadata"].get("tags", []))
+        cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+        cell.scroll_into_view_if_needed()
+        cell.locator(".jp-InputPrompt").first.click()  # select the cell (its code is folded)
+        page.keyboard.press("Shift+Enter")
+        quiz = cell.locator(".jp-OutputArea .nnbook-quiz")
+        quiz.locator(".Quiz").first.wait_for(timeout=120_000)  # the kernel starts, then the cell runs
+        assert quiz.locator(".Quiz").count() == len(json.loads(md.with_name(f"{md.stem}.quiz.json").read_text(encoding="utf-8")))
+        choice = quiz.locator(".Quiz:has(.MultipleChoiceQn)").first
+        right = choice.locator('label.MCButton[data-correct="true"]').first
+        right.click()
+        feedback = choice.locator(".Feedback")
+        feedback.wait_for(state="visible", timeout=5000)
+        assert "correct" in (feedback.get_attribute("class") or "").split()
+        assert feedback.inner_text().strip()
+        if "$" in (right.get_attribute("data-feedback") or ""):  # its formulas typeset, none left as TeX
+            page.wait_for_function("el => el.querySelector('mjx-container')", arg=feedback.element_handle(),
+                                   timeout=30_000)
+            assert "\\(" not in feedback.inner_text()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"jupyterlab-{QUIZ_CHAPTER}-quiz.png"))
+    finally:
+        context.close()
