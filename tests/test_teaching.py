@@ -231,3 +231,64 @@ def json_escaped(line: str) -> str:
     import json
 
     return json.dumps(line)[1:-1]
+
+
+# ------------------------------------------------------------------ fast grading
+def _tagged_notebook(*cells) -> nbformat.NotebookNode:
+    """A notebook of ``(kind, source, tags)`` cells, as a chapter's edition lays them out."""
+    nb = nbformat.v4.new_notebook()
+    for kind, source, tags in cells:
+        cell = nbformat.v4.new_markdown_cell(source) if kind == "md" else nbformat.v4.new_code_cell(source)
+        if tags:
+            cell.metadata["tags"] = list(tags)
+        nb.cells.append(cell)
+    return nb
+
+
+SETUP = "from nnbook.exercises import check\nimport teaching_sample_checkers"
+EXPERIMENT = "import time\ntime.sleep(20)  # the chapter's experiment: a fast grading skips it"
+DOUBLE_OK = 'def double(x):\n    return 2 * x\n\ncheck("teachfix.double", double)'
+
+
+def test_a_fast_run_keeps_the_setup_and_the_exercise_cells():
+    nb = _tagged_notebook(("md", "# Title", ()), ("code", SETUP, ()), ("md", "## 1. A section", ()),
+                          ("code", EXPERIMENT, ()), ("code", DOUBLE_OK, ("exercise",)),
+                          ("code", "def double(x):\n    return x + x", ("solution",)), ("code", "print(1)", ("timing",)))
+    assert T.exercise_cells(nb) == [1, 4, 5]
+    untagged = _tagged_notebook(("code", SETUP, ()), ("md", "## A", ()), ("code", DOUBLE_OK, ()))
+    assert T.exercise_cells(untagged) is None  # a notebook the tags do not describe runs whole
+    with pytest.raises(TypeError, match="nb must be a notebook"):
+        T.exercise_cells([])
+
+
+@SLOW
+def test_fast_grading_skips_the_experiments_and_gives_the_full_runs_verdicts(tmp_path):
+    """The same submissions graded fast and whole get the same points; a fast grading never waits for the
+    experiment, and a function that needs a skipped cell sends its notebook to a full run."""
+    import time
+
+    uses_helper = 'def double(x):\n    return twice(x)\n\ncheck("teachfix.double", double)'
+    submissions = {
+        "right": DOUBLE_OK,
+        "wrong": 'def double(x):\n    return x\n\ncheck("teachfix.double", double)',
+        "broken": 'def double(x):\n    raise ValueError("no")\n\ncheck("teachfix.double", double)',
+        "needs_a_skipped_cell": uses_helper,
+    }
+    for name, answer in submissions.items():
+        helper = "def twice(x):\n    return 2 * x" if name == "needs_a_skipped_cell" else "x = 1"
+        nb = _tagged_notebook(("md", "# Title", ()), ("code", SETUP, ()), ("md", "## Section", ()),
+                              ("code", EXPERIMENT, ()), ("code", helper, ()), ("md", "## Exercises", ()),
+                              ("code", answer, ("exercise",)))
+        nbformat.write(nb, tmp_path / f"{name}.ipynb")
+    kwargs = dict(timeout=60, memory_mb=1024, check_timeout=5)
+    fast, whole_run, seconds = {}, {}, {}
+    for name in submissions:
+        start = time.perf_counter()
+        grades, run = T.grade_submission(tmp_path / f"{name}.ipynb", ["teachfix.double"], **kwargs)
+        seconds[name] = time.perf_counter() - start
+        fast[f"{name}.ipynb"], whole_run[name] = grades[0].points, not run.fast
+    full = {g.submission: g.points
+            for g in T.grade_folder(tmp_path, exercises=["teachfix.double"], jobs=2, fast=False, **kwargs)}
+    assert fast == full == {"right.ipynb": 1, "wrong.ipynb": 0, "broken.ipynb": 0, "needs_a_skipped_cell.ipynb": 1}
+    assert whole_run == {"right": False, "wrong": False, "broken": False, "needs_a_skipped_cell": True}
+    assert all(seconds[name] < 20 for name in ("right", "wrong", "broken")), seconds  # the 20 s experiment skipped

@@ -57,6 +57,8 @@ __all__ = [
     "make_student_editions",
     "exercises_in",
     "exercise_functions",
+    "exercise_cells",
+    "EXERCISE_TAG",
     "isolation_available",
     "RunResult",
     "run_submission",
@@ -249,6 +251,31 @@ def exercise_functions(nb) -> dict[str, str | None]:
     return found
 
 
+EXERCISE_TAG = "exercise"  # the code cells of a chapter's coding exercises (stub and check)
+
+
+def exercise_cells(nb) -> list[int] | None:
+    """Indices of the cells a fast grading runs: the set-up code before the first section heading (imports,
+    seeds, the device) and every code cell tagged ``exercise`` or ``solution``; ``None`` if no cell is tagged
+    ``exercise`` (a notebook the tags do not describe is run whole).
+
+    The chapters' experiments are left out: each checker calls the student's function on its own inputs.
+    """
+    if not hasattr(nb, "cells"):
+        raise TypeError(f"nb must be a notebook, got {type(nb).__name__}")
+    chosen, setup, tagged = [], True, False
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown" and re.search(r"^#{2,}\s", cell.source, re.M):
+            setup = False
+        if cell.cell_type != "code":
+            continue
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        tagged |= EXERCISE_TAG in tags
+        if setup or {EXERCISE_TAG, SOLUTION_TAG} & tags:
+            chosen.append(i)
+    return chosen if tagged else None
+
+
 def exercises_in(nb) -> list[str]:
     """Names of the exercises checked in ``nb``'s code cells (``check("name", ...)``), in order, once each."""
     return list(exercise_functions(nb))
@@ -436,6 +463,8 @@ def _exec_cell(source: str, filename: str, namespace: dict) -> None:
 def _run_notebook(notebook: str, export: str, names: list[str]) -> None:
     """Execute ``notebook``'s code cells and export the functions ``names`` to ``export`` (JSON).
 
+    With ``NNBOOK_GRADE_CELLS=exercises`` in the environment, only :func:`exercise_cells` run.
+
     Every cell runs even if an earlier one raised (so one broken exercise does not
     zero the next). The export is rewritten after each cell that changed one of
     the functions, so the grader still gets them if a later cell never finishes.
@@ -491,8 +520,10 @@ def _run_notebook(notebook: str, export: str, names: list[str]) -> None:
     nb = nbformat.read(notebook, as_version=4)
     export_path.parent.mkdir(parents=True, exist_ok=True)
     (export_path.parent / "started").touch()  # the grader's clock starts now, after Python and nnbook loaded
+    chosen = exercise_cells(nb) if os.environ.get("NNBOOK_GRADE_CELLS") == "exercises" else None
+    state["fast"] = chosen is not None
     for i, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
+        if cell.cell_type != "code" or (chosen is not None and i not in chosen):
             continue
         try:
             _exec_cell(cell.source, f"<cell {i}>", ns)
@@ -522,6 +553,7 @@ class RunResult:
     finished: bool = False
     timed_out: bool = False
     returncode: int | None = None
+    fast: bool = False  # only the set-up and exercise cells ran
 
 
 def _read_export(path: Path) -> RunResult:
@@ -544,12 +576,15 @@ def _read_export(path: Path) -> RunResult:
     if isinstance(data.get("cell_errors"), list):
         res.cell_errors = [str(e)[:300] for e in data["cell_errors"][:50]]
     res.finished = data.get("finished") is True
+    res.fast = data.get("fast") is True
     return res
 
 
 def run_submission(notebook, names: Sequence[str], *, timeout: float = 300.0, memory_mb: int = 4096,
-                   extra_paths: Sequence = (), workdir=None) -> RunResult:
+                   extra_paths: Sequence = (), workdir=None, fast: bool = False) -> RunResult:
     """Execute ``notebook`` in a confined runner process and collect the functions ``names``.
+
+    ``fast``: run only the set-up and exercise cells (:func:`exercise_cells`), not the chapter's experiments.
 
     The runner works in ``workdir/work`` (a fresh temporary directory when
     ``workdir`` is None) on a copy of the notebook, and is killed, with every
@@ -575,7 +610,8 @@ def run_submission(notebook, names: Sequence[str], *, timeout: float = 300.0, me
         shutil.copyfile(notebook, work / "submission.ipynb")
         export = box / "export.json"
         env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-        env.update(HOME=str(work), TMPDIR=str(work), MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1")
+        env.update(HOME=str(work), TMPDIR=str(work), MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1",
+                   NNBOOK_GRADE_CELLS="exercises" if fast else "all")
         paths = [str(Path(p).resolve()) for p in extra_paths] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
         env["PYTHONPATH"] = os.pathsep.join(paths)
         cmd = [sys.executable, "-c", _BOOTSTRAP, str(Path(__file__).resolve()), "submission.ipynb", str(export), ",".join(names), str(memory_mb), str(timeout), str(root)]
@@ -687,6 +723,29 @@ def _exercises_for(notebook: Path, exercises) -> list[tuple]:
     return plan
 
 
+def _needs_full_run(registered, run: RunResult, grades: list) -> bool:
+    """Whether a fast run's verdicts may differ from a full run's: a function it did not define (made in a
+    cell the fast run skipped), or a failure that names a missing name (a helper or variable of such a cell)."""
+    if not run.fast:
+        return False
+    missing = any(fname not in run.functions for _, fname in registered)
+    text = " ".join(run.cell_errors + [g.message for g in grades if not g.passed])
+    return missing or "NameError" in text or "is not defined" in text
+
+
+def _grade(notebook: Path, registered, root: Path, *, fast: bool, timeout: float, memory_mb: int,
+           check_timeout: float | None, extra_paths: Sequence = ()) -> tuple[list[Grade], RunResult]:
+    """Run and check one submission; a fast run that cannot decide is followed by a full one."""
+    kwargs = dict(timeout=timeout, memory_mb=memory_mb, extra_paths=extra_paths)
+    run = _run_safely(notebook, registered, root / "run", fast=fast, **kwargs)
+    grades = _check_run(notebook, registered, run, root, timeout=timeout, memory_mb=memory_mb, check_timeout=check_timeout)
+    if _needs_full_run(registered, run, grades):
+        shutil.rmtree(root / "run", ignore_errors=True)
+        run = _run_safely(notebook, registered, root / "run", fast=False, **kwargs)
+        grades = _check_run(notebook, registered, run, root, timeout=timeout, memory_mb=memory_mb, check_timeout=check_timeout)
+    return grades, run
+
+
 def _run_safely(notebook: Path, registered, workdir: Path, **kwargs) -> RunResult:
     try:
         read_chapter(notebook)
@@ -720,8 +779,11 @@ def _check_run(notebook: Path, registered, run: RunResult, workdir: Path, *, tim
 
 def grade_submission(notebook, exercises: Sequence[str] | dict | None = None, *, timeout: float = 300.0,
                      memory_mb: int = 4096, check_timeout: float | None = None,
-                     extra_paths: Sequence = ()) -> tuple[list[Grade], RunResult]:
+                     extra_paths: Sequence = (), fast: bool = True) -> tuple[list[Grade], RunResult]:
     """Grade one submitted notebook on ``exercises`` (default: those it calls ``check`` on).
+
+    ``fast`` (the default): run only its set-up and exercise cells (:func:`exercise_cells`); where that run
+    cannot decide (a function or name defined in a skipped cell), the whole notebook runs, as with ``fast=False``.
 
     ``exercises`` are names, or ``{name: function name}`` (as :func:`exercise_functions`
     reads them from the teacher's chapter); the function graded for an exercise is
@@ -733,9 +795,8 @@ def grade_submission(notebook, exercises: Sequence[str] | dict | None = None, *,
     registered = _exercises_for(notebook, exercises)
     tmp = Path(tempfile.mkdtemp(prefix="nnbook-grade-"))
     try:
-        run = _run_safely(notebook, registered, tmp, timeout=timeout, memory_mb=memory_mb, extra_paths=extra_paths)
-        grades = _check_run(notebook, registered, run, tmp, timeout=timeout, memory_mb=memory_mb, check_timeout=check_timeout)
-        return grades, run
+        return _grade(notebook, registered, tmp, fast=fast, timeout=timeout, memory_mb=memory_mb,
+                      check_timeout=check_timeout, extra_paths=extra_paths)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -760,7 +821,7 @@ def _load_checkers(paths: Iterable) -> list[Path]:
 
 def grade_folder(submissions, *, chapter=None, exercises: Sequence[str] | dict | None = None, out=None,
                  timeout: float = 300.0, memory_mb: int = 4096, check_timeout: float | None = None,
-                 checkers: Sequence = (), jobs: int = 1, verbose: bool = False) -> list[Grade]:
+                 checkers: Sequence = (), jobs: int = 1, verbose: bool = False, fast: bool = True) -> list[Grade]:
     """Grade every ``*.ipynb`` in the folder ``submissions`` (searched recursively) and return the grades.
 
     Exercises: ``exercises`` if given, else those checked in ``chapter`` (the
@@ -768,7 +829,7 @@ def grade_folder(submissions, *, chapter=None, exercises: Sequence[str] | dict |
     submission checks. ``checkers`` are extra ``.py`` files registering
     exercises. With ``out``, the grades are also written there as CSV.
     ``jobs`` notebooks run at the same time (the checks always run one by one);
-    keep 1 for untrusted work, so no submission runs beside another.
+    keep 1 for untrusted work, so no submission runs beside another. ``fast``: as in :func:`grade_submission`.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -803,7 +864,7 @@ def grade_folder(submissions, *, chapter=None, exercises: Sequence[str] | dict |
         notebook.parent.mkdir()
         notebook.write_bytes(data)
         registered = _exercises_for(notebook, exercises)
-        return notebook, registered, root, _run_safely(notebook, registered, root / "run", **kwargs)
+        return notebook, registered, root, _run_safely(notebook, registered, root / "run", fast=fast, **kwargs)
 
     if verbose:
         print(f"isolation of each notebook: {isolation_available()}", flush=True)
@@ -813,6 +874,11 @@ def grade_folder(submissions, *, chapter=None, exercises: Sequence[str] | dict |
             runs = list(pool.map(run_one, sources))
         for notebook, registered, root, run in runs:
             rows = _check_run(notebook, registered, run, root, timeout=timeout, memory_mb=memory_mb, check_timeout=check_timeout)
+            if _needs_full_run(registered, run, rows):  # the fast run could not decide: the whole notebook
+                shutil.rmtree(root / "run", ignore_errors=True)
+                run = _run_safely(notebook, registered, root / "run", fast=False, **kwargs)
+                rows = _check_run(notebook, registered, run, root, timeout=timeout, memory_mb=memory_mb,
+                                  check_timeout=check_timeout)
             if not rows:
                 rows = [Grade(notebook.name, "", False, 0, 0, "no exercises found (no check(\"name\", ...) call)")]
             grades += rows
@@ -882,6 +948,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     gr.add_argument("--check-timeout", type=float, default=None, help="seconds per checker (default: the exercise's own)")
     gr.add_argument("--checkers", action="append", default=[], help="extra .py file registering exercises (repeatable)")
     gr.add_argument("--jobs", type=int, default=1, help="notebooks run at the same time (default 1, the safe choice)")
+    gr.add_argument("--full", action="store_true",
+                    help="run every cell of each notebook (default: only its set-up and exercise cells, "
+                         "the whole notebook where that cannot decide)")
     args = parser.parse_args(argv)
     if args.command == "student":
         failed = 0
@@ -894,7 +963,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1 if failed else 0
     grades = grade_folder(args.submissions, chapter=args.chapter, exercises=args.exercise, out=args.out,
                           timeout=args.timeout, memory_mb=args.memory, check_timeout=args.check_timeout,
-                          checkers=args.checkers, jobs=args.jobs, verbose=True)
+                          checkers=args.checkers, jobs=args.jobs, verbose=True, fast=not args.full)
     print()
     print(summary(grades))
     print(f"\nwrote {args.out}")
