@@ -91,3 +91,15 @@ def test_make_check_selects_the_chapters_module_tests_and_checkers():
     assert any(i.startswith("tests/test_project.py::") and "05_dhnn" in i for i in ids)
     assert not any(i.startswith(("tests/test_project.py::", "tests/test_teaching.py::")) and "04_lyapunov" in i for i in ids)
     assert not any("[gan." in i or "[chnn." in i for i in ids)
+
+
+def test_the_exercise_cells_are_tagged_and_only_they():
+    from chapters import tag_exercise_cells
+
+    text = ("```{code-cell} ipython3\nsetup\n```\n```{exercise-start}\n:label: x\n```\nDo it.\n"
+            "```{code-cell} ipython3\ndef f():\n    pass\n```\n```{code-cell} ipython3\n:tags: [raises-exception]\nf()\n```\n"
+            "```{exercise-end}\n```\n```{code-cell} ipython3\n:tags: [solution]\ndef f():\n    return 1\n```\n")
+    tagged = tag_exercise_cells(text)
+    assert tagged.count(":tags: [exercise]") == 1 and ":tags: [raises-exception, exercise]" in tagged
+    assert "```{code-cell} ipython3\nsetup" in tagged and ":tags: [solution]\n" in tagged
+    assert tag_exercise_cells(tagged) == tagged

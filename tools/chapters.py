@@ -134,3 +134,31 @@ def nnbook_modules(md: Path, lib: Path = LIB) -> set[str]:
         seen.add(name)
         todo |= set(_module_deps(lib, name)) - seen
     return seen
+
+
+EXERCISE_TAG = "exercise"  # nnbook.teaching.EXERCISE_TAG: the cells a fast grading runs
+
+
+def tag_exercise_cells(text: str) -> str:
+    """``text`` (a chapter) with every code cell between ``{exercise-start}`` and ``{exercise-end}`` tagged
+    ``exercise`` (added to its tags), so that a grader can run a submission's exercises without its experiments."""
+    lines, out, inside = text.split("\n"), [], False
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        out.append(line)
+        if line.startswith("```{exercise-start}"):
+            inside = True
+        elif line.startswith("```{exercise-end}"):
+            inside = False
+        elif inside and line.startswith("```{code-cell}"):
+            nxt = lines[i + 1] if i + 1 < len(lines) else ""
+            m = re.match(r"^:tags:\s*\[(.*)\]\s*$", nxt)
+            if m:
+                tags = [x.strip() for x in m.group(1).split(",") if x.strip()]
+                if EXERCISE_TAG not in tags:
+                    lines[i + 1] = f":tags: [{', '.join(tags + [EXERCISE_TAG])}]"
+            else:
+                out.append(f":tags: [{EXERCISE_TAG}]")
+        i += 1
+    return "\n".join(out)

@@ -144,6 +144,15 @@ def no_statement_chains_in_chapters() -> list[str]:
     return problems
 
 
+def exercise_cells_are_tagged() -> list[str]:
+    """Every code cell of a coding exercise (between `{exercise-start}` and `{exercise-end}`) is tagged
+    `exercise`, the cells a fast grading runs (`make notebooks` adds the tag)."""
+    from chapters import tag_exercise_cells
+
+    return [f"{md.relative_to(ROOT)}: an exercise's code cell is not tagged exercise (run make notebooks)"
+            for md in chapter_sources() if tag_exercise_cells(md.read_text(encoding="utf-8")) != md.read_text(encoding="utf-8")]
+
+
 POLICIES = [
     environment_pins_are_the_dev_pins,
     runtime_takes_ranges_and_dev_pins_them,
@@ -155,6 +164,7 @@ POLICIES = [
     pages_workflow_publishes_the_badges_branch,
     chapter_cells_are_formatted_and_short,
     no_statement_chains_in_chapters,
+    exercise_cells_are_tagged,
 ]
 
 

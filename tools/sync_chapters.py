@@ -1,5 +1,5 @@
-"""`make notebooks`: point badges and install cells at _config.yml's repository,
-then regenerate notebooks/*.ipynb from book/*.md, one way (the .md is the source).
+"""`make notebooks`: point badges and install cells at _config.yml's repository, tag the exercises'
+code cells `exercise` (what a fast grading runs), then regenerate notebooks/*.ipynb from book/*.md, one way (the .md is the source).
 
 Never by timestamp: `jupytext --sync` picks the newer file and can silently
 overwrite an edit (see FACTS.md).
@@ -11,7 +11,7 @@ import sys
 
 import jupytext
 
-from chapters import NOTEBOOKS, chapter_sources, notebook_for, retarget
+from chapters import NOTEBOOKS, chapter_sources, notebook_for, retarget, tag_exercise_cells
 
 
 def main(only: list[str]) -> int:
@@ -29,10 +29,10 @@ def main(only: list[str]) -> int:
         if chosen and md not in chosen:
             continue
         text = md.read_text(encoding="utf-8")
-        new = retarget(text, md)
+        new = tag_exercise_cells(retarget(text, md))
         if new != text:
             md.write_text(new, encoding="utf-8")
-            print(f"retargeted {md.relative_to(md.parents[2])}")
+            print(f"retargeted or tagged {md.relative_to(md.parents[2])}")
         nb = jupytext.read(md)
         nb.metadata.pop("jupytext", None)
         out = notebook_for(md)
