@@ -31,6 +31,7 @@ EXCLUDED = {
     "plot": "plotting helpers: they hand their input to matplotlib and draw; nothing is computed",
     "exercises": "exercise machinery: checks student functions, tested in test_exercises.py",
     "teaching": "teacher tooling over files and folders (student editions, grading), tested in test_teaching.py",
+    "quiz": "self-check quizzes: checks its question files itself (check_questions), tested in test_quiz.py",
     "gan.GANRun": "result record", "gan.Generator": "base class wrapping a network the caller builds",
     # result records: built by nnbook's own functions, not by users
     "chnn.TSPResult": "result record", "hopfield.RunResult": "result record", "rbm.RBMHistory": "result record",
@@ -177,7 +178,7 @@ S("mlp.BatchedXORNet", lambda: dict(n_nets=3))
 S("rbf.gaussian_design_matrix", lambda: dict(X=g(5, 2), centres=g(3, 2, seed=1), width=1.0))
 S("rbf.width_from_spacing", lambda: dict(centres=g(3, 2)))
 S("rbf.RBFNetwork", lambda: dict(in_features=2, n_centres=3))
-S("rbf.RBFNetwork.fit", lambda: dict(X=g(12, 2), y=g(12)), make=lambda: __import__("nnbook.rbf").rbf.RBFNetwork(2, 3).fit)
+S("rbf.RBFNetwork.fit", lambda: dict(X=g(12, 2), y=g(12), centres=g(3, 2, seed=1)), make=lambda: __import__("nnbook.rbf").rbf.RBFNetwork(2, 3).fit)
 S("rbf.PRBF", lambda: dict(n_components=2))
 S("rbf.PRBF.fit", lambda: dict(X=g(12, 2).numpy(), y=np.arange(12) % 2), make=lambda: __import__("nnbook.rbf").rbf.PRBF(1, max_iter=5).fit)
 GMM = lambda: dict(X=g(12, 2).numpy(), weights=np.array([0.5, 0.5]), means=g(2, 2, seed=1).numpy(), covs=np.stack([np.eye(2)] * 2))  # noqa: E731
@@ -490,3 +491,23 @@ S("flows.dequantize", lambda: dict(X=bits(3, 4)))
 S("flows.dequantized_nll", lambda: dict(log_prob=lambda y: -(y ** 2).sum(1), X=bits(3, 4), n_samples=2))
 S("metrics.edge_energy", lambda: dict(X=torch.rand(2, 64)))
 S("vae.importance_weighted_bound", lambda: dict(log_w=g(3, 2)))
+
+# ---- rbf: k-means, the PNN and the SOM; mixture: the Student-t EM
+def _pnn():
+    return __import__("nnbook.rbf").rbf.PNN(0.5).fit(g(12, 2).numpy(), np.arange(12) % 2)
+
+
+def _som():
+    return __import__("nnbook.rbf").rbf.SelfOrganizingMap((3, 3)).fit(g(12, 2).numpy(), steps=5)
+
+
+S("rbf.kmeans", lambda: dict(X=g(12, 2).numpy(), k=3, max_iter=5, init=g(3, 2, seed=1).numpy()))
+S("rbf.PNN", lambda: dict(width=0.5))
+S("rbf.PNN.fit", lambda: dict(X=g(12, 2).numpy(), y=np.arange(12) % 2), make=lambda: __import__("nnbook.rbf").rbf.PNN().fit)
+S("rbf.PNN.class_log_likelihood", lambda: dict(X=g(4, 2, seed=1).numpy()), make=lambda: _pnn().class_log_likelihood)
+S("rbf.SelfOrganizingMap", lambda: dict(grid=(3, 3), lr=(0.5, 0.01), radius=(1.0, 0.5)))
+S("rbf.SelfOrganizingMap.fit", lambda: dict(X=g(12, 2).numpy(), steps=5),
+  make=lambda: __import__("nnbook.rbf").rbf.SelfOrganizingMap((3, 3)).fit)
+S("rbf.SelfOrganizingMap.quantization_error", lambda: dict(X=g(4, 2, seed=1).numpy(), weights=g(9, 2, seed=2).numpy()), make=lambda: _som().quantization_error)
+S("rbf.SelfOrganizingMap.topographic_error", lambda: dict(X=g(4, 2, seed=1).numpy(), weights=g(9, 2, seed=2).numpy()), make=lambda: _som().topographic_error)
+S("mixture.student_t_em", lambda: dict(x=g(20).numpy(), max_iter=5, nu_bounds=(0.05, 1000.0)))
