@@ -150,6 +150,13 @@ student: $(STAMP)
 grade: $(STAMP)
 	$(PY) -m nnbook.teaching grade $(SUBMISSIONS) --out $(GRADES) $(if $(CHAPTER),--chapter $(CHAPTER))
 
+# A class of fabricated submissions (right, wrong, broken, untouched) of the heaviest chapter, graded the fast
+# way; prints submissions per second. COUNT=200 JOBS=2 by default; FULL=1 runs every cell, for comparison.
+COUNT ?= 200
+.PHONY: bench-grade
+bench-grade: $(STAMP)
+	$(PY) tools/bench_grade.py --count $(COUNT) --jobs $(JOBS) $(if $(FULL),--full) $(if $(CHAPTER),--chapter $(CHAPTER))
+
 # ---------------------------------------------------------------------------------------
 # The PDF: `make pdf` writes _build/pdf/book.pdf (Sphinx's LaTeX builder + xelatex, Debian's TeX
 # and fonts, installed with apt when missing and running as root); `make test-pdf` checks it.
