@@ -292,3 +292,21 @@ def test_fast_grading_skips_the_experiments_and_gives_the_full_runs_verdicts(tmp
     assert fast == full == {"right.ipynb": 1, "wrong.ipynb": 0, "broken.ipynb": 0, "needs_a_skipped_cell.ipynb": 1}
     assert whole_run == {"right": False, "wrong": False, "broken": False, "needs_a_skipped_cell": True}
     assert all(seconds[name] < 20 for name in ("right", "wrong", "broken")), seconds  # the 20 s experiment skipped
+
+
+@SLOW
+def test_a_chapter_graded_fast_gets_the_same_verdicts_as_graded_whole(tmp_path):
+    """Fabricated submissions of a real chapter (right, wrong, broken, untouched): the same points per
+    exercise fast (set-up and exercise cells) as whole (every cell, experiments included)."""
+    import bench_grade
+
+    chapter = Path(__file__).resolve().parents[1] / "book" / "part1_static" / "02_mlp_backprop.md"
+    kinds = bench_grade.write_class(chapter, tmp_path, 4)
+    verdicts = {}
+    for fast in (True, False):
+        grades = T.grade_folder(tmp_path, chapter=chapter, jobs=2, fast=fast)
+        verdicts[fast] = {(g.submission, g.exercise): (g.passed, g.points) for g in grades}
+    assert verdicts[True] == verdicts[False]
+    by_kind = {kind: sum(p for (sub, _), (_, p) in verdicts[True].items() if sub.endswith(f"_{kind}.ipynb"))
+               for kind in kinds}
+    assert by_kind["right"] > 0 and by_kind["wrong"] == by_kind["broken"] == by_kind["stub"] == 0, by_kind
