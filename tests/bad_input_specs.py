@@ -511,3 +511,19 @@ S("rbf.SelfOrganizingMap.fit", lambda: dict(X=g(12, 2).numpy(), steps=5),
 S("rbf.SelfOrganizingMap.quantization_error", lambda: dict(X=g(4, 2, seed=1).numpy(), weights=g(9, 2, seed=2).numpy()), make=lambda: _som().quantization_error)
 S("rbf.SelfOrganizingMap.topographic_error", lambda: dict(X=g(4, 2, seed=1).numpy(), weights=g(9, 2, seed=2).numpy()), make=lambda: _som().topographic_error)
 S("mixture.student_t_em", lambda: dict(x=g(20).numpy(), max_iter=5, nu_bounds=(0.05, 1000.0)))
+
+# ---- chnn: the analogue circuit; hopfield: hetero-association, pruning, repeated learning, layers; gnn: augmentation
+NEG3 = lambda: torch.tensor([[0.0, -1e-5, -1e-5], [-1e-5, 0.0, -1e-5], [-1e-5, -1e-5, 0.0]])  # noqa: E731
+S("chnn.circuit_resistance", lambda: dict(T=NEG3(), rho=1e5))
+S("chnn.circuit_to_chnn", lambda: dict(T=NEG3(), R=4e4, C=25e-9, I_ext=torch.zeros(3)))
+S("chnn.simulate_circuit", lambda: dict(T=NEG3(), R=4e4, C=25e-9, I_ext=torch.zeros(3), u_start=torch.zeros(3),
+                                        t_eval=np.linspace(0.0, 1e-3, 3)))
+S("chnn.draw_circuit", lambda: dict(T=NEG3()))
+S("hopfield.hetero_weights", lambda: dict(inputs=pm1(2, 6), outputs=pm1(2, 4, seed=1)))
+S("hopfield.bam_recall", lambda: dict(W=g(4, 6), x=pm1(1, 6)[0], max_steps=2))
+S("hopfield.prune_weights", lambda: dict(W=sym(6), fraction=0.5, generator=torch.Generator().manual_seed(0)))
+S("hopfield.repeated_learning_weights", lambda: dict(patterns=pm1(2, 6), lr=0.1, epochs=2))
+S("hopfield.layered_weights", lambda: dict(patterns=pm1(4, 6), modules=2))
+S("hopfield.layered_recall", lambda: dict(Ws=torch.stack([sym(6), sym(6, seed=1)]), x=pm1(1, 6)[0], max_steps=2))
+S("gnn.drop_edges", lambda: dict(edge_index=EI(), p=0.5, generator=torch.Generator().manual_seed(0)))
+S("gnn.add_virtual_node", lambda: dict(x=g(4, 3), edge_index=EI()))
