@@ -196,3 +196,72 @@ def test_tsp_bad_input():
         C.hopfield_tank_weights(np.ones((3, 3)), {"A": 1})
     with pytest.raises(ValueError, match="restarts"):
         C.solve_tsp_chnn(np.ones((3, 3)) - np.eye(3), C.HopfieldTankParams(), restarts=0)
+
+
+# ----------------------------------------------------------------------------- the analogue circuit
+def _circuit():
+    T = torch.tensor([[0.0, -1e-5, 2e-5], [-1e-5, 0.0, -1e-5], [2e-5, -1e-5, 0.0]], dtype=torch.float64)
+    return T, torch.tensor([1e-6, -2e-6, 0.5e-6], dtype=torch.float64)
+
+
+def test_circuit_resistance_is_the_parallel_combination():
+    T, _ = _circuit()
+    R = C.circuit_resistance(T, 1e5)
+    want = [1 / (1e-5 + 3e-5), 1 / (1e-5 + 2e-5), 1 / (1e-5 + 3e-5)]
+    np.testing.assert_allclose(R.numpy(), want, rtol=1e-12)
+
+
+def test_circuit_to_chnn_divides_by_C():
+    T, I = _circuit()
+    W, Ib, tau = C.circuit_to_chnn(T, 2e4, 5e-8, I)
+    assert tau == pytest.approx(1e-3)
+    assert torch.allclose(W, T / 5e-8) and torch.allclose(Ib, I / 5e-8)
+
+
+def test_simulated_circuit_matches_chnn_euler_and_energy_falls():
+    T, I = _circuit()
+    R, Cap, u0 = 2e4, 5e-8, 0.05
+    t = np.linspace(0, 5e-3, 51)
+    u_start = torch.tensor([0.02, -0.01, 0.0], dtype=torch.float64)
+    u_circ = C.simulate_circuit(T, R, Cap, I, u_start, t, u0=u0)
+    assert u_circ.shape == (51, 3) and torch.equal(u_circ[0], u_start)
+    net = C.CHNN(*C.circuit_to_chnn(T, R, Cap, I)[:2], tau=R * Cap, u0=u0)
+    us, E = net.simulate(u_start, steps=5000, dt=1e-6, record_every=100)
+    assert float((us - u_circ).abs().max()) < 2e-4  # volts: Euler's step error only
+    assert bool((E[1:] <= E[:-1] + 1e-12).all())
+    # the SciPy solution satisfies the circuit equation C du/dt = -u/R + T v + I (central differences)
+    tf = np.linspace(0, 2e-3, 2001)
+    uf = C.simulate_circuit(T, R, Cap, I, u_start, tf, u0=u0)
+    lhs = Cap * (uf[2:] - uf[:-2]) / (2 * (tf[1] - tf[0]))
+    rhs = -uf[1:-1] / R + torch.sigmoid(uf[1:-1] / u0) @ T.T + I
+    assert float((lhs - rhs).abs().max()) < 1e-3 * float(rhs.abs().max())
+
+
+def test_draw_circuit_draws_one_resistor_per_connection():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Polygon
+
+    T, _ = _circuit()
+    ax = C.draw_circuit(T)
+    boxes = [p for p in ax.patches if p.get_label() == "_resistor"]
+    assert len(boxes) == int((T != 0).sum()) and sum(isinstance(p, Polygon) for p in ax.patches) == 3
+    plt.close(ax.figure)
+
+
+def test_circuit_bad_input():
+    T, I = _circuit()
+    with pytest.raises(ValueError, match="rho"):
+        C.circuit_resistance(T, 0.0)
+    with pytest.raises(ValueError, match="T"):
+        C.circuit_to_chnn(torch.zeros(2, 3), 1.0, 1.0, I)
+    with pytest.raises(ValueError, match="I_ext"):
+        C.circuit_to_chnn(T, 1.0, 1.0, I[:2])
+    with pytest.raises(ValueError, match="C"):
+        C.circuit_to_chnn(T, 1.0, -1.0, I)
+    with pytest.raises(ValueError, match="t_eval"):
+        C.simulate_circuit(T, 1.0, 1.0, I, torch.zeros(3, dtype=torch.float64), [0.0, -1.0])
+    with pytest.raises(ValueError, match="u_start"):
+        C.simulate_circuit(T, 1.0, 1.0, I, torch.zeros(2, dtype=torch.float64), [0.0, 1.0])

@@ -335,3 +335,32 @@ def test_checkers_accept_reference_and_reject_wrong(name):
     assert run_check(name, ex.reference).passed
     for wrong in ex.wrong:
         assert not run_check(name, wrong).passed
+
+
+# ---------------------------------------------------------------- inpainting
+def test_inpaint_fills_the_hidden_coordinate_from_the_known_one():
+    # two clusters, (−1, −1) and (1, 1): knowing x₁ decides x₂; an unconditional sample would not
+    X = torch.cat([torch.full((150, 2), -1.0), torch.full((150, 2), 1.0)]) + 0.05 * torch.randn(300, 2, generator=torch.Generator().manual_seed(0))
+    m = train_ddpm(X, steps=400, T=50, hidden=32, depth=1, batch_size=64, seed=0)
+    known = torch.cat([torch.full((40, 2), -1.0), torch.full((40, 2), 1.0)])
+    known[:, 1] = 0.0                                                          # x₂ unknown
+    mask = torch.tensor([True, False]).expand(80, 2)
+    for u in (1, 3):
+        out = m.inpaint(known, mask, resample=u, generator=torch.Generator().manual_seed(1))
+        assert torch.equal(out[:, 0], known[:, 0])                             # known pixels kept exactly
+        assert float((torch.sign(out[:, 1]) == torch.sign(known[:, 0])).float().mean()) > 0.9
+    again = m.inpaint(known, mask, resample=3, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(again, out)                                     # seeded: reproducible
+    full = m.inpaint(known, torch.ones(80, 2, dtype=torch.bool))
+    assert torch.equal(full, known)
+
+
+def test_inpaint_rejects_bad_masks():
+    X = torch.randn(20, 3)
+    m = train_ddpm(X, steps=1, T=10, hidden=8, depth=1)
+    with pytest.raises(ValueError, match="mask"):
+        m.inpaint(X, torch.ones(20, 2, dtype=torch.bool))
+    with pytest.raises(ValueError, match="mask"):
+        m.inpaint(X, torch.full((20, 3), 0.5))
+    with pytest.raises(ValueError, match="resample"):
+        m.inpaint(X, torch.ones(20, 3, dtype=torch.bool), resample=0)

@@ -255,3 +255,48 @@ def test_sbm_graphs_share_class_means():
     xa, _, ya = gnn.sbm_graph((200, 200), feature_dim=4, noise=0.1, seed=0)
     xb, _, yb = gnn.sbm_graph((200, 200), feature_dim=4, noise=0.1, seed=1)
     torch.testing.assert_close(xa[ya == 0].mean(0), xb[yb == 0].mean(0), atol=0.05, rtol=0)
+
+
+# ---------------------------------------------------------------- graph augmentation
+def test_drop_edges_keeps_both_directions_and_drops_about_p():
+    a, ei, _ = _random_graph(60, 0.3, 3)
+    kept = gnn.drop_edges(ei, 0.4, generator=torch.Generator().manual_seed(0))
+    ak = gnn.edge_index_to_adjacency(kept, 60)
+    torch.testing.assert_close(ak, ak.T)                      # an undirected edge goes as a whole
+    assert bool((ak <= a.float()).all())                      # only existing edges survive
+    frac = kept.shape[1] / ei.shape[1]
+    m = ei.shape[1] // 2
+    assert abs(frac - 0.6) < 4 * (0.24 / m) ** 0.5            # binomial: 4 standard deviations
+    assert torch.equal(gnn.drop_edges(ei, 0.0), ei)
+
+
+def test_drop_edges_rejects_bad_p():
+    _, ei, _ = _random_graph(5, 0.5, 0)
+    with pytest.raises(ValueError, match="p"):
+        gnn.drop_edges(ei, 1.0)
+    with pytest.raises(ValueError, match="p"):
+        gnn.drop_edges(ei, -0.1)
+
+
+def test_add_virtual_node_joins_every_node():
+    a, ei, x = _random_graph(7, 0.3, 2)
+    xv, eiv = gnn.add_virtual_node(x, ei)
+    assert xv.shape == (8, 4) and torch.equal(xv[:7], x) and bool((xv[7] == 0).all())
+    av = gnn.edge_index_to_adjacency(eiv, 8)
+    torch.testing.assert_close(av[:7, :7], a.float())
+    assert bool((av[7, :7] == 1).all() and (av[:7, 7] == 1).all()) and av[7, 7] == 0
+    with pytest.raises(ValueError, match="edge_index"):
+        gnn.add_virtual_node(x, torch.tensor([[0], [9]]))
+
+
+def test_train_with_drop_edge_is_seeded_and_learns():
+    x, ei, y = gnn.sbm_graph((15, 15), p_in=0.4, p_out=0.02, seed=0)
+    mask = torch.ones(len(y), dtype=torch.bool)
+    runs = []
+    for _ in range(2):
+        nnbook.seed_everything(0)
+        model = gnn.GNN(8, 8, 2, kind="gcn")
+        runs.append(gnn.train_node_classifier(model, x, ei, y, mask, epochs=60, drop_edge=0.3))
+    assert runs[0] == runs[1] and runs[0][-1] < runs[0][0]
+    with pytest.raises(ValueError, match="drop_edge"):
+        gnn.train_node_classifier(model, x, ei, y, mask, epochs=2, drop_edge=1.5)

@@ -258,3 +258,85 @@ def test_bad_input_errors():
         H.modern_update(NOTES_X, [1.0, 2.0])
     with pytest.raises(ValueError, match="loads"):
         H.capacity_curve(10, [0.0])
+
+
+# ------------------------------------------------------------------ hetero-association, distributed storage, fixes
+def test_hetero_weights_recall_every_pair_exactly_below_capacity():
+    rng = np.random.default_rng(11)
+    X, Y = _bipolar(rng, 4, 80), _bipolar(rng, 4, 30)
+    W = H.hetero_weights(X, Y)
+    assert W.shape == (30, 80)
+    assert torch.allclose(W, sum(torch.outer(y, x) for x, y in zip(X, Y)) / 80)
+    x, y = H.bam_recall(W, X, max_steps=0)
+    assert torch.equal(y, Y) and torch.equal(x, X)
+    xs, ys = H.bam_recall(W, X[1])  # single pair, (N,) in and out
+    assert ys.shape == (30,) and torch.equal(ys, Y[1]) and torch.equal(xs, X[1])
+
+
+def test_bam_iterations_recover_the_input_side_too():
+    rng = np.random.default_rng(12)
+    X, Y = _bipolar(rng, 3, 100), _bipolar(rng, 3, 40)
+    W = H.hetero_weights(X, Y)
+    noisy = torch.where(torch.as_tensor(rng.random((3, 100)) < 0.15), -X, X)
+    x, y = H.bam_recall(W, noisy, max_steps=10)
+    assert torch.equal(y, Y) and torch.equal(x, X)  # the BAM also cleans the input layer
+
+
+def test_prune_weights_symmetric_and_fraction():
+    W, _ = _sym_zero_diag(3, 60)
+    g = torch.Generator().manual_seed(0)
+    P = H.prune_weights(W, 0.3, g)
+    assert torch.equal(P, P.T)
+    zeroed = float(((P == 0) & (W != 0)).sum()) / float((W != 0).sum())
+    assert 0.25 < zeroed < 0.35
+    assert torch.equal(H.prune_weights(W, 0.0, g), W) and bool((H.prune_weights(W, 1.0, g) == 0).all())
+    kept = P != 0
+    assert torch.equal(P[kept], W[kept])
+
+
+def test_repeated_learning_is_weighted_hebbian_and_stabilises_patterns():
+    rng = np.random.default_rng(6)
+    X = _bipolar(rng, 18, 128)  # load 0.14: some patterns are not Hebbian fixed points
+    assert not bool(H.is_fixed_point(H.hebbian_weights(X), X).all())
+    W = H.repeated_learning_weights(X, lr=0.1)
+    assert torch.allclose(W, W.T) and bool((torch.diagonal(W) == 0).all())
+    assert bool(H.is_fixed_point(W, X).all())
+    off = ~torch.eye(128, dtype=torch.bool)
+    A = torch.stack([torch.outer(x, x)[off] for x in X]).T.double()  # W = Σ_μ c_μ ξ^μ ξ^μᵀ off the diagonal
+    c = torch.linalg.lstsq(A, W[off].double().unsqueeze(1)).solution.flatten()
+    assert torch.allclose((A @ c).float(), W[off], atol=1e-5)
+    assert bool((c >= 1 / 128 - 1e-6).all()) and float(c.max()) > 1 / 128  # every pattern at least once, some again
+    assert torch.equal(H.repeated_learning_weights(X, epochs=0), H.hebbian_weights(X))
+
+
+def test_layered_dhnn_recalls_beyond_single_network_capacity():
+    rng = np.random.default_rng(7)
+    X = _bipolar(rng, 40, 100)  # load 0.4 for one network
+    Ws = H.layered_weights(X, 4)
+    assert Ws.shape == (4, 100, 100)
+    assert torch.allclose(Ws[1], H.hebbian_weights(X[10:20]))
+    out = H.layered_recall(Ws, X)
+    single = H.run(H.hebbian_weights(X), X).state
+    assert float((out == X).all(-1).float().mean()) > 0.9 > float((single == X).all(-1).float().mean())
+    assert torch.equal(H.layered_recall(Ws, X[3]), out[3])
+
+
+def test_new_functions_bad_input():
+    with pytest.raises(ValueError, match="pairs"):
+        H.hetero_weights(NOTES_X, NOTES_X[:1])
+    with pytest.raises(ValueError, match="outputs"):
+        H.hetero_weights(NOTES_X, [[0.5, 1.0]])
+    with pytest.raises(ValueError, match="x"):
+        H.bam_recall(torch.zeros(2, 3), [1.0, -1.0])
+    with pytest.raises(ValueError, match="fraction"):
+        H.prune_weights(NOTES_W, 1.5)
+    with pytest.raises(ValueError, match="symmetric"):
+        H.prune_weights(torch.tensor([[0.0, 1], [2, 0]]), 0.5)
+    with pytest.raises(ValueError, match="modules"):
+        H.layered_weights(NOTES_X, 3)
+    with pytest.raises(ValueError, match="Ws"):
+        H.layered_recall(torch.zeros(2, 3, 4), [1.0, -1, 1])
+    with pytest.raises(ValueError, match="lr"):
+        H.repeated_learning_weights(NOTES_X, lr=0.0)
+    with pytest.raises(ValueError, match="rule"):
+        H.capacity_curve(10, [0.1], rule="repeat")

@@ -21,6 +21,7 @@ from nnbook.mixture import (
     log_gaussian,
     m_step,
     sample_gaussian,
+    student_t_em,
     subsample_per_class,
 )
 
@@ -353,3 +354,30 @@ def test_fitting_and_sampling_leave_the_global_random_state_alone_and_are_reprod
     assert np.array_equal(after[1], before[1]) and after[2:] == before[2:]   # the caller's next NumPy draws are unchanged
     b = run(1)
     assert a[0] == b[0] and a[1] == b[1] and np.array_equal(a[2], b[2]) and np.array_equal(a[3], b[3])
+
+
+# ------------------------------------------------------------------ Student t: an M-step with no closed form
+def test_student_t_em_matches_scipy_and_never_decreases():
+    from scipy import stats
+
+    x = stats.t.rvs(3, loc=1.0, scale=2.0, size=400, random_state=1)
+    res = student_t_em(x, tol=1e-12, max_iter=2000)
+    h = res["loglik_history"]
+    assert np.all(np.diff(h) >= -1e-9 * abs(h[0]))
+    df, loc, scale = stats.t.fit(x)
+    assert h[-1] >= stats.t.logpdf(x, df, loc, scale).sum() - 1e-3  # at least as good as scipy's optimiser
+    assert res["nu"] == pytest.approx(df, rel=1e-2) and res["mu"] == pytest.approx(loc, abs=1e-3)
+    assert res["sigma"] == pytest.approx(scale, rel=1e-3)
+    assert h[-1] == pytest.approx(stats.t.logpdf(x, res["nu"], res["mu"], res["sigma"]).sum(), rel=1e-12)
+    assert res["solver_evals"] > res["n_iter"]  # the ν-step needs several evaluations per M-step
+
+
+def test_student_t_em_gaussian_data_gives_large_nu_and_bad_inputs():
+    x = np.random.default_rng(0).normal(size=2000)
+    assert student_t_em(x)["nu"] > 30  # no heavy tails: ν grows towards the Gaussian limit
+    with pytest.raises(ValueError, match="x"):
+        student_t_em(np.ones(5))
+    with pytest.raises(ValueError, match="nu_bounds"):
+        student_t_em(x, nu_bounds=(5.0, 1.0))
+    with pytest.raises(ValueError, match="x"):
+        student_t_em(np.ones((3, 2)))

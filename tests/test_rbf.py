@@ -5,7 +5,7 @@ import torch
 from hypothesis import example, given, settings, strategies as st
 from sklearn.linear_model import Ridge
 
-from nnbook.rbf import PRBF, RBFNetwork, gaussian_design_matrix, width_from_spacing
+from nnbook.rbf import PNN, PRBF, RBFNetwork, SelfOrganizingMap, gaussian_design_matrix, kmeans, width_from_spacing
 
 
 def test_design_matrix_against_brute_force():
@@ -111,3 +111,80 @@ def test_bad_inputs():
         PRBF().fit(np.random.rand(10, 2), np.zeros(10, dtype=int))
     with pytest.raises(TypeError, match="n_components"):
         PRBF(n_components="2")
+
+
+# ------------------------------------------------------------------ k-means, PNN, SOM
+def test_kmeans_matches_scikit_learn_from_the_same_start():
+    from sklearn.cluster import KMeans
+
+    X = np.random.default_rng(0).normal(size=(300, 2)) + np.repeat(np.eye(2) * 4, 150, axis=0)
+    init = X[[0, 1, 150, 151]]
+    ours = kmeans(X, 4, init=init)
+    sk = KMeans(4, init=init, n_init=1, tol=0, algorithm="lloyd").fit(X)
+    assert np.allclose(np.sort(ours["centres"], 0), np.sort(sk.cluster_centers_, 0), atol=1e-8)
+    assert ours["inertia"][-1] == pytest.approx(sk.inertia_, rel=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 1000), k=st.integers(1, 6))
+def test_kmeans_inertia_never_increases(seed, k):
+    X = np.random.default_rng(seed).normal(size=(40, 3))
+    res = kmeans(X, k, seed=seed)
+    assert np.all(np.diff(res["inertia"]) <= 1e-9)
+    sq = ((X[:, None] - res["centres"][None]) ** 2).sum(-1)
+    assert np.array_equal(res["labels"], sq.argmin(1))  # each point sits with its nearest centre
+
+
+def test_rbf_fit_with_given_centres():
+    X = torch.linspace(-1, 1, 50, dtype=torch.float64)[:, None]
+    C = torch.linspace(-1, 1, 5, dtype=torch.float64)[:, None]
+    net = RBFNetwork(1, 5).double().fit(X, torch.sin(3 * X[:, 0]), centres=C)
+    assert torch.equal(net.centres, C)
+    with pytest.raises(ValueError, match="centres"):
+        RBFNetwork(1, 5).double().fit(X, X[:, 0], centres=C[:4])
+
+
+def test_pnn_equals_per_class_kernel_density():
+    from sklearn.neighbors import KernelDensity
+
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(60, 2)), rng.integers(0, 3, 60)
+    Q = rng.normal(size=(10, 2))
+    pnn = PNN(width=0.4).fit(X, y)
+    ref = np.stack([KernelDensity(bandwidth=0.4).fit(X[y == c]).score_samples(Q) for c in range(3)], 1)
+    assert np.allclose(pnn.class_log_likelihood(Q), ref, atol=1e-10)
+    P = pnn.predict_proba(Q)
+    assert np.allclose(P.sum(1), 1) and np.all(P >= 0)
+    # a tiny width makes it the 1-nearest-neighbour classifier
+    nn1 = y[((Q[:, None] - X[None]) ** 2).sum(-1).argmin(1)]
+    assert np.array_equal(PNN(width=0.01).fit(X, y).predict(Q), nn1)
+
+
+def test_som_orders_and_quantises_the_square():
+    X = np.random.default_rng(0).random((500, 2))
+    som = SelfOrganizingMap((6, 6), seed=0).fit(X, steps=2000, snapshots=5)
+    start = som.history_[0]
+    assert len(som.history_) == 5 and np.array_equal(som.history_[-1], som.weights_)
+    assert som.quantization_error(X) < 0.3 * som.quantization_error(X, start)
+    assert som.topographic_error(X) < 0.05  # neighbours on the grid are neighbours in the square
+    # without a neighbourhood the units are not ordered on the grid
+    km = SelfOrganizingMap((6, 6), radius=(1e-3, 1e-3), seed=0).fit(X, steps=2000)
+    assert km.topographic_error(X) > 0.3
+
+
+def test_bad_inputs_new_models():
+    X = np.random.default_rng(0).random((10, 2))
+    with pytest.raises(ValueError, match="k"):
+        kmeans(X, 11)
+    with pytest.raises(ValueError, match="init"):
+        kmeans(X, 2, init=np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="width"):
+        PNN(width=0.0)
+    with pytest.raises(ValueError, match="y"):
+        PNN().fit(X, np.zeros(10))
+    with pytest.raises(ValueError, match="X"):
+        PNN().fit(X, np.arange(10) % 2).predict_proba(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="grid"):
+        SelfOrganizingMap((0, 3))
+    with pytest.raises(ValueError, match="steps"):
+        SelfOrganizingMap((2, 2)).fit(X, steps=0)

@@ -15,6 +15,13 @@ Chapter 4 of the book. Three groups of tools:
       ∫_{1/2}^{v} g⁻¹(s) ds = u0 [v log v + (1-v) log(1-v) + log 2].
 
   For symmetric ``W``, ``dE/dt = -Σ_i g'(u_i) (du_i/dt)² ≤ 0``.
+- **The analogue circuit** (Hopfield 1984): amplifier i with input capacitance
+  C and resistance R, connection conductances T_ij, bias current I_i::
+
+      C du_i/dt = -u_i/R + Σ_j T_ij v_j + I_i      (SI units: F, Ω, S, A, V, s)
+
+  which is the CHNN with τ = RC, W = T/C, I = I_ext/C (:func:`circuit_to_chnn`);
+  :func:`simulate_circuit` integrates it with SciPy, :func:`draw_circuit` draws it.
 - **TSP**: tour length of a permutation matrix, validity, the Hopfield–Tank
   weights and biases (:func:`hopfield_tank_weights`), a batched solver
   (:func:`solve_tsp_chnn`), and exact optima by brute force and by the
@@ -43,6 +50,10 @@ __all__ = [
     "CHNN",
     "logistic_integral",
     "chnn_energy",
+    "circuit_resistance",
+    "circuit_to_chnn",
+    "simulate_circuit",
+    "draw_circuit",
     "distance_matrix",
     "tour_length",
     "permutation_tour_length",
@@ -179,6 +190,98 @@ class CHNN:
         if single:
             return us[:, 0], energies[:, 0]
         return us, energies
+
+
+# ----------------------------------------------------------------------------- the analogue circuit
+@checked(T=Tensor(ndim=2), rho=POSITIVE)
+def circuit_resistance(T, rho: float) -> torch.Tensor:
+    """The input resistance of each amplifier, 1/R_i = 1/ρ + Σ_j |T_ij| (ohms), shape ``(n,)``.
+
+    ``T`` ``(n, n)``: connection conductances in siemens (a negative T_ij is a
+    resistor to the inverted output of amplifier j); ``rho``: the leak resistor
+    from each input to ground. The connection resistors load the input too,
+    so R_i is the parallel combination of all of them (Hopfield 1984).
+    """
+    n = _square("T", T)
+    return 1.0 / (1.0 / rho + T.abs().sum(1)) if n else T.new_zeros(0)
+
+
+@checked(T=Tensor(ndim=2), R=POSITIVE, C=POSITIVE, I_ext=Tensor(ndim=1))
+def circuit_to_chnn(T, R: float, C: float, I_ext) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Divide the circuit equation by C: returns the CHNN's ``(W, I, tau)``.
+
+    ``C du/dt = -u/R + T v + I_ext``  ⇔  ``du/dt = -u/τ + W v + I`` with
+    τ = RC (seconds), W = T/C and I = I_ext/C (both per second).
+    """
+    n = _square("T", T)
+    _match("I_ext", I_ext, n)
+    T = T if T.is_floating_point() else T.to(torch.get_default_dtype())
+    return T / C, I_ext.to(T) / C, R * C
+
+
+@checked(T=Tensor(ndim=2), R=POSITIVE, C=POSITIVE, I_ext=Tensor(ndim=1), u_start=Tensor(ndim=1),
+         t_eval=Array(ndim=1), u0=POSITIVE)
+def simulate_circuit(T, R: float, C: float, I_ext, u_start, t_eval, u0: float = 0.05) -> torch.Tensor:
+    """Integrate the circuit ``C du/dt = -u/R + T g(u) + I_ext`` in SI units.
+
+    ``g(u) = 1/(1 + exp(-u/u0))`` volts (the amplifier, output 0 to 1 V);
+    ``u_start`` ``(n,)`` volts; ``t_eval`` increasing times in seconds, the
+    first being the start. Uses SciPy's adaptive Runge–Kutta (``RK45``, tight
+    tolerances), independent of the Euler solver of :class:`CHNN`.
+    Returns the input voltages ``(len(t_eval), n)`` (float64).
+    """
+    from scipy.integrate import solve_ivp
+
+    n = _square("T", T)
+    _match("I_ext", I_ext, n)
+    _match("u_start", u_start, n)
+    if len(t_eval) < 1 or np.any(np.diff(t_eval) <= 0):
+        raise ValueError("t_eval must be a non-empty, strictly increasing array of times (seconds)")
+    Tn, In = T.double().cpu().numpy(), I_ext.double().cpu().numpy()
+
+    def currents(t, u):  # the current into each capacitor, divided by C
+        v = 1.0 / (1.0 + np.exp(-u / u0))
+        return (-u / R + Tn @ v + In) / C
+
+    sol = solve_ivp(currents, (t_eval[0], t_eval[-1]), u_start.double().cpu().numpy(), method="RK45",
+                    t_eval=t_eval, rtol=1e-9, atol=1e-12)
+    return torch.as_tensor(sol.y.T)
+
+
+@checked(T=Tensor(ndim=2))
+def draw_circuit(T, ax=None):
+    """Draw Hopfield's (1984) circuit for the conductances ``T`` ``(n, n)``; returns the axes.
+
+    Row i is the input line of amplifier i (triangle, right), with its
+    capacitor C, leak ρ and bias current I_i on the left; column j carries the
+    output v_j back. A box at (i, j) is the resistor of T_ij: blue for an
+    excitatory connection (to v_j), red for an inhibitory one (to −v_j).
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Polygon, Rectangle
+
+    n = _square("T", T)
+    ax = ax if ax is not None else plt.subplots(figsize=(1.4 * n + 3, 1.1 * n + 1.5))[1]
+    for i in range(n):  # input lines, amplifiers, and the output wires back to the columns
+        y = -i
+        ax.plot([0, n + 1], [y, y], "k-", lw=1)
+        ax.add_patch(Polygon([[n + 1, y - 0.3], [n + 1, y + 0.3], [n + 1.5, y]], closed=True, fc="w", ec="k"))
+        top, x_out = 0.8 + 0.25 * (n - 1 - i), n + 1.7 + 0.2 * (n - 1 - i)
+        ax.plot([n + 1.5, x_out, x_out, i + 1, i + 1], [y, y, top, top, -n + 0.5], "k-", lw=0.8)
+        ax.text(n + 1.55, y + 0.12, f"$v_{i + 1}$", fontsize=9)
+        ax.plot([0.3, 0.3], [y, y - 0.35], "k-", [0.7, 0.7], [y, y - 0.15], "k-", lw=0.8)  # to C and ρ
+        ax.plot([0.15, 0.45], [y - 0.35, y - 0.35], "k-", [0.15, 0.45], [y - 0.45, y - 0.45], "k-", lw=1.5)
+        ax.add_patch(Rectangle((0.62, y - 0.45), 0.16, 0.3, fc="w", ec="k"))  # leak ρ to ground
+        ax.text(-0.05, y, f"$I_{i + 1}$ →  $u_{i + 1}$", ha="right", va="center")
+        for j in range(n):
+            if float(T[i, j]) != 0:
+                colour = "tab:blue" if float(T[i, j]) > 0 else "tab:red"
+                ax.add_patch(Rectangle((j + 0.9, y - 0.12), 0.2, 0.24, fc=colour, ec="k", label="_resistor"))
+    ax.text(0.3, -n + 0.25, "C", ha="center")
+    ax.text(0.7, -n + 0.25, "ρ", ha="center")
+    ax.set(xlim=(-1.6, n + 2.4 + 0.2 * n), ylim=(-n, 0.9 + 0.25 * n), aspect="equal", xticks=[], yticks=[])
+    ax.set_frame_on(False)
+    return ax
 
 
 # ----------------------------------------------------------------------------- TSP basics

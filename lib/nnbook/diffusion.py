@@ -24,6 +24,8 @@ or four significant digits.
 many steps. ``labels`` (n,) ints ask for classes (the model must have been trained with labels);
 ``guidance`` is the classifier-free guidance weight ``w``: ``ε̃ = (1 + w) ε(x, c) − w ε(x, ∅)``.
 Samples are returned in the units of ``X_train``, clipped to its range.
+``model.inpaint(known, mask, resample=1)`` fills the entries of ``known (n, D)`` where ``mask`` is False
+(the replacement method; ``resample > 1``: RePaint's resampling).
 """
 from __future__ import annotations
 
@@ -451,6 +453,46 @@ class DDPM(nn.Module):
         """
         _, frames = DDPM.trajectory.unchecked(self, n, labels, guidance, sampling_steps, generator, clip, keep=2)
         return frames[-1]
+
+    @checked(known=ROWS, mask=Tensor(ndim=2), labels=LABELS, guidance=NONNEGATIVE, resample=COUNT,
+             generator=Instance(torch.Generator, optional=True))
+    @torch.no_grad()
+    def inpaint(self, known, mask, labels=None, guidance: float = 0.0, resample: int = 1,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        """Fill in the pixels of ``known (n, D)`` (data units) where ``mask (n, D)`` is False.
+
+        The replacement method (inpainting, 图像修复): ancestral sampling from ``x_T ~ N(0, I)`` in
+        which, after every step ``t → t−1``, the known pixels are overwritten by a fresh draw from
+        ``q(x_{t−1} | x_0 = known)``, so the network always sees them at the right noise level and
+        fills the rest to match. ``resample = u > 1`` (RePaint's resampling): each step is done ``u``
+        times, going back to level ``t`` by one forward step ``√α_t x + √β_t z`` in between, so the
+        filled pixels can adjust to the known ones (``u`` times the cost). Nothing is retrained. Returns ``(n, D)`` in data units, equal to
+        ``known`` where ``mask`` is True (clipped to the data range elsewhere).
+        """
+        n = len(known)
+        if mask.shape != known.shape:
+            raise ValueError(f"mask must have the shape of known {tuple(known.shape)}, got {tuple(mask.shape)}")
+        if mask.is_floating_point() and not bool(((mask == 0) | (mask == 1)).all()):
+            raise ValueError("mask must hold booleans (True = known pixel), or 0/1")
+        labels = self._check_labels(labels, n)
+        if guidance > 0 and labels is None:
+            raise ValueError("guidance > 0 needs labels (the class each sample should show)")
+        keep = mask.bool().to(self.device)
+        x0_known = self.normalize(known)
+        x = torch.randn(n, self.net.dim, generator=generator).to(self.device)       # x_T ~ N(0, I)
+        was_training = self.training
+        self.eval()
+        for t in range(self.T, 0, -1):
+            for u in range(resample):
+                eps = self.predict_noise(x, t, labels, guidance)
+                x = ddpm_step.unchecked(x, eps, t, self.schedule, clip=1.0, generator=generator)
+                noised = q_sample.unchecked(x0_known, t - 1, self.schedule, generator=generator)
+                x = torch.where(keep, noised, x)                                    # known pixels at level t−1
+                if u < resample - 1 and t > 1:                                      # back to level t
+                    z = torch.randn(x.shape, generator=generator).to(x)
+                    x = math.sqrt(self.schedule.alphas[t]) * x + math.sqrt(self.schedule.betas[t]) * z
+        self.train(was_training)
+        return torch.where(keep, known.to(x), self.denormalize(x))
 
 
 @checked(X_train=ROWS, y_train=LABELS, steps=COUNT, T=COUNT, seed=SEED, schedule=SCHEDULE_KIND, hidden=Int(2), depth=Int(0),

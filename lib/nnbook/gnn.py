@@ -25,7 +25,9 @@ Layers (each a :class:`MessagePassing`):
     :class:`GGNNConv`  h_i' = GRU(Σ_{j ∈ N(i)} W h_j, h_i)
 
 :class:`GNN` stacks them (with optional residual or initial-residual skips);
-:func:`dirichlet_energy` and :func:`mean_cosine_similarity` measure over-smoothing.
+:func:`dirichlet_energy` and :func:`mean_cosine_similarity` measure over-smoothing;
+:func:`drop_edges` (DropEdge) and :func:`add_virtual_node` are two graph augmentations (图增强)
+tried against it (``train_node_classifier(..., drop_edge=p)`` resamples the graph every epoch).
 """
 from __future__ import annotations
 
@@ -62,6 +64,8 @@ __all__ = [
     "mean_cosine_similarity",
     "sbm_graph",
     "mean_aggregation",
+    "drop_edges",
+    "add_virtual_node",
 ]
 
 
@@ -506,10 +510,15 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | No
 
 
 @checked(model=Instance(nn.Module), x=FEATURES, edge_index=EDGE_INDEX, labels=PER_NODE, train_mask=PER_NODE,
-         epochs=COUNT, lr=POSITIVE, weight_decay=NONNEGATIVE)
+         epochs=COUNT, lr=POSITIVE, weight_decay=NONNEGATIVE, drop_edge=Float(0.0, 1.0, hi_open=True))
 def train_node_classifier(model: nn.Module, x, edge_index, labels, train_mask, epochs: int = 200,
-                          lr: float = 0.01, weight_decay: float = 5e-4) -> list[float]:
-    """Full-batch Adam on the cross-entropy of the labelled nodes (``train_mask``); returns the loss curve."""
+                          lr: float = 0.01, weight_decay: float = 5e-4, drop_edge: float = 0.0) -> list[float]:
+    """Full-batch Adam on the cross-entropy of the labelled nodes (``train_mask``); returns the loss curve.
+
+    ``drop_edge = p > 0``: DropEdge — every epoch trains on a fresh copy of the graph with each
+    undirected edge removed with probability ``p`` (:func:`drop_edges`, torch's global random state);
+    the model is later evaluated on the full graph.
+    """
     ei = _in_range(edge_index, x.shape[0])
     labels = _per_node("labels", labels, x.shape[0]).long()
     train_mask = _per_node("train_mask", train_mask, x.shape[0]).bool()
@@ -521,7 +530,8 @@ def train_node_classifier(model: nn.Module, x, edge_index, labels, train_mask, e
     else:
         net = model
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    step_loss = lambda step: F.cross_entropy(net(x, ei)[train_mask], labels[train_mask])
+    graph = (lambda: ei) if drop_edge == 0 else (lambda: drop_edges.unchecked(ei, drop_edge))
+    step_loss = lambda step: F.cross_entropy(net(x, graph())[train_mask], labels[train_mask])
     return train_steps(model, step_loss, opt, epochs, every=1)
 
 
@@ -554,6 +564,39 @@ def mean_cosine_similarity(x) -> torch.Tensor:
     u = F.normalize(x, dim=1)
     s = u @ u.T
     return (s.sum() - s.diagonal().sum()) / (n * (n - 1))
+
+
+# ---------------------------------------------------------------- graph augmentation (图增强)
+@checked(edge_index=EDGE_INDEX, p=Float(0.0, 1.0, hi_open=True), generator=Instance(torch.Generator, optional=True))
+def drop_edges(edge_index, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """DropEdge: remove each edge with probability ``p``; both directions of an undirected edge go together.
+
+    ``edge_index (2, E)`` → ``(2, E')``, the kept columns in their original order. An edge
+    ``{i, j}`` is one coin flip whether it is stored once or twice (as ``j → i`` and ``i → j``).
+    """
+    ei = edge_index
+    if ei.shape[1] == 0 or p == 0:
+        return ei
+    lo, hi = torch.minimum(ei[0], ei[1]), torch.maximum(ei[0], ei[1])
+    key = lo * (int(hi.max()) + 1) + hi                   # one key per undirected edge
+    uniq, inverse = torch.unique(key, return_inverse=True)
+    keep = torch.rand(len(uniq), generator=generator) >= p  # one coin per undirected edge
+    return ei[:, keep.to(ei.device)[inverse]]
+
+
+@checked(x=FEATURES, edge_index=EDGE_INDEX)
+def add_virtual_node(x, edge_index) -> tuple[torch.Tensor, torch.Tensor]:
+    """Add a virtual node (虚拟节点) joined to every node in both directions.
+
+    ``x (n, d)``, ``edge_index (2, E)`` → ``x' (n+1, d)`` with a zero feature row for the new
+    node ``n``, and ``edge_index' (2, E + 2n)``. Any two nodes are then at most two hops apart.
+    """
+    n = x.shape[0]
+    ei = _in_range(edge_index, n).to(x.device)
+    nodes = torch.arange(n, device=x.device)
+    hub = torch.full_like(nodes, n)
+    ei = torch.cat([ei, torch.stack([nodes, hub]), torch.stack([hub, nodes])], dim=1)
+    return torch.cat([x, x.new_zeros(1, x.shape[1])]), ei
 
 
 # ---------------------------------------------------------------- synthetic graphs

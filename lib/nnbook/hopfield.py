@@ -10,6 +10,7 @@ The equations, as in the chapter:
 - energy (能量函数)           E(x) = −½ xᵀ W x + θᵀ x
 - Hebbian rule (Hebb 规则)    W = (1/N) (Σ_μ ξ^μ ξ^μᵀ − M I)
 - modern Hopfield update      ξ_new = Xᵀ softmax(β X ξ)   (X: patterns as rows)
+- hetero-association (异联想)  W = (1/N_x) Σ_μ y^μ x^μᵀ,  y = sgn(W x)  (and back: x = sgn(Wᵀ y), a BAM)
 
 Every function creates its tensors on the device of its inputs.
 """
@@ -30,6 +31,12 @@ __all__ = [
     "hebbian_weights",
     "pseudo_inverse_weights",
     "perceptron_weights",
+    "repeated_learning_weights",
+    "hetero_weights",
+    "bam_recall",
+    "prune_weights",
+    "layered_weights",
+    "layered_recall",
     "local_field",
     "energy",
     "async_step",
@@ -173,6 +180,113 @@ def perceptron_weights(patterns, *, margin: float = 1.0, lr: float = 0.1, epochs
         dW = (E.T @ X + X.T @ E) / 2
         W = W + lr / N * dW * off
     return W
+
+
+@checked(patterns=PATTERNS, lr=POSITIVE, epochs=Int(0))
+def repeated_learning_weights(patterns, *, lr: float = 0.1, epochs: int = 200) -> torch.Tensor:
+    """Repeated learning (反复学习法): re-learn, whole, every pattern that is not yet stable.
+
+    Start from the Hebbian W. Each epoch, every pattern ξ that is not a fixed
+    point (some neuron has ξ_i h_i ≤ 0, h = W ξ) is learned once more with
+    the Hebbian rule, ``W += (lr / N) ξ ξᵀ`` (diagonal kept at zero); the
+    result is a weighted Hebbian sum W = (1/N) Σ_μ c_μ ξ^μ ξ^μᵀ. Stops when
+    every pattern is a fixed point. Returns the W of the epoch with the most
+    fixed points (the first such epoch), shape ``(N, N)``.
+
+    Compare :func:`perceptron_weights`, which corrects only the neurons that
+    are wrong (ΔW ∝ e ξᵀ) instead of the whole pattern (ΔW ∝ ξ ξᵀ).
+    """
+    X = patterns
+    M, N = X.shape
+    off = 1 - torch.eye(N, dtype=X.dtype, device=X.device)
+    W = hebbian_weights.unchecked(X)
+    best, best_stable = W, -1
+    for _ in range(epochs + 1):
+        unstable = (X * (X @ W) <= 0).any(-1)  # (M,): patterns that are not fixed points
+        if M - int(unstable.sum()) > best_stable:
+            best, best_stable = W, M - int(unstable.sum())
+        if not bool(unstable.any()):
+            break
+        Xu = X[unstable]
+        W = W + lr / N * (Xu.T @ Xu) * off
+    return best
+
+
+@checked(inputs=PATTERNS, outputs=PATTERNS)
+def hetero_weights(inputs, outputs) -> torch.Tensor:
+    """Hetero-associative (异联想) Hebbian weights W = (1/N_x) Σ_μ y^μ x^μᵀ, shape ``(N_y, N_x)``.
+
+    ``inputs`` X is ``(M, N_x)`` and ``outputs`` Y is ``(M, N_y)``, row μ of each
+    a stored pair x^μ → y^μ (both ±1). Recall: y = sgn(W x); see :func:`bam_recall`.
+    """
+    X, Y = inputs, outputs.to(device=inputs.device, dtype=inputs.dtype)
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(f"inputs and outputs must hold the same number of pairs M, got {X.shape[0]} and {Y.shape[0]}")
+    return Y.T @ X / X.shape[1]
+
+
+@checked(W=Tensor(ndim=2), x=STATE, max_steps=Int(0))
+def bam_recall(W, x, *, max_steps: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
+    """Recall in a bidirectional associative memory (BAM, two layers x and y) with weights ``W`` ``(N_y, N_x)``.
+
+    First y = sgn(W x); then, ``max_steps`` times or until nothing changes,
+    x = sgn(Wᵀ y) and y = sgn(W x). ``max_steps=0`` is one-shot
+    hetero-association. ``x`` is ``(N_x,)`` or ``(B, N_x)``; returns ``(x, y)``.
+    """
+    W = W if W.is_floating_point() else W.to(torch.get_default_dtype())
+    xb = x.to(device=W.device, dtype=W.dtype)
+    if xb.shape[-1] != W.shape[1]:
+        raise ValueError(f"x has {xb.shape[-1]} entries but W is {tuple(W.shape)}; expected {W.shape[1]}")
+    single = xb.ndim == 1
+    xb = xb.reshape(-1, W.shape[1])
+    y = sgn.unchecked(xb @ W.T)
+    for _ in range(max_steps):
+        x_new = sgn.unchecked(y @ W)
+        y_new = sgn.unchecked(x_new @ W.T)
+        done = torch.equal(x_new, xb) and torch.equal(y_new, y)
+        xb, y = x_new, y_new
+        if done:
+            break
+    return (xb[0], y[0]) if single else (xb, y)
+
+
+@checked(W=Weights(symmetric=True), fraction=PROBABILITY)
+def prune_weights(W, fraction: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Set a random ``fraction`` of the connections of ``W`` to zero (W_ij and W_ji together, so W stays symmetric)."""
+    N = W.shape[0]
+    cut = torch.triu(torch.rand(N, N, generator=generator) < fraction, 1).to(W.device)
+    cut = cut | cut.T
+    return torch.where(cut, torch.zeros_like(W), W)
+
+
+@checked(patterns=PATTERNS, modules=COUNT)
+def layered_weights(patterns, modules: int) -> torch.Tensor:
+    """A layered DHNN (分层 DHNN): ``modules`` Hebbian sub-networks, each storing its share of the patterns.
+
+    The ``M`` patterns (rows) are split in order into ``modules`` groups of
+    (nearly) equal size; returns the weights ``(modules, N, N)``.
+    """
+    M = patterns.shape[0]
+    if modules > M:
+        raise ValueError(f"modules must be at most the number of patterns M = {M}, got {modules}")
+    return torch.stack([hebbian_weights.unchecked(G) for G in torch.tensor_split(patterns, modules)])
+
+
+@checked(Ws=Tensor(ndim=3), x=STATE, max_steps=COUNT)
+def layered_recall(Ws, x, *, max_steps: int = 20) -> torch.Tensor:
+    """Recall in a layered DHNN: every module settles from ``x``; the top layer keeps the best.
+
+    Lower layer: each module ``Ws[k]`` (``(K, N, N)``) runs sequential
+    asynchronous sweeps from ``x`` (``(N,)`` or ``(B, N)``). Top layer
+    (winner-take-all): the final state with the largest overlap with ``x``.
+    """
+    if Ws.shape[1] != Ws.shape[2]:
+        raise ValueError(f"Ws must have shape (K, N, N), got {tuple(Ws.shape)}")
+    xb, single = _state(Ws[0], x)
+    outs = torch.stack([run.unchecked(W, xb, max_steps=max_steps).state for W in Ws])  # (K, B, N)
+    best = (outs * xb).sum(-1).argmax(0)  # (B,): the module whose state agrees most with the input
+    out = outs[best, torch.arange(len(xb), device=xb.device)]
+    return out[0] if single else out
 
 
 # ----------------------------------------------------------------------------- dynamics
@@ -382,7 +496,7 @@ def flip_noise(x, p: float, generator: torch.Generator | None = None) -> torch.T
 
 
 @checked(N=Int(2), loads=Tensor(ndim=1, dtype=torch.float64), trials=COUNT,
-         rule=OneOf(("hebbian", "pseudo_inverse", "perceptron")), noise=PROBABILITY, max_sweeps=COUNT, seed=SEED,
+         rule=OneOf(("hebbian", "pseudo_inverse", "perceptron", "repeated")), noise=PROBABILITY, max_sweeps=COUNT, seed=SEED,
          patterns_fn=Function(optional=True))
 def capacity_curve(N: int, loads, *, trials: int = 5, rule: str = "hebbian", noise: float = 0.0,
                    max_sweeps: int = 30, seed: int = 0, device=None, patterns_fn=None):
@@ -390,7 +504,7 @@ def capacity_curve(N: int, loads, *, trials: int = 5, rule: str = "hebbian", noi
 
     For each load, ``trials`` times: draw M = round(α N) random ±1 patterns
     (or ``patterns_fn(M, N, generator)``), learn W with ``rule``
-    ("hebbian", "pseudo_inverse", "perceptron"), start from every pattern
+    ("hebbian", "pseudo_inverse", "perceptron", "repeated"), start from every pattern
     with a fraction ``noise`` of bits flipped, run random-order asynchronous
     sweeps to a fixed point, and measure the final overlap with the pattern.
 
@@ -400,7 +514,8 @@ def capacity_curve(N: int, loads, *, trials: int = 5, rule: str = "hebbian", noi
     if bool((loads <= 0).any()):
         raise ValueError("loads must all be > 0")
     g = torch.Generator().manual_seed(seed)
-    learn = {"hebbian": hebbian_weights, "pseudo_inverse": pseudo_inverse_weights, "perceptron": perceptron_weights}[rule]
+    learn = {"hebbian": hebbian_weights, "pseudo_inverse": pseudo_inverse_weights, "perceptron": perceptron_weights,
+             "repeated": repeated_learning_weights}[rule]
     mean_m, recalled = [], []
     for load in loads.tolist():
         M = max(1, round(load * N))
