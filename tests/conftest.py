@@ -51,16 +51,26 @@ def _one_torch_thread():
 
 @pytest.fixture
 def argument_checks(monkeypatch):
-    """``watch(module)`` records every declared rule applied (``nnbook.validate.Rule``) and every ``check_*``
-    function ``module`` calls directly, into the list it returns (clear it between runs): a training loop
-    whose count grows with its steps re-checks its arguments inside the loop."""
+    """``watch(module)`` counts every declared rule applied (``nnbook.validate.Rule``) and every ``check_*``
+    function ``module`` calls directly, and returns ``per_run(run)``: the counts of ``run(1)`` and ``run(4)``
+    (a training loop given 1 and 4 steps). A loop whose count grows with its steps re-checks its arguments
+    inside the loop."""
     from nnbook.validate import Rule
 
-    def watch(module) -> list:
+    def watch(module):
         seen = []
         for owner, fn in [(Rule, "__call__")] + [(module, f) for f in dir(module) if f.startswith("check_")]:
             real = getattr(owner, fn)
             monkeypatch.setattr(owner, fn, lambda *a, _real=real, **k: (seen.append(a[:2]), _real(*a, **k))[1])
-        return seen
+
+        def per_run(run) -> list[int]:
+            counts = []
+            for steps in (1, 4):
+                seen.clear()
+                run(steps)
+                counts.append(len(seen))
+            return counts
+
+        return per_run
 
     return watch

@@ -161,7 +161,7 @@ def test_minibatches_cover_each_epoch_once_in_the_generators_order():
 
 def test_the_loops_check_their_arguments_once_not_every_step(argument_checks):
     import nnbook.train as T
-    seen = argument_checks(T)                                   # every declared rule applied, every direct check
+    per_run = argument_checks(T)  # counts every declared rule applied, every direct check
     X, y = regression(20)
     model = nn.Linear(1, 1)
     runs = {
@@ -171,9 +171,5 @@ def test_the_loops_check_their_arguments_once_not_every_step(argument_checks):
                                              n, every=1, callback=lambda s, m: None, clip_grad_norm=1.0),
     }
     for name, run in runs.items():
-        counts = []
-        for n in (1, 4):
-            seen.clear()
-            run(n)
-            counts.append(len(seen))
+        counts = per_run(run)
         assert counts[0] > 0 and counts[0] == counts[1], f"{name}: argument checks per run {counts} for 1 and 4 steps"
