@@ -156,7 +156,28 @@ class RBFNetwork(nn.Module):
         return self
 
 
-class PRBF:
+class _BayesClassifier:
+    """Bayes' rule over class-conditional densities: a subclass sets ``classes_`` and ``priors_`` in ``fit``
+    (through ``_classes_and_priors``) and gives ``class_log_likelihood(X)`` = log p(x | k), ``(n, C)``."""
+
+    def _classes_and_priors(self, X, y) -> None:
+        if len(y) != len(X):
+            raise ValueError(f"y has {len(y)} entries but X has {len(X)} rows")
+        self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ValueError("y must contain at least two classes")
+        self.priors_ = np.array([np.mean(np.asarray(y) == c) for c in self.classes_])
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Posterior probabilities P(k | x) by Bayes' rule: ``(n, C)``, rows sum to 1."""
+        log_joint = np.log(self.priors_) + self.class_log_likelihood(X)
+        return np.exp(log_joint - logsumexp(log_joint, axis=1, keepdims=True))
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(1)]
+
+
+class PRBF(_BayesClassifier):
     """Probabilistic RBF classifier: one Gaussian mixture per class, fitted by EM.
 
     ``n_components`` mixture components per class (the hidden units of class k
@@ -172,12 +193,7 @@ class PRBF:
     @checked(X=Array(ndim=2), y=Array(ndim=1, dtype=None))
     def fit(self, X, y):
         """Fit ``X (n, D)`` with integer labels ``y (n,)``."""
-        if len(y) != len(X):
-            raise ValueError(f"y has {len(y)} entries but X has {len(X)} rows")
-        self.classes_ = np.unique(y)
-        if len(self.classes_) < 2:
-            raise ValueError("y must contain at least two classes")
-        self.priors_ = np.array([np.mean(y == c) for c in self.classes_])
+        self._classes_and_priors(X, y)
         self.mixtures_ = [GaussianMixtureEM(self.n_components, init="kmeans", seed=self.seed, max_iter=self.max_iter,
                                             reg_covar=1e-4).fit(X[y == c]) for c in self.classes_]
         return self
@@ -192,16 +208,9 @@ class PRBF:
         return np.stack([logsumexp(np.log(m.weights_) + log_gaussian(X, m.means_, m.covs_), axis=1)
                          for m in self.mixtures_], axis=1)
 
-    def predict_proba(self, X) -> np.ndarray:
-        """Posterior probabilities P(k | x) by Bayes' rule: ``(n, C)``, rows sum to 1."""
-        log_joint = np.log(self.priors_) + self.class_log_likelihood(X)
-        return np.exp(log_joint - logsumexp(log_joint, axis=1, keepdims=True))
-
-    def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(1)]
 
 
-class PNN:
+class PNN(_BayesClassifier):
     """Probabilistic neural network (概率神经网络, Specht 1990): a Parzen-window classifier.
 
     One Gaussian kernel of width σ per training point (the pattern layer); the class score
@@ -210,7 +219,8 @@ class PNN:
 
         p̂(x | k) = (1 / n_k) Σ_{n: y_n = k} N(x | x_n, σ² I),   P(k | x) ∝ P(k) p̂(x | k).
 
-    Nothing is learned except storing the data; σ is the only parameter.
+    Nothing is learned except storing the data; σ is the only parameter. The decision (Bayes' rule,
+    ``predict_proba``, ``predict``) is PRBF's, with the Parzen estimate in place of the mixture.
     """
 
     @checked(width=POSITIVE)
@@ -220,13 +230,8 @@ class PNN:
     @checked(X=Array(ndim=2), y=Array(ndim=1, dtype=None))
     def fit(self, X, y):
         """Store ``X (n, D)`` and labels ``y (n,)``."""
-        if len(y) != len(X):
-            raise ValueError(f"y has {len(y)} entries but X has {len(X)} rows")
-        self.classes_ = np.unique(y)
-        if len(self.classes_) < 2:
-            raise ValueError("y must contain at least two classes")
+        self._classes_and_priors(X, y)
         self.X_, self.y_ = X, np.asarray(y)
-        self.priors_ = np.array([np.mean(self.y_ == c) for c in self.classes_])
         return self
 
     @checked(X=Array(ndim=2))
@@ -242,13 +247,6 @@ class PNN:
         return np.stack([logsumexp(log_k[:, self.y_ == c], axis=1) - np.log(np.sum(self.y_ == c))
                          for c in self.classes_], axis=1)
 
-    def predict_proba(self, X) -> np.ndarray:
-        """Posteriors P(k | x): ``(n, C)``, rows sum to 1."""
-        log_joint = np.log(self.priors_) + self.class_log_likelihood(X)
-        return np.exp(log_joint - logsumexp(log_joint, axis=1, keepdims=True))
-
-    def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(1)]
 
 
 class SelfOrganizingMap:
