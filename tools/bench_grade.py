@@ -20,9 +20,7 @@ from pathlib import Path
 import nbformat
 
 from chapters import ROOT
-
-sys.path.insert(0, str(ROOT / "lib"))
-from nnbook import teaching as T  # noqa: E402
+from nnbook import teaching as T
 
 HEAVIEST = ROOT / "book" / "part4_generative" / "17_comparison.md"
 KINDS = ("right", "wrong", "broken", "stub")

@@ -20,9 +20,7 @@ import jupytext
 
 import editions
 from chapters import ROOT, chapter_sources
-
-sys.path.insert(0, str(ROOT / "lib"))
-from nnbook import quiz  # noqa: E402
+from nnbook import quiz
 
 MIN_QUESTIONS, MAX_QUESTIONS, MIN_NUMERIC = 6, 10, 2
 QUIZ_HEADING = "## Self-check quiz (自测题)"

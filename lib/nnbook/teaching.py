@@ -733,15 +733,15 @@ def _needs_full_run(registered, run: RunResult, grades: list) -> bool:
     return missing or "NameError" in text or "is not defined" in text
 
 
-def _grade(notebook: Path, registered, root: Path, *, fast: bool, timeout: float, memory_mb: int,
-           check_timeout: float | None, extra_paths: Sequence = ()) -> tuple[list[Grade], RunResult]:
-    """Run and check one submission; a fast run that cannot decide is followed by a full one."""
-    kwargs = dict(timeout=timeout, memory_mb=memory_mb, extra_paths=extra_paths)
-    run = _run_safely(notebook, registered, root / "run", fast=fast, **kwargs)
+def _check_or_run_whole(notebook: Path, registered, root: Path, run: RunResult, *, timeout: float, memory_mb: int,
+                        check_timeout: float | None, extra_paths: Sequence = ()) -> tuple[list[Grade], RunResult]:
+    """Check what ``run`` (in ``root / "run"``) handed back; where a fast run cannot decide, run the whole
+    notebook and check that instead."""
     grades = _check_run(notebook, registered, run, root, timeout=timeout, memory_mb=memory_mb, check_timeout=check_timeout)
     if _needs_full_run(registered, run, grades):
         shutil.rmtree(root / "run", ignore_errors=True)
-        run = _run_safely(notebook, registered, root / "run", fast=False, **kwargs)
+        run = _run_safely(notebook, registered, root / "run", fast=False, timeout=timeout, memory_mb=memory_mb,
+                          extra_paths=extra_paths)
         grades = _check_run(notebook, registered, run, root, timeout=timeout, memory_mb=memory_mb, check_timeout=check_timeout)
     return grades, run
 
@@ -795,8 +795,10 @@ def grade_submission(notebook, exercises: Sequence[str] | dict | None = None, *,
     registered = _exercises_for(notebook, exercises)
     tmp = Path(tempfile.mkdtemp(prefix="nnbook-grade-"))
     try:
-        return _grade(notebook, registered, tmp, fast=fast, timeout=timeout, memory_mb=memory_mb,
-                      check_timeout=check_timeout, extra_paths=extra_paths)
+        run = _run_safely(notebook, registered, tmp / "run", fast=fast, timeout=timeout, memory_mb=memory_mb,
+                          extra_paths=extra_paths)
+        return _check_or_run_whole(notebook, registered, tmp, run, timeout=timeout, memory_mb=memory_mb,
+                                   check_timeout=check_timeout, extra_paths=extra_paths)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -873,12 +875,7 @@ def grade_folder(submissions, *, chapter=None, exercises: Sequence[str] | dict |
         with ThreadPoolExecutor(max_workers=jobs) as pool:  # the runners only; nothing forks in these threads
             runs = list(pool.map(run_one, sources))
         for notebook, registered, root, run in runs:
-            rows = _check_run(notebook, registered, run, root, timeout=timeout, memory_mb=memory_mb, check_timeout=check_timeout)
-            if _needs_full_run(registered, run, rows):  # the fast run could not decide: the whole notebook
-                shutil.rmtree(root / "run", ignore_errors=True)
-                run = _run_safely(notebook, registered, root / "run", fast=False, **kwargs)
-                rows = _check_run(notebook, registered, run, root, timeout=timeout, memory_mb=memory_mb,
-                                  check_timeout=check_timeout)
+            rows, run = _check_or_run_whole(notebook, registered, root, run, check_timeout=check_timeout, **kwargs)
             if not rows:
                 rows = [Grade(notebook.name, "", False, 0, 0, "no exercises found (no check(\"name\", ...) call)")]
             grades += rows
