@@ -485,7 +485,7 @@ S("gan.StyleGenerator.mix", lambda: dict(z_coarse=g(3, 4), z_fine=g(3, 4, seed=1
 S("gan.StyleGenerator.synthesis", lambda: dict(ws=g(3, 3, 4)), make=lambda: _GAN().StyleGenerator(z_dim=4, w_dim=4, channels=4).synthesis)
 S("gan.train_style_gan", lambda: dict(X_train=torch.rand(16, 64), steps=1, batch_size=8, channels=4))
 
-# ---- moved from the chapter-17 helpers: metrics, flows, vae --------------------------------------
+# ---- moved from the chapter-18 helpers: metrics, flows, vae --------------------------------------
 S("metrics.timed", lambda: dict(fn=lambda: 0))
 S("flows.dequantize", lambda: dict(X=bits(3, 4)))
 S("flows.dequantized_nll", lambda: dict(log_prob=lambda y: -(y ** 2).sum(1), X=bits(3, 4), n_samples=2))

@@ -47,15 +47,15 @@ def test_the_editions_of_a_partial_build_link_chapters_left_out_to_their_pages()
 
 
 def test_a_term_defined_in_a_chapter_left_out_is_not_the_chapters_fault():
-    ch16 = ["book/part4_generative/16_diffusion"]
-    w = "/work/book/part4_generative/16_diffusion.md:221: WARNING: term not in glossary: '{}'"
-    assert points_outside(w.format("Boltzmann machine"), ch16)  # defined in chapter 11
-    assert not points_outside(w.format("No such term"), ch16)
-    assert not points_outside(w.format("Boltzmann machine"), ["book/part4_generative/11_boltzmann_rbm_dbn"])
+    ch17 = ["book/part4_generative/17_diffusion"]
+    w = "/work/book/part4_generative/17_diffusion.md:221: WARNING: term not in glossary: '{}'"
+    assert points_outside(w.format("Boltzmann machine"), ch17)  # defined in chapter 12
+    assert not points_outside(w.format("No such term"), ch17)
+    assert not points_outside(w.format("Boltzmann machine"), ["book/part4_generative/12_boltzmann_rbm_dbn"])
 
 
 def test_the_editions_of_a_partial_build_link_terms_left_out_to_the_glossary():
-    renderer = _renderer("book/part4_generative/16_diffusion.md")
+    renderer = _renderer("book/part4_generative/17_diffusion.md")
     soup = _soup('<p><span class="xref std std-term">Boltzmann machine</span> '
                  '<span class="xref std std-term">no such term</span></p>')
     good, bad = soup.select("span.xref")
@@ -83,9 +83,9 @@ def test_the_private_build_drops_stale_executions_before_and_records_after(monke
 
 
 def test_a_titled_link_to_a_chapter_left_out_keeps_its_title():
-    renderer = _renderer("book/part4_generative/11_boltzmann_rbm_dbn.md")
-    assert "{doc}`chapter 10 <10_generative_models>`" in renderer.md.read_text(encoding="utf-8")
-    soup = _soup('<p><span class="xref std std-doc">chapter 10</span></p>')
+    renderer = _renderer("book/part4_generative/12_boltzmann_rbm_dbn.md")
+    assert "{doc}`chapter 11 <11_generative_models>`" in renderer.md.read_text(encoding="utf-8")
+    soup = _soup('<p><span class="xref std std-doc">chapter 11</span></p>')
     assert renderer._link_to_chapter_outside(soup.select_one("span.xref"), soup)
     link = soup.find("a")
-    assert link["href"] == "10_generative_models.html" and link.get_text() == "chapter 10"
+    assert link["href"] == "11_generative_models.html" and link.get_text() == "chapter 11"

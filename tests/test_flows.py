@@ -94,7 +94,7 @@ def test_training_learns_a_correlated_gaussian_and_samples_match():
 
 
 def test_dim_64_dequantised_binary_data():
-    """Chapter 17's use: a 64-d flow on x + u, u ~ U[0,1)^64; finite, invertible, better than at the start."""
+    """Chapter 18's use: a 64-d flow on x + u, u ~ U[0,1)^64; finite, invertible, better than at the start."""
     g = torch.Generator().manual_seed(0)
     X = (torch.rand(300, 64, generator=g) < 0.3).float()
     flow = train_flow(X, steps=60, n_couplings=4, hidden=32, dequantize=True, seed=0, every=20)
@@ -187,7 +187,7 @@ def test_dequantized_nll_bounds_the_discrete_nll_of_a_gaussian(mean, std, seed):
 
 
 def test_dequantized_flow_training_is_deterministic_and_lowers_the_bound():
-    """``train_flow(dequantize=True)``, as chapter 17 uses it: fresh noise per minibatch."""
+    """``train_flow(dequantize=True)``, as chapter 18 uses it: fresh noise per minibatch."""
     X = bits(200, 2, seed=3).repeat_interleave(4, dim=1)     # 8 columns, 4 copies of each of 2 bits
     kw = dict(n_couplings=2, hidden=16, batch_size=128, dequantize=True, seed=0, every=50)
     f1, f2 = train_flow(X, steps=150, **kw), train_flow(X, steps=150, **kw)

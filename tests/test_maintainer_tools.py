@@ -34,7 +34,7 @@ def test_the_chapter_module_map_follows_imports():
     by_name = {md.stem: nnbook_modules(md) for md in CHAPTERS}
     assert "hopfield" in by_name["05_dhnn"] and "gan" not in by_name["05_dhnn"]
     assert "validate" in by_name["05_dhnn"]          # imported by hopfield, not by the chapter
-    assert {"gan", "rbm", "flows", "diffusion"} <= by_name["17_comparison"]
+    assert {"gan", "rbm", "flows", "diffusion"} <= by_name["18_comparison"]
     assert all("__init__" in mods for mods in by_name.values())
 
 
@@ -70,7 +70,7 @@ def test_test_changed_picks_the_chapters_a_diff_touches(monkeypatch):
     monkeypatch.setattr(check_chapter.subprocess, "run", fake_git)
     chosen = {md.stem for md in check_chapter.changed_chapters()}
     assert chosen == {"05_dhnn"} | {md.stem for md in CHAPTERS if "gan" in nnbook_modules(md)}
-    assert {"14_gans", "17_comparison"} <= chosen and "13_vae" not in chosen
+    assert {"15_gans", "18_comparison"} <= chosen and "14_vae" not in chosen
 
 
 @pytest.mark.slow  # collects the chapter's tests in a pytest of its own: about 6 s

@@ -117,12 +117,13 @@ REQUIRED_EXAM_POINTS = {
     "04_lyapunov_chnn": ["static vs dynamic networks"],
     "05_dhnn": ["CHNN vs DHNN", "properties and limits of the DHNN"],
     "07_rnn_bptt": ["LSTM vs GRU"],
-    "08_transformers": ["RNN vs Transformer", "GPT vs BERT"],
-    "09_gnn": ["transductive vs inductive learning", "GCN, GAT, GraphSAGE and GGNN", "DeepWalk vs node2vec"],
-    "10_generative_models": ["generative vs discriminative models", "explicit vs implicit density"],
-    "11_boltzmann_rbm_dbn": ["the RBM and contrastive divergence"],
-    "14_gans": ["the GAN variants"],
-    "17_comparison": ["DBN, GAN, VAE and diffusion compared"],
+    "08_transformers": ["RNN vs Transformer", "GPT vs BERT", "the six components of a Transformer"],
+    "09_large_models": ["strengths and limits of the Transformer"],
+    "10_gnn": ["transductive vs inductive learning", "GCN, GAT, GraphSAGE and GGNN", "DeepWalk vs node2vec"],
+    "11_generative_models": ["generative vs discriminative models", "explicit vs implicit density"],
+    "12_boltzmann_rbm_dbn": ["the RBM and contrastive divergence"],
+    "15_gans": ["the GAN variants"],
+    "18_comparison": ["DBN, GAN, VAE and diffusion compared"],
 }
 
 

@@ -457,7 +457,7 @@ class PageRenderer:
                                                               self.md.parent.relative_to(ROOT).as_posix())))
             return True
         titled = re.search(r"\{doc\}`" + re.escape(target) + r"\s*<([^>`]+)>`", self.md.read_text(encoding="utf-8"))
-        doc = titled.group(1).strip() if titled else target  # {doc}`chapter 10 <10_generative_models>`
+        doc = titled.group(1).strip() if titled else target  # {doc}`chapter 11 <11_generative_models>`
         path = (BOOK.parent / doc.lstrip("/")) if doc.startswith("/") else (self.md.parent / doc)
         md = path.with_suffix(".md").resolve()
         if md not in chapter_sources():

@@ -1,4 +1,4 @@
-"""Autoencoders (自编码器), chapter 12.
+"""Autoencoders (自编码器), chapter 13.
 
 The encode/decode equations of the notes, for one hidden layer::
 

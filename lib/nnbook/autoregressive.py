@@ -1,4 +1,4 @@
-"""Autoregressive models (自回归模型), chapter 15: MADE on binary vectors.
+"""Autoregressive models (自回归模型), chapter 16: MADE on binary vectors.
 
 The chain rule of probability factorises any distribution over ``D`` variables::
 
@@ -17,7 +17,7 @@ that output ``d`` only sees inputs that come before ``d`` in the ordering::
 
 Scoring a batch is one network pass; sampling needs ``D`` passes, one per pixel.
 
-**Stable API** (used by chapter 17)::
+**Stable API** (used by chapter 18)::
 
     model = MADE(input_dim=64, hidden=(512,))
     model.log_prob(x)          # x (n, 64) binary → (n,) exact log-likelihood, nats

@@ -1,4 +1,4 @@
-"""Diffusion models (扩散模型), chapter 16: DDPM, DDIM, classifier-free guidance.
+"""Diffusion models (扩散模型), chapter 17: DDPM, DDIM, classifier-free guidance.
 
 Notation (Ho et al., 2020), with steps ``t = 1, …, T`` and ``t = 0`` the clean data::
 
@@ -15,7 +15,7 @@ weights) is formed from it in float64 and only then cast to the data's dtype. Ne
 ``ᾱ_t`` lies within 1e-3 of 1, and ``1 − ᾱ_t`` formed from a float32 ``ᾱ_t`` would keep only three
 or four significant digits.
 
-**Stable API** (chapter 17 uses it)::
+**Stable API** (chapter 18 uses it)::
 
     model = train_ddpm(X_train, y_train=None, steps=2000, T=200, seed=0)   # X_train (n, D)
     x = model.sample(n, labels=None, guidance=0.0, sampling_steps=None, generator=None)   # (n, D)
@@ -257,7 +257,7 @@ def ddim_step(x_t, eps, alpha_bar_t, alpha_bar_prev, eta: float = 0.0, noise=Non
         σ = η √((1−ᾱ_prev)/(1−ᾱ_t)) √(1 − ᾱ_t/ᾱ_prev)
 
     η = 0 is deterministic. ``clip`` clamps ``x̂_0`` to ``[−clip, clip]``; then ``ε`` is recomputed from
-    the clipped ``x̂_0`` (``recompute_eps=False`` keeps the old ε: a known trap, shown in chapter 16).
+    the clipped ``x̂_0`` (``recompute_eps=False`` keeps the old ε: a known trap, shown in chapter 17).
     ``x_t``, ``eps``: ``(B, D)``; ``alpha_bar_t``, ``alpha_bar_prev``: floats in (0, 1] with prev > t.
     """
     eps = _like("eps", eps, "x_t", x_t)
@@ -302,7 +302,7 @@ class NoisePredictor(nn.Module):
     ``h += W₂ SiLU(W₁ SiLU(h + e))`` (the step and label enter every block), then
     ``W_out SiLU(h)`` → ``(B, dim)``. With ``num_classes = K`` the label embedding has ``K + 1``
     rows; row ``K`` is the "no label" token ∅ used by classifier-free guidance.
-    ``time_input=False`` hides ``t`` from the network (the ablation of chapter 16).
+    ``time_input=False`` hides ``t`` from the network (the ablation of chapter 17).
     """
 
     @checked(dim=COUNT, T=COUNT, hidden=Int(2), depth=Int(0), num_classes=Int(0))

@@ -1,4 +1,4 @@
-"""Normalizing flows (标准化流), chapter 15: RealNVP affine coupling layers.
+"""Normalizing flows (标准化流), chapter 16: RealNVP affine coupling layers.
 
 A flow is an invertible, differentiable map ``z = f(x)`` onto a simple base density
 ``p_Z = N(0, I)``. The change-of-variables formula gives the exact density::
@@ -14,7 +14,7 @@ masked coordinates and transforms the others with a scale and shift computed fro
     log |det ∂y/∂x| = Σ_j (1 − b_j) s_j(b ⊙ x)          (the Jacobian is triangular)
     x = b ⊙ y + (1 − b) ⊙ (y − t(b ⊙ y)) ⊙ exp(−s(b ⊙ y))   (exact inverse)
 
-**Stable API** (used by chapter 17)::
+**Stable API** (used by chapter 18)::
 
     flow = RealNVP(dim=2, n_couplings=8, hidden=64)
     z, log_det = flow(x)        # x (n, dim) → z (n, dim), log|det ∂z/∂x| (n,)
@@ -23,7 +23,7 @@ masked coordinates and transforms the others with a scale and shift computed fro
     flow.sample(n)              # (n, dim): z ~ N(0, I), x = f⁻¹(z)
     flow = train_flow(X_train, steps=2000, seed=0)
 
-**Densities of discrete data** (chapter 17): a continuous density ``p`` scores binary rows after
+**Densities of discrete data** (chapter 18): a continuous density ``p`` scores binary rows after
 *uniform dequantisation*, ``x → x + u`` with ``u ~ U[0, 1)^D``. :func:`dequantize` draws ``x + u``;
 :func:`dequantized_nll` ``(log_prob, X, n_samples) -> float`` is the Monte Carlo estimate of::
 

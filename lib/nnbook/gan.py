@@ -1,4 +1,4 @@
-"""Generative adversarial networks (生成对抗网络), chapter 14.
+"""Generative adversarial networks (生成对抗网络), chapter 15.
 
 The game (Goodfellow et al., 2014): a generator ``G`` maps noise ``z ~ N(0, I)`` to samples,
 a discriminator ``D`` outputs a logit ``a(x)`` with ``D(x) = σ(a(x))``::
@@ -19,7 +19,7 @@ WGAN-GP (Gulrajani et al., 2017) keeps ``f`` about 1-Lipschitz with a gradient p
     critic_loss(f_real, f_fake) = mean f_fake − mean f_real
     gradient_penalty(f, x_real, x_fake) = mean_x̂ (‖∇f(x̂)‖₂ − 1)²,  x̂ = α x_real + (1 − α) x_fake
 
-**Stable API** (chapter 17 uses it)::
+**Stable API** (chapter 18 uses it)::
 
     G = train_digit_gan(X_train, steps=1000, seed=0)  # DCGAN, ~5–10 s CPU   # X_train (n, 64) in [0, 1]
     G.sample(n, generator=None)                         # (n, 64) tensor in [0, 1]
@@ -585,7 +585,7 @@ def train_digit_gan(
     """Train a GAN on 8×8 digits ``X_train (n, 64)`` in [0, 1]; returns the generator.
 
     ``arch``: ``"dcgan"`` (:class:`DCGANGenerator` / :class:`DCGANDiscriminator`, width 16; the
-    default: far lower Fréchet distance per CPU second than the MLP in chapter 14) or ``"mlp"``
+    default: far lower Fréchet distance per CPU second than the MLP in chapter 15) or ``"mlp"``
     (:class:`MLPDigitGenerator` / :class:`MLPDigitDiscriminator`, width 256). Non-saturating loss, one D step per G step, Adam(lr, β = (0.5,
     0.999)), data scaled to [−1, 1]. ``generator.sample(n, generator=None)`` → ``(n, 64)`` in
     [0, 1]. ``callback(step, G)`` runs every ``every`` steps. With ``return_discriminator=True``

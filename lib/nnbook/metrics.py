@@ -1,6 +1,6 @@
 """How generative models are judged: the metrics every generative chapter reuses.
 
-Stable API (chapters 10–14, 16 and 17 rely on it):
+Stable API (chapters 11–15, 17 and 18 rely on it):
 
 - :func:`train_digit_classifier` ``(seed=0) -> DigitClassifier`` — a small CNN on the
   8×8 digits (``nnbook.data.load_digits``), trained in a few seconds with ±1-pixel shift

@@ -12,7 +12,7 @@ mixing proportions π, ``means (K, D)`` μ, ``covs (K, D, D)`` Σ,
 >>> gm = GaussianMixtureEM(3, seed=0).fit(X)
 >>> gm.loglik_history_[-1], gm.n_iter_
 
-**Labels observed** (chapter 10): a *generative* classifier models how the data are made,
+**Labels observed** (chapter 11): a *generative* classifier models how the data are made,
 ``p(x, y) = p(y) p(x | y)`` — a Gaussian mixture with one component per class whose
 component labels are given — and classifies with Bayes' rule::
 

@@ -649,3 +649,63 @@ def _wrong_pe_freq(T, d_model):  # exponent i/d instead of 2i/d
 def _check_pe(func):
     for T, d in ((1, 2), (5, 8), (50, 16)):
         expect_close(func(T, d), sinusoidal_positional_encoding(T, d), f"encoding for T={T}, d_model={d}", atol=1e-5)
+
+
+def _ref_patches(images, patch):
+    return F.unfold(images, patch, stride=patch).transpose(1, 2)
+
+
+def _wrong_patches_columns(images, patch):  # patches in column order (top to bottom first)
+    B, C, H, W = images.shape
+    x = images.reshape(B, C, H // patch, patch, W // patch, patch).permute(0, 4, 2, 1, 3, 5)
+    return x.reshape(B, -1, C * patch * patch)
+
+
+def _wrong_patches_pixels(images, patch):  # each patch flattened pixel first, channels last
+    B, C, H, W = images.shape
+    x = images.reshape(B, C, H // patch, patch, W // patch, patch).permute(0, 2, 4, 3, 5, 1)
+    return x.reshape(B, -1, C * patch * patch)
+
+
+@exercise("transformer.image_patches", reference=_ref_patches, wrong=[_wrong_patches_columns, _wrong_patches_pixels],
+          hint="reshape (B, C, H, W) to (B, C, H/p, p, W/p, p), move the two block axes in front of C, then flatten: "
+               "(B, T, C·p·p) with the patches in reading order.")
+def _check_patches(func):
+    g = torch.Generator().manual_seed(2)
+    for shape, p in (((2, 1, 8, 8), 4), ((3, 3, 6, 9), 3), ((1, 2, 4, 4), 1)):
+        images = torch.randn(*shape, generator=g)
+        got = func(images, p)
+        if not isinstance(got, torch.Tensor):
+            raise CheckFailed(f"patches of a {shape} batch: expected a torch.Tensor, got {type(got).__name__}")
+        want = _ref_patches(images, p)
+        expect_equal(tuple(got.shape), tuple(want.shape), f"shape of the patches of a {shape} batch, patch {p}")
+        expect_close(got, want, f"patches of a {shape} batch, patch {p}")
+
+
+def _wrong_kd_no_t2(student_logits, teacher_logits, targets, temperature, alpha):  # forgets the τ² factor
+    hard = F.cross_entropy(student_logits, targets)
+    return (1 - alpha) * hard + alpha * _kd_soft(student_logits, teacher_logits, temperature)
+
+
+def _wrong_kd_reversed(student_logits, teacher_logits, targets, temperature, alpha):  # KL(q || p)
+    hard = F.cross_entropy(student_logits, targets)
+    return (1 - alpha) * hard + alpha * temperature**2 * _kd_soft(teacher_logits, student_logits, temperature)
+
+
+def _kd_soft(student_logits, teacher_logits, temperature):
+    return F.kl_div(F.log_softmax(student_logits / temperature, -1), F.log_softmax(teacher_logits / temperature, -1),
+                    reduction="batchmean", log_target=True)
+
+
+@exercise("transformer.distillation_loss", reference=distillation_loss.unchecked, wrong=[_wrong_kd_no_t2, _wrong_kd_reversed],
+          hint="(1 − α)·cross_entropy(student, targets) + α·τ²·KL(p ‖ q) with p = softmax(teacher/τ), "
+               "q = softmax(student/τ); the KL sums over classes and averages over the rows.")
+def _check_kd(func):
+    g = torch.Generator().manual_seed(3)
+    for n, v, tau, alpha in ((5, 7, 2.0, 0.5), (8, 4, 1.0, 0.3), (3, 10, 4.0, 1.0), (6, 5, 3.0, 0.0)):
+        zs, zt = torch.randn(n, v, generator=g), 3 * torch.randn(n, v, generator=g)
+        y = torch.randint(v, (n,), generator=g)
+        got = func(zs, zt, y, tau, alpha)
+        want = distillation_loss.unchecked(zs, zt, y, tau, alpha)
+        expect_close(torch.as_tensor(got, dtype=want.dtype).reshape(()), want,
+                     f"loss for {n} rows of {v} classes, temperature {tau}, alpha {alpha}", atol=1e-5)

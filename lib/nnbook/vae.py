@@ -1,4 +1,4 @@
-"""Variational autoencoders (变分自编码器), chapter 13.
+"""Variational autoencoders (变分自编码器), chapter 14.
 
 The model, with a Bernoulli decoder for binary images and a standard normal prior::
 
@@ -259,7 +259,7 @@ def train_vae(
     the same model, and the caller's global random state is neither used nor changed.
 
     ``deterministic=True`` trains the same network as a **plain autoencoder** (the control of
-    chapter 13): the code is the encoder mean ``z = μ(x)`` (no noise, ``logvar`` unused) and the
+    chapter 14): the code is the encoder mean ``z = μ(x)`` (no noise, ``logvar`` unused) and the
     loss is the reconstruction term alone, ``−log p(x | μ(x))`` (no KL, so ``beta`` must stay 1).
     """
     X = model._fit("X", X, model.input_dim)

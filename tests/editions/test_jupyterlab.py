@@ -29,7 +29,7 @@ from chapters import ROOT, chapter_sources
 
 CHROMIUM = os.environ.get("NNBOOK_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-SHOT_CHAPTERS = {"05_dhnn", "08_transformers", "16_diffusion"}
+SHOT_CHAPTERS = {"05_dhnn", "08_transformers", "17_diffusion"}
 RAW_TEX = re.compile(r"\$\$|\\(?:frac|sum|mathbb|operatorname|left|right|begin)\b")
 CHAPTERS = chapter_sources()
 
