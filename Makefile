@@ -51,20 +51,20 @@ notebooks: $(STAMP)
 
 # The loop for one chapter (tools/check_chapter.py): its modules' tests, the chapter executed once
 # in a private strict build, its Colab edition run as in Colab, the browser checks of its page.
-check: $(STAMP) chromium
+check: $(STAMP) chromium bubblewrap
 	@test -n "$(CHAPTER)" || { echo "usage: make check CHAPTER=book/<part>/<file>.md"; exit 2; }
 	$(PY) tools/check_chapter.py $(CHAPTER)
 
 # The same for every chapter that the diff against main touches (its source, or a module it uses).
 BASE ?= main
-test-changed: $(STAMP) chromium
+test-changed: $(STAMP) chromium bubblewrap
 	$(PY) tools/check_chapter.py --changed $(BASE)
 
-test-lib: $(STAMP)
+test-lib: $(STAMP) bubblewrap
 	$(PY) -m pytest -q -n $(JOBS) tests
 
 # The inner loop: the same tests without those marked slow (over about 5 s each).
-test-fast: $(STAMP)
+test-fast: $(STAMP) bubblewrap
 	$(PY) -m pytest -q -n $(JOBS) -m "not slow" tests
 
 # The project's policies (tools/lint.py): pins, CI command, no hard-coded device, seeding,
@@ -139,7 +139,7 @@ clean:
 
 # Teaching tools (book/part0/teaching.md): `make student CHAPTERS="book/part1_static/02_mlp_backprop.md"`
 # (default: every chapter; COLAB=OWNER/NAME@BRANCH adds badges) renders student editions from the built
-# book into student/; `make grade SUBMISSIONS=dir` writes grades/grades.csv.
+# book into student/; `make grade SUBMISSIONS=dir` writes grades/grades.csv (each submission under bubblewrap).
 SUBMISSIONS ?= submissions
 GRADES ?= grades/grades.csv
 .PHONY: student grade
@@ -147,14 +147,33 @@ student: $(STAMP)
 	@test -f _build/html/index.html || $(MAKE) --no-print-directory book
 	$(PY) tools/editions.py --student --out student $(if $(COLAB),--colab $(COLAB)) $(CHAPTERS)
 
-grade: $(STAMP)
+grade: $(STAMP) bubblewrap
 	$(PY) -m nnbook.teaching grade $(SUBMISSIONS) --out $(GRADES) $(if $(CHAPTER),--chapter $(CHAPTER))
 
-# A class of fabricated submissions (right, wrong, broken, untouched) of the heaviest chapter, graded the fast
+# An nbgrader course source (book/part0/teaching.md) in nbgrader/: one assignment per chapter with coding
+# exercises (CHAPTERS= some of them); then, in nbgrader/: nbgrader generate_assignment / autograde / generate_feedback.
+.PHONY: nbgrader
+nbgrader: $(STAMP)
+	$(PY) -m nnbook.teaching nbgrader --out nbgrader $(CHAPTERS)
+
+# The grader runs each submission under bubblewrap (bwrap; book/part0/teaching.md), installed with apt when
+# missing and running as root, like Chromium.
+.PHONY: bubblewrap
+bubblewrap:
+	@if ! command -v bwrap >/dev/null; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "No bubblewrap (bwrap): grading needs it. Install it as root: apt-get update && apt-get install -y bubblewrap"; \
+	    echo "(Fedora: dnf install bubblewrap)"; \
+	    exit 1; \
+	  fi; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y bubblewrap; \
+	fi
+
+# A class of fabricated submissions (right, wrong, broken, untouched) of the heaviest chapter (*_comparison.md), graded the fast
 # way; prints submissions per second. COUNT=200 JOBS=2 by default; FULL=1 runs every cell, for comparison.
 COUNT ?= 200
 .PHONY: bench-grade
-bench-grade: $(STAMP)
+bench-grade: $(STAMP) bubblewrap
 	$(PY) tools/bench_grade.py --count $(COUNT) --jobs $(JOBS) $(if $(FULL),--full) $(if $(CHAPTER),--chapter $(CHAPTER))
 
 # ---------------------------------------------------------------------------------------

@@ -30,7 +30,8 @@ EXCLUDED = {
     "validate": "the checkers themselves; tested in test_validate.py",
     "plot": "plotting helpers: they hand their input to matplotlib and draw; nothing is computed",
     "exercises": "exercise machinery: checks student functions, tested in test_exercises.py",
-    "teaching": "teacher tooling over files and folders (student editions, grading), tested in test_teaching.py",
+    "teaching": "teacher tooling over files and folders (student editions, grading; a package), tested in "
+                "test_teaching.py, test_teaching_sandbox.py and test_teaching_wheel.py",
     "quiz": "self-check quizzes: checks its question files itself (check_questions), tested in test_quiz.py",
     "gan.GANRun": "result record", "gan.Generator": "base class wrapping a network the caller builds",
     # result records: built by nnbook's own functions, not by users

@@ -13,11 +13,12 @@ import pytest
 
 from nnbook import exercises as E
 from nnbook import teaching as T
+from nnbook.teaching.grader import _load_checkers
 
 FIX = Path(__file__).parent / "fixtures" / "teaching"
 CHAPTER = FIX / "sample_chapter.md"
 CHECKERS = FIX / "teaching_sample_checkers.py"
-T._load_checkers([CHECKERS])  # registers teachfix.double and teachfix.mean_of
+_load_checkers([CHECKERS])  # registers teachfix.double and teachfix.mean_of
 sys.path.insert(0, str(FIX))
 from make_submissions import EXPECTED  # noqa: E402
 
@@ -310,3 +311,89 @@ def test_a_chapter_graded_fast_gets_the_same_verdicts_as_graded_whole(tmp_path):
     by_kind = {kind: sum(p for (sub, _), (_, p) in verdicts[True].items() if sub.endswith(f"_{kind}.ipynb"))
                for kind in kinds}
     assert by_kind["right"] > 0 and by_kind["wrong"] == by_kind["broken"] == by_kind["stub"] == 0, by_kind
+
+
+# ------------------------------------------------------------------ one notebook, one command
+def test_grade_one_prints_each_verdict_and_exits_0_whatever_the_score(capsys):
+    import json
+
+    common = ["--chapter", str(CHAPTER), "--checkers", str(CHECKERS), "--timeout", "20"]
+    for name, score in (("magics", 3), ("liar", 0)):
+        assert T.main(["grade-one", str(FIX / "submissions" / f"{name}.ipynb"), *common, "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert set(report) == {"notebook", "chapter", "exercises", "score", "max_score"}
+        assert report["notebook"].endswith(f"{name}.ipynb") and report["chapter"] == str(CHAPTER)
+        assert [e["name"] for e in report["exercises"]] == ["teachfix.double", "teachfix.mean_of"]
+        assert set(report["exercises"][0]) == {"name", "passed", "points", "max_points", "message"}
+        assert (report["score"], report["max_score"]) == (score, 3)
+    assert T.main(["grade-one", str(FIX / "submissions" / "liar.ipynb"), *common, "--exercise", "teachfix.mean_of"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("❌ teachfix.mean_of: 0/2 — mean_of([1.0, 2.0, 3.0]): values differ") and "double" not in out
+
+
+def test_grade_one_fails_only_when_grading_cannot_run(tmp_path, capsys):
+    notebook = str(FIX / "submissions" / "magics.ipynb")
+    assert T.main(["grade-one", notebook, "--chapter", str(tmp_path / "nope.md")]) == 2
+    assert "--chapter" in capsys.readouterr().err
+    assert T.main(["grade-one", str(tmp_path / "nope.ipynb"), "--chapter", str(CHAPTER)]) == 2
+    assert "notebook=" in capsys.readouterr().err
+    assert T.main(["grade-one", notebook, "--chapter", str(CHAPTER), "--exercise", "teachfix.triple"]) == 2
+    assert "--exercise teachfix.triple: not an exercise of --chapter" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        T.main(["grade-one", notebook])  # --chapter is required
+    assert exit_.value.code == 2
+
+
+def classroom_workflow() -> dict:
+    """The GitHub Classroom workflow of the teacher's guide (book/part0/teaching.md, section 7)."""
+    import re
+
+    import yaml
+
+    guide = (Path(__file__).resolve().parents[1] / "book" / "part0" / "teaching.md").read_text(encoding="utf-8")
+    (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", guide, re.S) if "autograding-io-grader" in b]
+    return yaml.safe_load(block)
+
+
+@SLOW
+def test_the_guides_github_classroom_commands_grade_a_student_repository(tmp_path):
+    """Each input/output test of the guide's workflow, run as written in a student's repository: the ✅ line
+    it looks for is printed for a filled-in notebook and not for the untouched one."""
+    import os
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    chapter = root / "book" / "part2_dynamic" / "05_dhnn.md"
+    steps = classroom_workflow()["jobs"]["grade"]["steps"]
+    tests = [s for s in steps if s.get("uses", "").startswith("classroom-resources/autograding-io-grader")]
+    reporter = [s for s in steps if s.get("uses", "").startswith("classroom-resources/autograding-grading-reporter")]
+    assert [t["with"]["test-name"] for t in tests] == T.exercises_in(T.read_chapter(chapter))  # every exercise
+    assert reporter[0]["with"]["runners"].split(",") == [t["id"] for t in tests]
+    repo = tmp_path / "student-repo"
+    (repo / ".github" / "classroom").mkdir(parents=True)
+    edition = T.student_edition(chapter, tmp_path / "edition", book=root / "book")
+    shutil.copy(edition, repo / ".github" / "classroom" / "05_dhnn.ipynb")
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    for filled in (True, False):
+        nbformat.write(T.read_chapter(chapter) if filled else nbformat.read(edition, as_version=4), repo / "05_dhnn.ipynb")
+        for test in tests if filled else tests[:1]:
+            done = subprocess.run(test["with"]["command"], shell=True, cwd=repo, env=env, capture_output=True, text=True,
+                                  timeout=60 * test["with"]["timeout"])
+            assert done.returncode == 0, done.stderr
+            assert test["with"]["comparison-method"] == "contains"
+            assert (test["with"]["expected-output"] in done.stdout) == filled, done.stdout
+
+
+def test_a_file_that_is_not_a_notebook_gets_a_row_that_says_so(tmp_path):
+    (tmp_path / "essay.ipynb").write_text("Dear teacher, here is my homework.")
+    (tmp_path / "empty.ipynb").write_text("{}")
+    rows = {g.submission: g for g in T.grade_folder(tmp_path)}  # no chapter: nothing to run for either
+    assert rows["essay.ipynb"].message.startswith("not a notebook: the file is not valid JSON")
+    assert rows["empty.ipynb"].message.startswith("not a notebook: ")
+    assert not any(g.points or g.max_points for g in rows.values())
+
+
+def test_bench_grade_finds_the_comparison_chapter_whatever_its_number():
+    import bench_grade
+
+    assert bench_grade.heaviest_chapter().name.endswith("_comparison.md")

@@ -80,7 +80,7 @@ BUGS = [
         CHAPTER, r"^(:::\{glossary\}\n)([^\n]+)\n[^\n]+$", r"\1\2\n\2",
         ["tests/test_project.py"], "glossary and 05_dhnn"),
     Bug("solutions", "a student edition that keeps the prose solutions ({solution} blocks)",
-        "lib/nnbook/teaching.py", r"^(\s+)drop\.update\(range\(first, end\)\)$", r"\1pass",
+        "lib/nnbook/teaching/editions.py", r"^(\s+)drop\.update\(range\(first, end\)\)$", r"\1pass",
         ["tests/test_teaching.py"], "no_solution"),
     Bug("pins", "environment.yml's torch pin drifts from pyproject.toml's dev pin",
         "environment.yml", r"^(\s*- torch)==[\d.]+$", r"\1==2.2.0", ["lint"]),

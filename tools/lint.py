@@ -36,12 +36,12 @@ def environment_pins_are_the_dev_pins() -> list[str]:
 
 
 def runtime_takes_ranges_and_dev_pins_them() -> list[str]:
-    """The package's dependencies (and its `teaching` extra) are ranges (Colab brings its own torch and
+    """The package's dependencies (and its `teach` extra) are ranges (Colab brings its own torch and
     numpy); the `dev` extra pins each of them with ==."""
     project = _pyproject()
     dev = {_name(p): p for p in project["optional-dependencies"]["dev"]}
     problems = []
-    for req in project["dependencies"] + project["optional-dependencies"]["teaching"]:
+    for req in project["dependencies"] + project["optional-dependencies"]["teach"]:
         if "==" in req or ">=" not in req:
             problems.append(f"dependency {req!r} is not a range (>=)")
         if "==" not in dev.get(_name(req), ""):

@@ -1,0 +1,5 @@
+import sys
+
+from nnbook.teaching.cli import main
+
+sys.exit(main())
