@@ -482,9 +482,13 @@ def distillation_loss(student_logits, teacher_logits, targets, temperature: floa
         raise ValueError(f"targets must have shape ({len(student_logits)},) (one class id per row, -100 = ignored), "
                          f"got {tuple(targets.shape)}")
     hard = F.cross_entropy(student_logits, targets)
-    soft = F.kl_div(F.log_softmax(student_logits / temperature, -1), F.log_softmax(teacher_logits / temperature, -1),
+    return (1 - alpha) * hard + alpha * temperature**2 * _kd_soft(student_logits, teacher_logits, temperature)
+
+
+def _kd_soft(student_logits, teacher_logits, temperature):
+    """KL(softmax(teacher/τ) ‖ softmax(student/τ)), averaged over the rows."""
+    return F.kl_div(F.log_softmax(student_logits / temperature, -1), F.log_softmax(teacher_logits / temperature, -1),
                     reduction="batchmean", log_target=True)
-    return (1 - alpha) * hard + alpha * temperature**2 * soft
 
 
 @checked(student=MODULE, teacher=Instance(nn.Module, optional=True), batch_fn=Function(), steps=COUNT, lr=POSITIVE,
@@ -690,11 +694,6 @@ def _wrong_kd_no_t2(student_logits, teacher_logits, targets, temperature, alpha)
 def _wrong_kd_reversed(student_logits, teacher_logits, targets, temperature, alpha):  # KL(q || p)
     hard = F.cross_entropy(student_logits, targets)
     return (1 - alpha) * hard + alpha * temperature**2 * _kd_soft(teacher_logits, student_logits, temperature)
-
-
-def _kd_soft(student_logits, teacher_logits, temperature):
-    return F.kl_div(F.log_softmax(student_logits / temperature, -1), F.log_softmax(teacher_logits / temperature, -1),
-                    reduction="batchmean", log_target=True)
 
 
 @exercise("transformer.distillation_loss", reference=distillation_loss.unchecked, wrong=[_wrong_kd_no_t2, _wrong_kd_reversed],

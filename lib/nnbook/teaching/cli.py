@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from nnbook.teaching.editions import chapter_sources, exercise_functions, read_chapter, student_edition
+from nnbook.teaching.editions import chapter_sources, student_edition
 from nnbook.teaching.grader import grade_folder, grade_submission, summary
 from nnbook.teaching.sandbox import ISOLATION_MODES, IsolationError
 
@@ -92,14 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                    fast=not args.full, isolation=args.isolation)
     try:
         if args.command == "grade-one":
-            from nnbook.teaching.grader import _load_checkers
+            from nnbook.teaching.grader import _chapter_exercises, _load_checkers
 
             extra = _load_checkers(args.checkers)
             if not Path(args.chapter).is_file():
                 raise ValueError(f"--chapter {args.chapter}: no such file")
-            exercises = exercise_functions(read_chapter(args.chapter))
-            if not exercises:
-                raise ValueError(f"--chapter {args.chapter} has no check(\"name\", ...) calls")
+            exercises = _chapter_exercises(args.chapter)
             unknown = sorted(set(args.exercise or ()) - set(exercises))
             if unknown:
                 raise ValueError(f"--exercise {', '.join(unknown)}: not an exercise of --chapter {args.chapter} "
