@@ -313,6 +313,21 @@ def test_a_chapter_graded_fast_gets_the_same_verdicts_as_graded_whole(tmp_path):
     assert by_kind["right"] > 0 and by_kind["wrong"] == by_kind["broken"] == by_kind["stub"] == 0, by_kind
 
 
+@SLOW
+def test_a_class_of_the_comparison_chapter_is_graded_fast_enough():
+    """A class of 200 of the comparison chapter in at most 5 minutes on two cores, measured on 40: right ones get
+    every exercise's points, the others none."""
+    import bench_grade
+
+    from nnbook import exercises as E
+
+    chapter = bench_grade.heaviest_chapter()
+    seconds, points = bench_grade.bench(chapter, 40, jobs=2)
+    full = sum(E.get(name).points for name in T.exercise_functions(T.read_chapter(chapter)))
+    assert points == {"right": 10 * full, "wrong": 0, "broken": 0, "stub": 0}
+    assert 40 / seconds >= 200 / 300, f"{40 / seconds:.2f} submissions per second"
+
+
 # ------------------------------------------------------------------ one notebook, one command
 def test_grade_one_prints_each_verdict_and_exits_0_whatever_the_score(capsys):
     import json

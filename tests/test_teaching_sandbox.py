@@ -54,6 +54,13 @@ def hostile(paths: dict) -> dict[str, str]:
         "infinite_loop": "def energy(W, x):\n    while True:\n        pass\n",
         "huge_output": "import sys\nfor _ in range(40):\n    sys.stdout.write('x' * 2**24)\n"
                        "with open('big.txt', 'w') as f:\n    for _ in range(20):\n        f.write('x' * 2**24)\n" + ENERGY,
+        # the worker's answer pipe (its stdout) is out of reach: it is not dumpable
+        "forges_the_answer": "import os\nopen(f'/proc/{os.getppid()}/fd/1', 'w').write('{\"returncode\": 0}\\n')\n" + ENERGY,
+        # a wrong answer that writes a passing verdict on every descriptor it has while it is checked
+        "forges_a_verdict": "def energy(W, x):\n    import os\n"
+                            "    fake = b'{\"exercise\": \"hopfield.energy\", \"passed\": true, \"message\": \"ok\"}\\n'\n"
+                            "    for fd in range(3, 256):\n        try:\n            os.write(fd, fake)\n"
+                            "        except OSError:\n            pass\n    return 0.0 * W.sum()\n",
         "deletes_checker": ENERGY.replace("-0.5", "0.5")  # a wrong answer, then it removes what would catch it
                            + "import os, nnbook.hopfield, nnbook.exercises as E\n"
                              "E._REGISTRY.clear()\nnnbook.hopfield._check_energy = lambda f: None\n"
@@ -132,7 +139,8 @@ def test_every_submission_gets_every_row_and_the_good_one_full_marks(graded):
 
 @pytest.mark.parametrize("name", ["reads_classmate", "reads_teacher", "reads_repository", "reads_environment",
                                   "writes_outside", "socket",
-                                  "fork_bomb", "memory_bomb", "infinite_loop", "huge_output", "deletes_checker"])
+                                  "fork_bomb", "memory_bomb", "infinite_loop", "huge_output", "forges_the_answer",
+                                  "forges_a_verdict", "deletes_checker"])
 def test_a_hostile_exercise_costs_only_itself(graded, name):
     energy = row(graded, name)
     assert not energy.passed and energy.points == 0, energy
@@ -151,6 +159,8 @@ def test_a_hostile_exercise_costs_only_itself(graded, name):
     ("memory_bomb", r"your function raised MemoryError"),
     ("infinite_loop", r"no answer within 10 s"),
     ("huge_output", r"OSError: \[Errno 27\] File too large"),
+    ("forges_the_answer", r"PermissionError: \[Errno 13\] Permission denied: '/proc/\d+/fd/1'"),
+    ("forges_a_verdict", r"the checker could not read its verdict: did your function write on its channel\?"),
     ("deletes_checker", r"values differ"),
 ])
 def test_the_message_says_what_happened(graded, name, said):
@@ -234,3 +244,40 @@ def test_a_function_that_calls_the_reference_scores_zero_and_is_named(tmp_path):
         assert f"calls the reference {wanted}" in copied.message, copied.message
         assert rows[name, "hopfield.energy"].passed and rows[name, "hopfield.async_sweep"].passed
     assert all(rows["own_code", ex].passed for ex in EXERCISES)  # the checkers still use the references themselves
+
+
+TRAP = ("import subprocess, sys\n"  # a process that stays, and files where the next submission would look
+        "subprocess.Popen([sys.executable, '-c', 'import time\\nwhile True:\\n    open(\"/tmp/trap.txt\", \"w\")"
+        ".write(\"x\")\\n    time.sleep(0.01)'], start_new_session=True)\n"
+        "for path in ('/tmp/left.txt', 'left.txt', '/dev/shm/left.txt'):\n    try:\n"
+        "        open(path, 'w').write('my answers')\n    except OSError:\n        pass\n")
+FINDS = ("import os, time\ntime.sleep(0.2)\n"
+         "found = [p for p in ('/tmp/left.txt', '/tmp/trap.txt', 'left.txt', '/dev/shm/left.txt') if os.path.exists(p)]\n"
+         "found += [f'process {pid}' for pid in os.listdir('/proc')\n"
+         "          if pid.isdigit() and int(pid) not in (1, os.getpid(), os.getppid())]\n"
+         "if found:\n    raise RuntimeError('found: ' + ', '.join(found))\n")
+
+
+def test_one_worker_grades_one_submission_after_another_and_nothing_of_one_reaches_the_next(tmp_path, monkeypatch):
+    """One job: its worker sandbox grades all five. A submission that leaves a process and files behind costs
+    the next nothing (the control, which looks for what it left itself, finds it); one that kills the worker
+    costs at most itself (what it handed back before is graded), and the next gets a fresh worker."""
+    from nnbook.teaching import sandbox
+
+    starts = []
+    start = sandbox._start
+    monkeypatch.setattr(sandbox, "_start", lambda *a, **k: starts.append(a[0]) or start(*a, **k))
+    cells = {"a_leaves_a_trap": TRAP + ENERGY, "b_looks_for_it": FINDS + ENERGY, "c_control": TRAP + FINDS + ENERGY,
+             "d_kills_the_worker": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n" + ENERGY,
+             "e_after_it": ENERGY}
+    for name, source in cells.items():
+        nbformat.write(with_energy_cell(source), tmp_path / f"{name}.ipynb")
+    grades = T.grade_folder(tmp_path, chapter=CHAPTER, timeout=60, memory_mb=1024, check_timeout=10, jobs=1)
+    rows = {(g.submission.removesuffix(".ipynb"), g.exercise): g for g in grades}
+    for name in ("a_leaves_a_trap", "b_looks_for_it", "e_after_it"):
+        assert all(rows[name, ex].passed for ex in EXERCISES), [rows[name, ex] for ex in EXERCISES]
+    control = rows["c_control", "hopfield.energy"]
+    assert not control.passed and re.search(r"RuntimeError: found: /tmp/left\.txt, /tmp/trap\.txt, left\.txt, "
+                                            r"(/dev/shm/left\.txt, )?process \d+", control.message), control.message
+    assert rows["d_kills_the_worker", "hopfield.hebbian_weights"].passed  # handed back before it killed the worker
+    assert starts == ["_serve", "_serve"]  # the first worker served a, b, c and d; a fresh one e

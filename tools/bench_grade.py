@@ -62,6 +62,20 @@ def write_class(chapter: Path, folder: Path, count: int) -> list[str]:
     return kinds
 
 
+def bench(chapter: Path, count: int, jobs: int, full: bool = False) -> tuple[float, dict[str, int]]:
+    """Grade a class of ``count`` fabricated submissions of ``chapter``: the seconds it took, and the points
+    per kind of submission."""
+    folder = Path(tempfile.mkdtemp(prefix="nnbook-bench-"))
+    try:
+        write_class(chapter, folder, count)
+        start = time.perf_counter()
+        grades = T.grade_folder(folder, chapter=chapter, jobs=jobs, fast=not full)
+        seconds = time.perf_counter() - start
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return seconds, {kind: sum(g.points for g in grades if g.submission.endswith(f"_{kind}.ipynb")) for kind in KINDS}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chapter", type=Path, default=None, help="default: the comparison chapter, book/*/*_comparison.md")
@@ -70,15 +84,7 @@ def main(argv=None) -> int:
     parser.add_argument("--full", action="store_true", help="run every cell (the slow way, for comparison)")
     args = parser.parse_args(argv)
     chapter = (args.chapter or heaviest_chapter()).resolve()
-    folder = Path(tempfile.mkdtemp(prefix="nnbook-bench-"))
-    try:
-        write_class(chapter, folder, args.count)
-        start = time.perf_counter()
-        grades = T.grade_folder(folder, chapter=chapter, jobs=args.jobs, fast=not args.full)
-        seconds = time.perf_counter() - start
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    per_kind = {kind: sum(g.points for g in grades if g.submission.endswith(f"_{kind}.ipynb")) for kind in KINDS}
+    seconds, per_kind = bench(chapter, args.count, args.jobs, args.full)
     print(f"make bench-grade: {args.count} submissions of {chapter.relative_to(ROOT)} graded "
           f"({'full' if args.full else 'fast'}, {args.jobs} jobs) in {seconds:.0f} s: "
           f"{args.count / seconds:.2f} submissions per second; points per kind: {per_kind}")

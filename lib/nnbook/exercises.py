@@ -166,8 +166,11 @@ def run_check(name: str, func: Callable, *, timeout: float | None = None) -> Che
     if recv.poll(timeout):
         try:
             passed, message = recv.recv()
+            passed, message = passed is True, str(message)
         except EOFError:
             passed, message = False, "your function crashed the checker process (out of memory?)."
+        except Exception:  # noqa: BLE001 - not a verdict: something else wrote on the checker's channel
+            passed, message = False, "the checker could not read its verdict: did your function write on its channel?"
     elif proc.is_alive():
         passed, message = False, f"no answer within {timeout:g} s — is there an infinite loop?"
     else:

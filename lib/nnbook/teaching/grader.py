@@ -1,13 +1,15 @@
 """Grading submitted notebooks: one, or a folder of them, into rows of a CSV.
 
-Each submission runs in its own sandbox (:mod:`nnbook.teaching.sandbox`), which hands back the function each
-exercise checks; a second sandbox, in which no student code ran at the top level, calls each exercise's
-checker on them. Nothing the notebook printed is read.
+Each grading job has a worker sandbox (:mod:`nnbook.teaching.sandbox`), which runs one submission at a time:
+its notebook, in a child that hands back the function each exercise checks; then, in a child in which no
+student code ran at the top level, each exercise's checker on them. Nothing the notebook printed is read.
 """
 from __future__ import annotations
 
 import csv
 import os
+import queue
+import re
 import shutil
 import sys
 import tempfile
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from nnbook.teaching.editions import _check_path, defines, exercise_cells, exercise_functions, read_chapter
-from nnbook.teaching.sandbox import RunResult, _Checker, _isolation_note, _mode, isolation_available, run_submission
+from nnbook.teaching.sandbox import RunResult, Worker, _isolation_note, _mode, isolation_available
 
 __all__ = ["Grade", "grade_submission", "grade_folder", "write_csv", "summary"]
 
@@ -94,9 +96,10 @@ def _note(run: RunResult, timeout: float) -> str:
     return note
 
 
-def _check_run(name: str, registered, run: RunResult, checker: _Checker | None, *, timeout: float) -> list[Grade]:
+def _check_run(name: str, registered, run: RunResult, worker: Worker | None, *, timeout: float, memory_mb: int = 4096,
+               check_timeout: float | None = None) -> list[Grade]:
     present = [(ex, fname, run.functions[fname]) for ex, fname in registered if fname in run.functions]
-    verdicts = iter(checker.check(present) if present and checker else [])
+    verdicts = iter(worker.check(present, memory_mb=memory_mb, check_timeout=check_timeout) if present and worker else [])
     grades = []
     for ex, fname in registered:
         if run.error:
@@ -110,40 +113,40 @@ def _check_run(name: str, registered, run: RunResult, checker: _Checker | None, 
     return grades
 
 
-def _grade(notebook: Path, name: str, exercises, root: Path, *, fast: bool, timeout: float, memory_mb: int,
-           check_timeout: float | None, extra_paths: Sequence, isolation: str) -> tuple[list[Grade], RunResult]:
-    """Grade the notebook at ``notebook`` (reported as ``name``) in the scratch folder ``root``."""
+def _grade(notebook: Path, name: str, exercises, worker: Worker, *, fast: bool, timeout: float, memory_mb: int,
+           check_timeout: float | None) -> tuple[list[Grade], RunResult]:
+    """Grade the notebook at ``notebook`` (reported as ``name``) in ``worker``."""
     nb, error = _read_submission(notebook)
     own = exercise_functions(nb) if nb is not None else {}
     registered = _exercises_for(own, exercises)
     if nb is not None and exercises is not None and own and not set(own) & {ex.name for ex, _ in registered}:
         error = (f"a notebook of another chapter? It checks {', '.join(sorted(own)[:4])}, none of the exercises "
                  "graded here")
-    bwrap = _mode(isolation)
     if not registered:  # nothing to grade: nothing runs
-        return [], RunResult(error=error or "", isolation=_isolation_note(bwrap))
+        return [], RunResult(error=error or "", isolation=worker.isolation)
     if error is not None:
-        run = RunResult(error=error, isolation=_isolation_note(bwrap))
+        run = RunResult(error=error, isolation=worker.isolation)
         return _check_run(name, registered, run, None, timeout=timeout), run
-
-    def checker():  # started before the runner: its imports overlap the run
-        return _Checker([ex for ex, _ in registered], memory_mb=memory_mb, check_timeout=check_timeout,
-                        extra_paths=extra_paths, root=root, bwrap=bwrap)
-
-    kwargs = {"timeout": timeout, "memory_mb": memory_mb, "extra_paths": extra_paths, "isolation": isolation}
     names = sorted({fname for _, fname in registered})
-    checkers = [checker()]
-    try:
-        run = run_submission(notebook, names, workdir=root, fast=fast, **kwargs)
-        grades = _check_run(name, registered, run, checkers[-1], timeout=timeout)
-        if _needs_full_run(nb, registered, run, grades):
-            checkers.append(checker())
-            run = run_submission(notebook, names, workdir=root, fast=False, **kwargs)
-            grades = _check_run(name, registered, run, checkers[-1], timeout=timeout)
-    finally:
-        for c in checkers:
-            c.close()
+    checks = {"timeout": timeout, "memory_mb": memory_mb, "check_timeout": check_timeout}
+    run = worker.run(notebook, names, timeout=timeout, memory_mb=memory_mb, fast=fast)
+    grades = _check_run(name, registered, run, worker, **checks)
+    if _needs_full_run(nb, registered, run, grades):
+        run = worker.run(notebook, names, timeout=timeout, memory_mb=memory_mb, fast=False)
+        grades = _check_run(name, registered, run, worker, **checks)
     return grades, run
+
+
+def _imports(chapter) -> list[str]:
+    """The modules that the set-up and exercise cells of the teacher's ``chapter`` import (a worker imports them
+    once, ahead of the submissions)."""
+    nb = read_chapter(chapter)
+    cells = exercise_cells(nb) or range(len(nb.cells))
+    found = set()
+    for i in cells:
+        if nb.cells[i].cell_type == "code":
+            found |= set(re.findall(r"^[ \t]*(?:from|import)[ \t]+([A-Za-z_][\w.]*)", nb.cells[i].source, re.M))
+    return sorted(found)
 
 
 def _chapter_exercises(chapter) -> dict:
@@ -174,13 +177,12 @@ def grade_submission(notebook, exercises: Sequence[str] | dict | None = None, *,
         raise ValueError(f"notebook={str(notebook)!r} is not a file")
     if exercises is None and chapter is not None:
         exercises = _chapter_exercises(chapter)
-    _mode(isolation)  # refuse before anything runs
-    tmp = Path(tempfile.mkdtemp(prefix="nnbook-grade-"))
+    worker = Worker(isolation=isolation, extra_paths=extra_paths)  # refuses before anything runs
     try:
-        return _grade(notebook, notebook.name, exercises, tmp, fast=fast, timeout=timeout, memory_mb=memory_mb,
-                      check_timeout=check_timeout, extra_paths=extra_paths, isolation=isolation)
+        return _grade(notebook, notebook.name, exercises, worker, fast=fast, timeout=timeout, memory_mb=memory_mb,
+                      check_timeout=check_timeout)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        worker.close()
 
 
 def _load_checkers(paths: Iterable) -> list[Path]:
@@ -233,21 +235,27 @@ def grade_folder(submissions, *, chapter=None, exercises: Sequence[str] | dict |
     # Read every submission first: no submission can touch another's file while it runs.
     files = sorted(p for p in submissions.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
     sources = [(p.relative_to(submissions).as_posix().replace("/", "__"), p.read_bytes()) for p in files]
-    kwargs = dict(fast=fast, timeout=timeout, memory_mb=memory_mb, check_timeout=check_timeout, extra_paths=extra,
-                  isolation=isolation)
+    kwargs = dict(fast=fast, timeout=timeout, memory_mb=memory_mb, check_timeout=check_timeout)
+    preload = _imports(chapter) if chapter is not None else []
+    workers: queue.SimpleQueue = queue.SimpleQueue()  # one per job; each grades its submissions one at a time
+    made = [Worker(isolation=isolation, preload=preload, extra_paths=extra) for _ in range(min(jobs, max(1, len(sources))))]
+    for w in made:
+        workers.put(w)
 
     def grade_one(source) -> list[Grade]:
         name, data = source
-        root = Path(tempfile.mkdtemp(prefix="nnbook-grade-"))  # a fresh folder, made just before the run
+        worker = workers.get()
+        scratch = Path(tempfile.mkdtemp(prefix="nnbook-grade-"))  # the grader's copy, outside every sandbox
         try:
-            notebook = root / "in" / name
-            notebook.parent.mkdir()
+            notebook = scratch / name
             notebook.write_bytes(data)
-            rows, run = _grade(notebook, name, exercises, root, **kwargs)
+            rows, run = _grade(notebook, name, exercises, worker, **kwargs)
         except Exception as exc:  # noqa: BLE001 - a grading failure costs this row, never the others
             rows, run = [Grade(name, "", False, 0, 0, f"could not be graded: {type(exc).__name__}: {exc}")], None
+            worker.close(keep_folder=True)  # a fresh sandbox for the next one
         finally:
-            shutil.rmtree(root, ignore_errors=True)
+            workers.put(worker)
+            shutil.rmtree(scratch, ignore_errors=True)
         if not rows:
             rows = [Grade(name, "", False, 0, 0, run and run.error or "no exercises found (no check(\"name\", ...) call)")]
         if verbose:
@@ -258,8 +266,12 @@ def grade_folder(submissions, *, chapter=None, exercises: Sequence[str] | dict |
 
     if verbose:
         print(f"isolation of each notebook: {isolation_available() if bwrap else _isolation_note(None)}", flush=True)
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        grades = [g for rows in pool.map(grade_one, sources) for g in rows]
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            grades = [g for rows in pool.map(grade_one, sources) for g in rows]
+    finally:
+        for w in made:
+            w.close()
     if out is not None:
         write_csv(grades, out)
     return grades

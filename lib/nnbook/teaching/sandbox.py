@@ -1,19 +1,25 @@
-"""Running a submission confined: the *runner* that executes a notebook, and the *check process* that calls
-the exercises' checkers on the functions the runner handed back.
+"""Running submissions confined: a *worker* sandbox per grading job, which runs each submission's notebook
+(the *runner*) and then checks the functions it handed back (the *check*), each in a child it forks.
 
-Both run under bubblewrap (``bwrap``): offline (a network namespace of their own), in a PID namespace of
-their own, in a new session, killed with the grader; they see only their own folder (writable), a private
-``/tmp``, ``/dev``, ``/proc``, and read-only: the system's ``/usr``, the Python runtime and its installed
-packages (``sys.prefix``, ``sys.base_prefix``), the ``nnbook`` package and copies of the teacher's extra
-checker files. Not the teacher's folders, the other submissions, the home directory or the repository.
-A grader running as root hands each sandbox a user id of its own (processes cannot signal or count
-against each other). Each also has limits (``resource.setrlimit``): address space, CPU time, processes,
-file size, no core dumps; and a wall-clock limit.
+A worker runs under bubblewrap (``bwrap``): offline (a network namespace of its own), in a PID namespace of its
+own, in a new session, killed with the grader; it sees only its own folder (writable), a private ``/tmp``,
+``/dev``, ``/proc``, and read-only: the system's ``/usr``, the Python runtime and its installed packages
+(``sys.prefix``, ``sys.base_prefix``), the ``nnbook`` package and copies of the teacher's extra checker files.
+Not the teacher's folders, the other submissions, the home directory or the repository. A grader running as
+root hands each worker a user id of its own (processes cannot signal or count against each other's). Limits
+(``resource.setrlimit``): processes, file size, no core dumps for the worker; address space and CPU time for
+each child; and a wall-clock limit.
 
-The check process of a submission starts before its runner (importing the checkers overlaps the run) and
-gets the functions once the runner has ended; each is unpickled only in the child that ``run_check`` forks,
-where the exercise's reference implementations are guarded: calling one from the student's function
-fails the check, naming it.
+The worker starts Python and imports the runtime (torch, the checkers, what the chapter's set-up cells
+import) once; that is what makes grading a class fast. It serves one submission at a time, and between two it
+clears the sandbox: every process the last one left is killed (the worker is alone in its PID namespace but
+for bwrap's init), its ``/tmp`` is emptied, and the grader empties its folder; so nothing one submission did
+or wrote reaches the next. The worker itself never holds a submission's data: the runner reads the notebook,
+the check reads the functions from a file, each in its own child; and the worker is not *dumpable*, so the
+children cannot trace it or open its pipes. Each function is unpickled only in the grandchild that
+``run_check`` forks, where the exercise's reference implementations are guarded: calling one from the
+student's function fails the check, naming it. After a submission that timed out, crashed, or left the
+sandbox unclean, the grader starts a fresh worker.
 
 Without bwrap (or where it cannot run), ``isolation="required"`` refuses to grade, with the command that
 installs it; ``isolation="best-effort"`` runs with the limits only and sockets disabled, and says so.
@@ -36,7 +42,7 @@ from typing import Sequence
 
 from nnbook.teaching.editions import _check_path, exercise_cells
 
-__all__ = ["ISOLATION_MODES", "IsolationError", "isolation_available", "RunResult", "run_submission", "check_functions"]
+__all__ = ["ISOLATION_MODES", "IsolationError", "isolation_available", "RunResult", "Worker", "run_submission", "check_functions"]
 
 ISOLATION_MODES = ("required", "best-effort")
 STARTUP_S = 60.0  # time allowed to start Python and import nnbook, before the notebook's clock starts
@@ -173,10 +179,9 @@ getattr(sandbox, cfg["entry"])(*cfg["args"])
 """
 
 
-def _start(entry: str, args: list, *, root: Path, workdir: Path, limits: dict, bwrap: str | None, extra: Sequence[Path],
-           env_extra: dict, **popen) -> subprocess.Popen:
-    """Start ``sandbox.<entry>(*args)`` confined to ``root`` (writable) with ``workdir`` as its working folder."""
-    uid = _sandbox_user() if bwrap else None
+def _start(entry: str, args: list, *, root: Path, workdir: Path, limits: dict, bwrap: str | None, uid: int | None,
+           extra: Sequence[Path], **popen) -> subprocess.Popen:
+    """Start ``sandbox.<entry>(*args, sandboxed)`` confined to ``root`` (writable; handed to ``uid``), working in ``workdir``."""
     limits = dict(limits, RLIMIT_CORE=0, RLIMIT_FSIZE=FILE_SIZE)
     if uid is not None:
         for path in [root, *root.rglob("*")]:  # its own (the grader's temporary folder above it stays private)
@@ -189,7 +194,7 @@ def _start(entry: str, args: list, *, root: Path, workdir: Path, limits: dict, b
     # only what Python needs: none of the grader's variables (tokens, keys) can end up in a message
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LANGUAGE", "TZ") or k.startswith("LC_")}
     env.update(HOME=str(workdir), TMPDIR="/tmp" if bwrap else str(workdir), MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1",
-               OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(str(p) for p in extra), **env_extra)
+               OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(str(p) for p in extra))
     config = json.dumps({"limits": limits, "uid": uid, "entry": entry, "args": [*args, bool(bwrap)]})
     cmd = [sys.executable, "-c", _BOOTSTRAP, config]
     if bwrap:
@@ -329,8 +334,6 @@ def _run_notebook(notebook: str, export: str, names: list[str], fast: bool, sand
         return changed
 
     nb = nbformat.read(notebook, as_version=4)
-    export_path.parent.mkdir(parents=True, exist_ok=True)
-    (export_path.parent / "started").touch()  # the grader's clock starts now, after Python and nnbook loaded
     chosen = exercise_cells(nb) if fast else None
     state["fast"] = chosen is not None
     runner = os.getpid()
@@ -356,7 +359,355 @@ def _run_notebook(notebook: str, export: str, names: list[str], fast: bool, sand
     save()
 
 
-# ------------------------------------------------------------------ the runner (grader's side)
+# ------------------------------------------------------------------ the check (inside the sandbox)
+_GUARD: dict = {"inside": False, "called": None}
+_REPLY: dict = {"fd": None}  # where a check child writes its verdicts; closed where student code runs
+
+
+def _guard_references(exercise) -> None:
+    """Replace the reference implementations of ``exercise`` (its reference solution, also as the registry
+    hands it out, and the nnbook function of the same name in its module) with guards that report a call made
+    from the student's function. Only in the grandchild that calls the student's function: the checker keeps
+    the originals."""
+    import dataclasses
+    import importlib
+
+    from nnbook import exercises as E
+
+    topic, _, name = exercise.name.rpartition(".")
+    targets = []
+    ref = exercise.reference
+    if getattr(ref, "__module__", None) and ref.__name__ != "<lambda>":
+        targets.append((ref.__module__, ref.__name__))
+    targets.append((f"nnbook.{topic}", name))
+    for module_name, attr in targets:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        original = getattr(module, attr, None)
+        if not callable(original) or getattr(original, "_nnbook_guarded", False):
+            continue
+        shown = f"{module_name}.{attr}"
+
+        def guard(*args, _original=original, _shown=shown, **kwargs):
+            if _GUARD["inside"]:
+                from nnbook.exercises import CheckFailed
+
+                _GUARD["called"] = _shown
+                raise CheckFailed(f"calls the reference {_shown}: write your own code")
+            return _original(*args, **kwargs)
+
+        guard._nnbook_guarded = True
+        setattr(module, attr, guard)
+        if original is exercise.reference:
+            E._REGISTRY[exercise.name] = dataclasses.replace(exercise, reference=guard)
+
+
+class _Submitted:
+    """A submitted function, unpickled only inside the grandchild that ``run_check`` forks.
+
+    On the first call this wrapper closes the check's verdict pipe and silences stdin and stdout, sets the
+    memory limit, guards the exercise's reference implementations, and only then loads the student's code,
+    so the check process itself never runs it.
+    """
+
+    def __init__(self, blob: bytes, name: str, exercise, memory_mb: int, parent: int):
+        self._blob, self._exercise, self._memory_mb, self._parent = blob, exercise, memory_mb, parent
+        self._func = None
+        self.__name__ = self.__qualname__ = name
+
+    def __call__(self, *args, **kwargs):
+        if self._func is None:
+            if os.getpid() == self._parent:
+                raise RuntimeError("grading needs a platform where the checker can fork (Linux)")
+            import resource
+
+            import cloudpickle
+
+            if _REPLY["fd"] is not None:
+                os.close(_REPLY["fd"])
+                _REPLY["fd"] = None
+            os.chdir(tempfile.mkdtemp(prefix="check-"))
+            null = os.open(os.devnull, os.O_RDWR)
+            os.dup2(null, 0)
+            os.dup2(null, 1)
+            limit = (self._memory_mb + _vm_size() // 2**20) * 2**20
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+            _guard_references(self._exercise)
+            self._func = cloudpickle.loads(self._blob)
+        from nnbook.exercises import CheckFailed
+
+        _GUARD["inside"] = True
+        try:
+            out = self._func(*args, **kwargs)
+        finally:
+            _GUARD["inside"] = False
+        if _GUARD["called"]:  # caught by the student's code: still a copy
+            raise CheckFailed(f"calls the reference {_GUARD['called']}: write your own code")
+        return out
+
+    def __repr__(self):
+        return f"<submitted function {self.__name__}>"
+
+
+def _vm_size() -> int:
+    """Current virtual memory size of this process in bytes (0 where /proc is missing)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _import_checkers(modules: Sequence[str], files: Sequence[str]) -> None:
+    """Import the checker modules and the teacher's checker files (no-ops for those imported already)."""
+    import importlib
+    import importlib.util
+
+    for name in modules:
+        importlib.import_module(name)
+    for path in map(Path, files):
+        if path.stem not in sys.modules:
+            spec = importlib.util.spec_from_file_location(path.stem, path)
+            module = sys.modules[path.stem] = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+
+
+def _check_items(items_file: str, modules: list[str], files: list[str], memory_mb: int, sandboxed: bool) -> None:
+    """Check one submission's functions (``items_file``: JSON ``[{"exercise", "function", "blob", "timeout"}]``,
+    removed once read); write each verdict, a JSON line, to the verdict pipe as soon as it is known."""
+    from nnbook import exercises as E
+
+    _import_checkers(modules, files)
+    path = Path(items_file)
+    items = json.loads(path.read_text())
+    path.unlink()
+    keep = {1, os.getppid(), os.getpid()}
+    clear = sandboxed and _own_pid_namespace()
+    for item in items:
+        ex = E.get(item["exercise"])
+        func = _Submitted(base64.b64decode(item["blob"]), item["function"], ex, memory_mb, os.getpid())
+        result = E.run_check(ex.name, func, timeout=item["timeout"])
+        line = json.dumps({"exercise": ex.name, "passed": result.passed, "message": result.message}) + "\n"
+        with open(_REPLY["fd"], "wb", closefd=False) as reply:
+            reply.write(line.encode())
+        if clear:  # whatever the student's function left running goes before the next check
+            _kill_all_but(keep)
+
+
+# ------------------------------------------------------------------ the worker (inside the sandbox)
+def _set_dumpable(flag: bool) -> None:
+    """``prctl(PR_SET_DUMPABLE)``: a process that is not dumpable cannot be traced by the other processes of
+    its user, nor its ``/proc/<pid>/fd`` or memory opened. Children inherit it."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(4, int(flag), 0, 0, 0)  # 4: PR_SET_DUMPABLE
+    except (OSError, AttributeError):  # not Linux: nothing to protect against here
+        pass
+
+
+def _own_pid_namespace() -> bool:
+    """Whether this process runs in bwrap's PID namespace (its init, PID 1, is bwrap)."""
+    try:
+        return Path("/proc/1/comm").read_text().strip() == "bwrap"
+    except OSError:
+        return False
+
+
+def _others(keep: set) -> list[int]:
+    """The live processes of this PID namespace but ``keep`` (zombies left out: they only wait to be reaped)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) not in keep:
+            try:
+                state = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state not in ("Z", "X"):
+                found.append(int(name))
+    return found
+
+
+def _kill_all_but(keep: set) -> bool:
+    """SIGKILL every process of the namespace but ``keep``, again until none is left; whether that happened."""
+    for _ in range(200):
+        others = _others(keep)
+        if not others:
+            return True
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        import time
+
+        time.sleep(0.005)
+    return False
+
+
+def _empty(folder: Path, keep: Path | None = None) -> bool:
+    """Remove everything in ``folder`` (whatever its permissions) but the folder ``keep`` (where the sandbox
+    binds its own folder, inside ``/tmp`` when the grader's temporary folder is there); whether that is all
+    that is left."""
+    def retry(func, path, _exc):
+        try:
+            os.chmod(os.path.dirname(path), 0o700)
+            os.chmod(path, 0o700)
+            func(path)
+        except OSError:
+            pass
+
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return True  # none here, or not ours to write: nothing a submission could leave
+    for entry in entries:
+        if keep is not None and entry == keep:
+            continue
+        if keep is not None and entry in keep.parents:
+            _empty(entry, keep)
+        elif entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, onerror=retry)
+        else:
+            try:
+                entry.unlink()
+            except OSError:
+                pass
+    try:
+        return all(keep is not None and (entry == keep or entry in keep.parents) for entry in folder.iterdir())
+    except OSError:
+        return False
+
+
+def _kill_rest(child: int, own_namespace: bool) -> bool:
+    """Kill ``child`` and everything it started; whether all of it is gone."""
+    if not own_namespace:  # best-effort: its process group (what left it is out of reach)
+        try:
+            os.killpg(child, signal.SIGKILL)
+        except OSError:
+            pass
+        return True
+    try:
+        os.kill(-1, signal.SIGKILL)  # all of this namespace but its init and this worker, at once
+    except OSError:
+        pass
+    return _kill_all_but({1, os.getpid()})
+
+
+def _clear(child: int, own_namespace: bool, box: Path) -> bool:
+    """After a child: kill everything it left running, empty ``/tmp`` and ``/dev/shm`` (but the worker's folder
+    ``box``, which the grader empties); whether all of it went."""
+    gone = _kill_rest(child, own_namespace)
+    return not own_namespace or (gone and _empty(Path("/tmp"), box) and _empty(Path("/dev/shm"), box))
+
+
+def _await(pid: int, timeout: float, reply_fd: int | None, own_namespace: bool) -> tuple[int, bool, bytes]:
+    """Wait for the child ``pid`` (killing it after ``timeout`` s), reading what it writes to ``reply_fd``;
+    ``(exit status, timed out, what it wrote)``."""
+    import select
+    import time
+
+    deadline = time.monotonic() + timeout
+    data, timed_out, status = b"", False, None
+    while status is None:
+        if reply_fd is not None:
+            if select.select([reply_fd], [], [], 0.02)[0]:
+                chunk = os.read(reply_fd, 1 << 16)
+                data += chunk[: max(0, (1 << 20) - len(data))]
+                if not chunk:
+                    reply_fd = None
+        else:
+            time.sleep(0.02)
+        done, code = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status = code
+        elif time.monotonic() > deadline:
+            timed_out = True
+            _kill_rest(pid, own_namespace)
+            status = os.waitpid(pid, 0)[1]
+    if reply_fd is not None:  # what it wrote just before it ended
+        os.set_blocking(reply_fd, False)
+        try:
+            while chunk := os.read(reply_fd, 1 << 16):
+                data += chunk[: max(0, (1 << 20) - len(data))]
+        except (BlockingIOError, OSError):
+            pass
+    return os.waitstatus_to_exitcode(status), timed_out, data
+
+
+def _child(command: dict, reply_fd: int | None, sandboxed: bool) -> None:
+    """A child of the worker: one notebook run or one submission's checks. It never returns."""
+    import resource
+
+    try:
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        os.dup2(null, 1)  # the worker's command and answer pipes are out of its reach
+        log = os.open(command["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(log, 2)  # its own log: nothing of an earlier submission's
+        os.chdir(command["workdir"])
+        cpu = int(command["cpu"])
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+        if command["do"] == "run":
+            limit = command["memory_mb"] * 2**20 + _vm_size()  # beyond the runtime imported already
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+            _set_dumpable(True)  # its own processes may look at each other; the worker stays out of reach
+            sys.path.insert(0, "")
+            _run_notebook(command["notebook"], command["export"], command["names"], command["fast"], sandboxed)
+        else:
+            _REPLY["fd"] = reply_fd
+            _check_items(command["items"], command["modules"], command["files"], command["memory_mb"], sandboxed)
+    except BaseException:  # noqa: BLE001 - reported in its log; the grader sees what is missing
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        os._exit(0)
+
+
+def _serve(preload: list[str], files: list[str], sandboxed: bool) -> None:
+    """The worker: import the runtime once, then carry out the grader's commands (JSON lines on stdin), each
+    in a child, and answer each (a JSON line on stdout) once the child and all it started are gone."""
+    import importlib
+
+    _set_dumpable(False)
+    sys.path[:] = [p for p in sys.path if p not in ("", ".")]  # nothing importable from a writable folder
+    for name in ("cloudpickle", "nbformat", "IPython.core.inputtransformer2", "nnbook.exercises", *preload):
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001 - a notebook that needs it imports it, and says why it fails
+            print(f"(could not import {name} ahead: {exc})", file=sys.stderr, flush=True)
+    _import_checkers([], files)
+    own_namespace = sandboxed and _own_pid_namespace()
+    box = Path.cwd().parent  # the worker starts in <box>/work
+    answers = sys.stdout
+    for line in sys.stdin.buffer:
+        command = json.loads(line)
+        reply_fd = write_fd = None
+        if command["do"] == "check":
+            reply_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            if reply_fd is not None:
+                os.close(reply_fd)
+            _child(command, write_fd, sandboxed)
+        if write_fd is not None:
+            os.close(write_fd)
+        code, timed_out, reply = _await(pid, float(command["timeout"]), reply_fd, own_namespace)
+        if reply_fd is not None:
+            os.close(reply_fd)
+        clean = _clear(pid, own_namespace, box)
+        answers.write(json.dumps({"returncode": code, "timed_out": timed_out, "clean": clean,
+                                  "reply": reply.decode(errors="replace")}) + "\n")
+        answers.flush()
+
+
+# ------------------------------------------------------------------ the grader's side
 @dataclass
 class RunResult:
     """What the runner handed back for one submission."""
@@ -396,25 +747,6 @@ def _read_export(path: Path) -> RunResult:
     return res
 
 
-def _wait(proc: subprocess.Popen, started: Path, timeout: float) -> bool:
-    """Wait for ``proc``; True if it ran more than ``timeout`` s after writing ``started`` (and was stopped)."""
-    import time
-
-    begin = time.monotonic()
-    clock = None
-    while True:
-        try:
-            proc.wait(0.05)
-            return False
-        except subprocess.TimeoutExpired:
-            pass
-        now = time.monotonic()
-        if clock is None and started.exists():
-            clock = now
-        if (clock is not None and now - clock > timeout) or now - begin > timeout + STARTUP_S:
-            return True
-
-
 def _isolation_note(bwrap: str | None) -> str:
     if bwrap:
         return "bubblewrap"
@@ -422,18 +754,172 @@ def _isolation_note(bwrap: str | None) -> str:
     return f"best-effort (limits only, sockets disabled{root}; {_probe()[1]})"
 
 
+def _exercise_files() -> list[Path]:
+    """The teacher's files that registered exercises (checkers outside nnbook): a worker imports them too."""
+    from nnbook import exercises as E
+
+    return sorted({Path(sys.modules[ex.checker.__module__].__file__).resolve() for ex in E.all_exercises().values()
+                   if not ex.checker.__module__.startswith("nnbook.") and getattr(sys.modules.get(ex.checker.__module__),
+                                                                                  "__file__", None)})
+
+
+class Worker:
+    """A worker sandbox (see the module docstring) that grades submissions one after another.
+
+    It starts on first use and again after a submission that timed out, crashed, or left the sandbox unclean.
+    ``preload``: modules to import once (what the chapter's set-up cells import); ``extra_paths``: the teacher's
+    checker files or folders, copied in read-only. Not thread-safe: one per grading job.
+    """
+
+    _FOLDERS = ("work", "export", "check")
+
+    def __init__(self, *, isolation: str = "required", preload: Sequence[str] = (), extra_paths: Sequence = ()):
+        self.bwrap = _mode(isolation)
+        self.isolation = _isolation_note(self.bwrap)
+        self.root = Path(tempfile.mkdtemp(prefix="nnbook-worker-"))
+        self.box = self.root / "box"
+        self.box.mkdir()
+        own = {Path(p).resolve() for p in extra_paths} | set(_exercise_files())
+        (self.root / "extra").mkdir()
+        self.extra = _copy_extra(sorted(own), self.root / "extra")
+        self.files = [str(p) for f in self.extra for p in sorted(f.glob("*.py"))]
+        self.preload = ["numpy", "torch", "matplotlib.pyplot", *preload]
+        self.proc: subprocess.Popen | None = None
+        self.log = None
+        self.uid: int | None = None
+
+    # -- the sandbox
+    def _ensure(self) -> subprocess.Popen:
+        if self.proc is None or self.proc.poll() is not None:
+            self.close(keep_folder=True)
+            self.uid = _sandbox_user() if self.bwrap else None
+            self._reset(self._FOLDERS)
+            self.log = open(self.root / "worker.log", "wb")  # noqa: SIM115 - closed in close()
+            self.proc = _start("_serve", [self.preload, self.files], root=self.box, workdir=self.box / "work",
+                               limits={}, bwrap=self.bwrap, uid=self.uid, extra=self.extra, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=self.log)
+        return self.proc
+
+    def _reset(self, folders: Sequence[str]) -> None:
+        """Empty ``folders`` of the box (what the last submission left there), made again for the sandbox's user."""
+        for name in folders:
+            folder = self.box / name
+            if folder.exists() and not _empty(folder):
+                raise OSError(f"could not empty the grading folder {folder}")
+            folder.mkdir(exist_ok=True)
+            self._own(folder)
+
+    def _own(self, path: Path) -> None:
+        if self.uid is not None:
+            os.chown(path, self.uid, self.uid)
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+    def _ask(self, command: dict, wait: float) -> dict:
+        """Send one command and return the worker's answer. If it ended, or did not answer within ``wait``
+        seconds (it is stopped then), the answer says so: ``{"returncode": its exit status, "timed_out": ...}``.
+        After an answer that was not clean, the next command starts a fresh worker."""
+        import select
+
+        proc = self._ensure()
+        answer = None
+        try:
+            proc.stdin.write((json.dumps(command) + "\n").encode())
+            proc.stdin.flush()
+            if select.select([proc.stdout], [], [], wait)[0]:
+                answer = json.loads(proc.stdout.readline())
+        except (OSError, ValueError):
+            pass
+        if not isinstance(answer, dict):
+            ended = proc.poll() is not None
+            self.close(keep_folder=True)
+            return {"returncode": proc.returncode, "timed_out": not ended, "clean": False, "reply": ""}
+        if answer.get("timed_out") or answer.get("clean") is not True or answer.get("returncode") != 0:
+            self.close(keep_folder=True)  # a fresh sandbox for the next submission
+        return answer
+
+    def close(self, keep_folder: bool = False) -> None:
+        """Stop the worker (and with it everything in its sandbox); remove its folder unless ``keep_folder``."""
+        if self.proc is not None:
+            _kill(self.proc)
+            for pipe in (self.proc.stdin, self.proc.stdout):
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+            self.proc = None
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+        if not keep_folder:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    # -- the commands
+    def run(self, notebook, names: Sequence[str], *, timeout: float, memory_mb: int, fast: bool) -> RunResult:
+        """Run a copy of ``notebook`` (all cells, or with ``fast`` the set-up and exercise cells) and collect the
+        functions ``names``; the notebook is stopped after ``timeout`` s."""
+        self._ensure()
+        self._reset(self._FOLDERS)
+        work, export = self.box / "work", self.box / "export"
+        shutil.copyfile(notebook, work / "submission.ipynb")
+        self._own(work / "submission.ipynb")
+        answer = self._ask({"do": "run", "workdir": str(work), "notebook": str(work / "submission.ipynb"),
+                            "export": str(export / "export.json"), "log": str(export / "runner.log"),
+                            "names": list(names), "fast": fast, "timeout": timeout, "memory_mb": memory_mb,
+                            "cpu": int(2 * timeout) + 10},  # 2 threads: 2 s of CPU a second; the wall clock is the limit
+                           timeout + STARTUP_S)
+        res = _read_export(export / "export.json")
+        res.timed_out, res.returncode = answer.get("timed_out") is True, answer.get("returncode")
+        res.isolation = self.isolation
+        return res
+
+    def check(self, items: Sequence[tuple], *, memory_mb: int, check_timeout: float | None = None) -> list[tuple[bool, str]]:
+        """``(passed, message)`` for each ``(exercise, function name, pickled function[, timeout])`` of ``items``."""
+        self._ensure()
+        self._reset(("check",))
+        timeouts = [item[3] if len(item) > 3 and item[3] is not None else
+                    item[0].timeout if check_timeout is None else check_timeout for item in items]
+        plan = [{"exercise": ex.name, "function": fname, "blob": base64.b64encode(blob).decode(), "timeout": t}
+                for (ex, fname, blob, *_), t in zip(items, timeouts, strict=True)]
+        folder = self.box / "check"
+        (folder / "items.json").write_text(json.dumps(plan))
+        self._own(folder / "items.json")
+        budget = sum(t + 5 for t in timeouts) + 10
+        modules = sorted({ex.checker.__module__ for ex, *_ in items if ex.checker.__module__.startswith("nnbook.")})
+        answer = self._ask({"do": "check", "workdir": str(folder), "items": str(folder / "items.json"),
+                            "log": str(folder / "check.log"), "modules": modules, "files": self.files,
+                            "memory_mb": memory_mb, "timeout": budget, "cpu": int(2 * budget) + 10},
+                           budget + STARTUP_S)
+        said = {}
+        for line in str(answer.get("reply", "")).splitlines():
+            try:
+                v = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(v, dict) and isinstance(v.get("passed"), bool) and v.get("exercise") not in said:
+                said[v.get("exercise")] = (v["passed"], str(v.get("message", ""))[:2000])
+        results = []
+        for ex, *_ in items:
+            if ex.name in said:
+                results.append(said[ex.name])
+            else:
+                try:
+                    tail = (folder / "check.log").read_text(errors="replace").strip().splitlines()[-1:]
+                except OSError:
+                    tail = []
+                results.append((False, "the checker process stopped before it reported (out of memory, or killed?)"
+                                + (f": {tail[0][:200]}" if tail else "")))
+        return results
+
+
 def run_submission(notebook, names: Sequence[str], *, timeout: float = 300.0, memory_mb: int = 4096,
-                   extra_paths: Sequence = (), workdir=None, fast: bool = False, isolation: str = "required") -> RunResult:
-    """Execute ``notebook`` in a confined runner (see the module docstring) and collect the functions ``names``.
+                   extra_paths: Sequence = (), fast: bool = False, isolation: str = "required") -> RunResult:
+    """Execute ``notebook`` in a worker sandbox (see the module docstring) and collect the functions ``names``.
 
     ``fast``: run only the set-up and exercise cells (:func:`exercise_cells`), not the chapter's experiments.
-
-    The runner works in a fresh folder under ``workdir`` (a temporary directory when ``workdir`` is None) on a
-    copy of the notebook, and is killed, with every process it started, after its cells have run for ``timeout``
-    seconds of wall-clock time (starting Python and importing ``nnbook`` are allowed another ``STARTUP_S``
-    seconds). ``extra_paths`` (a checkers file or its folder) are copied, read-only, onto the runner's
-    ``PYTHONPATH``. ``isolation``: ``"required"`` (raise :class:`IsolationError` without bubblewrap) or
-    ``"best-effort"``.
+    The runner works on a copy of the notebook and is killed, with every process it started, after its cells
+    have run for ``timeout`` seconds of wall-clock time; ``memory_mb`` is the address space it may use beyond
+    the runtime. ``extra_paths`` (a checkers file or its folder) are copied, read-only, onto its ``PYTHONPATH``.
+    ``isolation``: ``"required"`` (raise :class:`IsolationError` without bubblewrap) or ``"best-effort"``.
     """
     from nnbook.validate import check_float, check_int
 
@@ -442,235 +928,22 @@ def run_submission(notebook, names: Sequence[str], *, timeout: float = 300.0, me
     memory_mb = check_int("memory_mb", memory_mb, min_value=256)
     if isinstance(names, str) or not all(isinstance(n, str) and n.isidentifier() for n in names):
         raise ValueError(f"names must be a list of Python identifiers, got {names!r}")
-    bwrap = _mode(isolation)
-    own_tmp = workdir is None
-    root = Path(tempfile.mkdtemp(prefix="nnbook-grade-")) if own_tmp else _check_path("workdir", workdir)
+    worker = Worker(isolation=isolation, extra_paths=extra_paths)
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        box = Path(tempfile.mkdtemp(prefix="run-", dir=root))
-        work, export = box / "work", box / "export"
-        work.mkdir()
-        export.mkdir()
-        shutil.copyfile(notebook, work / "submission.ipynb")
-        folders = _copy_extra(extra_paths, Path(tempfile.mkdtemp(prefix="extra-", dir=root)))
-        limits = {"RLIMIT_AS": memory_mb * 2**20,
-                  "RLIMIT_CPU": int(2 * (timeout + STARTUP_S))}  # 2 threads: 2 s of CPU a second; the wall clock is the limit
-        with open(box / "runner.log", "wb") as log:
-            proc = _start("_run_notebook", [str(work / "submission.ipynb"), str(export / "export.json"), list(names), fast],
-                          root=box, workdir=work, limits=limits, bwrap=bwrap, extra=folders, env_extra={},
-                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
-            timed_out = _wait(proc, export / "started", timeout)
-            _kill(proc)
-        res = _read_export(export / "export.json")
-        res.timed_out, res.returncode, res.isolation = timed_out, proc.returncode, _isolation_note(bwrap)
-        return res
+        return worker.run(notebook, names, timeout=timeout, memory_mb=memory_mb, fast=fast)
     finally:
-        if own_tmp:
-            shutil.rmtree(root, ignore_errors=True)
+        worker.close()
 
 
-# ------------------------------------------------------------------ the check process (inside the sandbox)
-_GUARD: dict = {"inside": False, "called": None}
-
-
-def _guard_references(exercise) -> None:
-    """Replace the reference implementations of ``exercise`` (its reference solution, also as the registry
-    hands it out, and the nnbook function of the same name in its module) with guards that report a call made
-    from the student's function. Only in the checker's child: the checker itself keeps the originals."""
-    import dataclasses
-    import importlib
-
-    from nnbook import exercises as E
-
-    topic, _, name = exercise.name.rpartition(".")
-    targets = []
-    ref = exercise.reference
-    if getattr(ref, "__module__", None) and ref.__name__ != "<lambda>":
-        targets.append((ref.__module__, ref.__name__))
-    targets.append((f"nnbook.{topic}", name))
-    for module_name, attr in targets:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        original = getattr(module, attr, None)
-        if not callable(original) or getattr(original, "_nnbook_guarded", False):
-            continue
-        shown = f"{module_name}.{attr}"
-
-        def guard(*args, _original=original, _shown=shown, **kwargs):
-            if _GUARD["inside"]:
-                from nnbook.exercises import CheckFailed
-
-                _GUARD["called"] = _shown
-                raise CheckFailed(f"calls the reference {_shown}: write your own code")
-            return _original(*args, **kwargs)
-
-        guard._nnbook_guarded = True
-        setattr(module, attr, guard)
-        if original is exercise.reference:
-            E._REGISTRY[exercise.name] = dataclasses.replace(exercise, reference=guard)
-
-
-class _Submitted:
-    """A submitted function, unpickled only inside the checker's forked child.
-
-    ``run_check`` forks before calling the function; on the first call this wrapper silences the child's
-    stdout (the check process's report), sets the memory limit, guards the exercise's reference
-    implementations, and only then loads the student's code, so the check process itself never runs it.
-    """
-
-    def __init__(self, blob: bytes, name: str, exercise, memory_mb: int, parent: int):
-        self._blob, self._exercise, self._memory_mb, self._parent = blob, exercise, memory_mb, parent
-        self._func = None
-        self.__name__ = self.__qualname__ = name
-
-    def __call__(self, *args, **kwargs):
-        if self._func is None:
-            if os.getpid() == self._parent:
-                raise RuntimeError("grading needs a platform where the checker can fork (Linux)")
-            import resource
-
-            import cloudpickle
-
-            os.chdir(tempfile.mkdtemp(prefix="check-"))
-            null = os.open(os.devnull, os.O_RDWR)
-            os.dup2(null, 0)
-            os.dup2(null, 1)  # only the check process writes the report
-            limit = (self._memory_mb + _vm_size() // 2**20) * 2**20
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-            _guard_references(self._exercise)
-            self._func = cloudpickle.loads(self._blob)
-        from nnbook.exercises import CheckFailed
-
-        _GUARD["inside"] = True
-        try:
-            out = self._func(*args, **kwargs)
-        finally:
-            _GUARD["inside"] = False
-        if _GUARD["called"]:  # caught by the student's code: still a copy
-            raise CheckFailed(f"calls the reference {_GUARD['called']}: write your own code")
-        return out
-
-    def __repr__(self):
-        return f"<submitted function {self.__name__}>"
-
-
-def _vm_size() -> int:
-    """Current virtual memory size of this process in bytes (0 where /proc is missing)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-def _run_checks(modules: list[str], checkers: list[str], memory_mb: int, sandboxed: bool) -> None:
-    """Import the checkers (``modules`` and the files ``checkers``), then read the functions to check (JSON on
-    stdin: ``[{"exercise", "function", "blob", "timeout"}]``), run each check, print the verdicts (JSON)."""
-    import importlib
-    import importlib.util
-
-    from nnbook import exercises as E
-
-    sys.path[:] = [p for p in sys.path if p not in ("", ".")]  # nothing importable from a writable folder
-    for name in modules:
-        importlib.import_module(name)
-    for path in map(Path, checkers):
-        if path.stem not in sys.modules:
-            spec = importlib.util.spec_from_file_location(path.stem, path)
-            module = sys.modules[path.stem] = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-    items = json.loads(sys.stdin.read())  # the grader sends them once the runner has handed them back
-    report = sys.stdout
-    in_own_pid_namespace = sandboxed and Path("/proc/1/comm").read_text().strip() == "bwrap"
-    verdicts = []
-    for item in items:
-        ex = E.get(item["exercise"])
-        func = _Submitted(base64.b64decode(item["blob"]), item["function"], ex, memory_mb, os.getpid())
-        result = E.run_check(ex.name, func, timeout=item["timeout"])
-        verdicts.append({"exercise": ex.name, "passed": result.passed, "message": result.message})
-        if in_own_pid_namespace:
-            try:  # whatever the student's function left running (every process here but bwrap's init and this one)
-                os.kill(-1, signal.SIGKILL)
-            except OSError:
-                pass
-    report.write(json.dumps(verdicts))
-    report.flush()
-
-
-class _Checker:
-    """A check process for one submission, started before its runner so that importing the checkers overlaps
-    the run; :meth:`check` hands it the functions once, then it ends."""
-
-    def __init__(self, exercises: Sequence, *, memory_mb: int, check_timeout: float | None, extra_paths: Sequence,
-                 root: Path, bwrap: str | None):
-        self.box = Path(tempfile.mkdtemp(prefix="check-", dir=root))
-        (self.box / "work").mkdir()
-        own = {Path(sys.modules[ex.checker.__module__].__file__).resolve() for ex in exercises
-               if not ex.checker.__module__.startswith("nnbook.")}  # a teacher's checkers file: imported there too
-        folders = _copy_extra(sorted({Path(p).resolve() for p in extra_paths} | own),
-                              Path(tempfile.mkdtemp(prefix="extra-", dir=root)))
-        checkers = [str(p) for f in folders for p in sorted(f.glob("*.py"))]
-        modules = sorted({ex.checker.__module__ for ex in exercises if ex.checker.__module__.startswith("nnbook.")})
-        self.timeouts = {ex.name: ex.timeout if check_timeout is None else check_timeout for ex in exercises}
-        limits = {"RLIMIT_CPU": int(2 * (sum(self.timeouts.values()) + STARTUP_S))}
-        self.log = open(self.box / "check.log", "wb")  # noqa: SIM115 - closed in close()
-        self.proc = _start("_run_checks", [modules, checkers, memory_mb], root=self.box, workdir=self.box / "work",
-                           limits=limits, bwrap=bwrap, extra=folders, env_extra={}, stdin=subprocess.PIPE,
-                           stdout=subprocess.PIPE, stderr=self.log)
-
-    def check(self, items: Sequence[tuple]) -> list[tuple[bool, str]]:
-        """``(passed, message)`` for each ``(exercise, function name, pickled function[, timeout])`` of ``items``."""
-        timeouts = [item[3] if len(item) > 3 and item[3] is not None else self.timeouts.get(item[0].name, item[0].timeout)
-                    for item in items]
-        plan = [{"exercise": ex.name, "function": fname, "blob": base64.b64encode(blob).decode(), "timeout": t}
-                for (ex, fname, blob, *_), t in zip(items, timeouts, strict=True)]
-        try:
-            out, _ = self.proc.communicate(json.dumps(plan).encode(), timeout=STARTUP_S + sum(t + 5 for t in timeouts))
-        except (subprocess.TimeoutExpired, BrokenPipeError):
-            out = b""
-        finally:
-            self.close()
-        try:
-            verdicts = json.loads(out.decode())
-        except (ValueError, UnicodeDecodeError):
-            verdicts = []
-        results = []
-        for i, (ex, *_) in enumerate(items):
-            v = verdicts[i] if isinstance(verdicts, list) and i < len(verdicts) and isinstance(verdicts[i], dict) else {}
-            if v.get("exercise") == ex.name and isinstance(v.get("passed"), bool):
-                results.append((v["passed"], str(v.get("message", ""))[:2000]))
-            else:
-                tail = (self.box / "check.log").read_text(errors="replace").strip().splitlines()[-1:]
-                results.append((False, "the checker process stopped before it reported (out of memory, or killed?)"
-                                + (f": {tail[0][:200]}" if tail else "")))
-        return results
-
-    def close(self) -> None:
-        if not self.log.closed:
-            _kill(self.proc)
-            self.log.close()
-
-
-def check_functions(items: Sequence[tuple], *, memory_mb: int = 4096, extra_paths: Sequence = (), workdir=None,
+def check_functions(items: Sequence[tuple], *, memory_mb: int = 4096, extra_paths: Sequence = (),
                     isolation: str = "required") -> list[tuple[bool, str]]:
-    """Run checkers on submitted functions in a confined check process; ``(passed, message)`` per item.
+    """Run checkers on submitted functions in a worker sandbox; ``(passed, message)`` per item.
 
-    ``items``: ``(exercise, function name, pickled function, timeout or None)``. The process imports the
-    checkers once; each function is unpickled only in the forked child that ``run_check`` calls it in.
+    ``items``: ``(exercise, function name, pickled function, timeout or None)``. Each function is unpickled only
+    in the forked grandchild that ``run_check`` calls it in.
     """
-    bwrap = _mode(isolation)
-    own_tmp = workdir is None
-    root = Path(tempfile.mkdtemp(prefix="nnbook-grade-")) if own_tmp else _check_path("workdir", workdir)
+    worker = Worker(isolation=isolation, extra_paths=extra_paths)
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        longest = max((t for *_, t in items if t is not None), default=None)
-        checker = _Checker([item[0] for item in items], memory_mb=memory_mb, check_timeout=longest,
-                           extra_paths=extra_paths, root=root, bwrap=bwrap)
-        return checker.check(items)
+        return worker.check(items, memory_mb=memory_mb)
     finally:
-        if own_tmp:
-            shutil.rmtree(root, ignore_errors=True)
+        worker.close()
