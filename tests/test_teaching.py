@@ -4,6 +4,7 @@ import csv
 import hashlib
 import inspect
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -311,6 +312,32 @@ def test_a_chapter_graded_fast_gets_the_same_verdicts_as_graded_whole(tmp_path):
     by_kind = {kind: sum(p for (sub, _), (_, p) in verdicts[True].items() if sub.endswith(f"_{kind}.ipynb"))
                for kind in kinds}
     assert by_kind["right"] > 0 and by_kind["wrong"] == by_kind["broken"] == by_kind["stub"] == 0, by_kind
+
+
+PEEK = ("import gc, os, sys, nnbook.exercises as E, teaching_sample_checkers as tc\n"
+        "found = [n for n in vars(tc) if not n.startswith('__')]\n"  # the module the chapter imports
+        "found += [n for n in E.all_exercises() if n.startswith('teachfix.')]\n"  # the registry
+        "found += [d for d in sys.path if os.path.exists(os.path.join(d or '.', 'teaching_sample_checkers.py'))]\n"
+        "found += [getattr(o, '__qualname__', '?') for o in gc.get_objects()\n"  # anything in memory
+        "          if getattr(o, '__module__', None) == 'teaching_sample_checkers']\n"
+        "if found:\n    raise RuntimeError('found: ' + ', '.join(map(str, found)))\n")
+
+
+@SLOW
+def test_the_teachers_checkers_stay_out_of_the_notebooks_reach(tmp_path):
+    """At grading time a notebook finds nothing of the teacher's checker file (a secret exam's references):
+    the module the chapter imports is empty, the registry, the path and the memory hold none of it. The checks
+    still use it. The control, run where the checker file is importable, finds it."""
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from make_submissions import DOUBLE, MEAN, SETUP
+
+    nbformat.write(new_notebook(cells=[new_code_cell(SETUP), new_code_cell(PEEK + DOUBLE), new_code_cell(MEAN)]),
+                   tmp_path / "peeks.ipynb")
+    grades, _ = T.grade_submission(tmp_path / "peeks.ipynb", chapter=CHAPTER, extra_paths=[CHECKERS], timeout=60)
+    assert [(g.exercise, g.points) for g in grades] == [("teachfix.double", 1), ("teachfix.mean_of", 2)], grades
+    control = subprocess.run([sys.executable, "-c", SETUP + "\n" + PEEK], cwd=FIX, capture_output=True, text=True)
+    assert "RuntimeError: found: " in control.stderr and "teachfix.double" in control.stderr, control.stderr
 
 
 @SLOW

@@ -18,7 +18,7 @@ __all__ = ["main"]
 def _grading_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=300.0,
                         help="wall-clock seconds for the cells of one notebook (default 300; starting Python is allowed 60 s more)")
-    parser.add_argument("--memory", type=int, default=4096, help="memory limit in MiB (address space) per notebook (default 4096)")
+    parser.add_argument("--memory", type=int, default=4096, help="memory limit in MiB (address space) per notebook, beyond the Python runtime and torch (default 4096)")
     parser.add_argument("--check-timeout", type=float, default=None, help="seconds per checker (default: the exercise's own)")
     parser.add_argument("--checkers", action="append", default=[], help="extra .py file registering exercises (repeatable)")
     parser.add_argument("--full", action="store_true",

@@ -4,8 +4,7 @@
 A worker runs under bubblewrap (``bwrap``): offline (a network namespace of its own), in a PID namespace of its
 own, in a new session, killed with the grader; it sees only its own folder (writable), a private ``/tmp``,
 ``/dev``, ``/proc``, and read-only: the system's ``/usr``, the Python runtime and its installed packages
-(``sys.prefix``, ``sys.base_prefix``), the ``nnbook`` package and copies of the teacher's extra checker files.
-Not the teacher's folders, the other submissions, the home directory or the repository. A grader running as
+(``sys.prefix``, ``sys.base_prefix``) and the ``nnbook`` package. Not the teacher's folders, the other submissions, the home directory or the repository. A grader running as
 root hands each worker a user id of its own (processes cannot signal or count against each other's). Limits
 (``resource.setrlimit``): processes, file size, no core dumps for the worker; address space and CPU time for
 each child; and a wall-clock limit.
@@ -180,7 +179,7 @@ getattr(sandbox, cfg["entry"])(*cfg["args"])
 
 
 def _start(entry: str, args: list, *, root: Path, workdir: Path, limits: dict, bwrap: str | None, uid: int | None,
-           extra: Sequence[Path], **popen) -> subprocess.Popen:
+           **popen) -> subprocess.Popen:
     """Start ``sandbox.<entry>(*args, sandboxed)`` confined to ``root`` (writable; handed to ``uid``), working in ``workdir``."""
     limits = dict(limits, RLIMIT_CORE=0, RLIMIT_FSIZE=FILE_SIZE)
     if uid is not None:
@@ -194,11 +193,11 @@ def _start(entry: str, args: list, *, root: Path, workdir: Path, limits: dict, b
     # only what Python needs: none of the grader's variables (tokens, keys) can end up in a message
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LANGUAGE", "TZ") or k.startswith("LC_")}
     env.update(HOME=str(workdir), TMPDIR="/tmp" if bwrap else str(workdir), MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1",
-               OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(str(p) for p in extra))
+               OMP_NUM_THREADS="1")
     config = json.dumps({"limits": limits, "uid": uid, "entry": entry, "args": [*args, bool(bwrap)]})
     cmd = [sys.executable, "-c", _BOOTSTRAP, config]
     if bwrap:
-        cmd = _bwrap_command(bwrap, readable=[*_readable_paths(), *extra], writable=[root], workdir=workdir) + ["--", *cmd]
+        cmd = _bwrap_command(bwrap, readable=_readable_paths(), writable=[root], workdir=workdir) + ["--", *cmd]
     return subprocess.Popen(cmd, cwd=workdir, env=env, start_new_session=True, **popen)
 
 
@@ -210,21 +209,15 @@ def _kill(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def _copy_extra(extra_paths: Sequence, into: Path) -> list[Path]:
-    """Copies of the teacher's extra checker files (``.py``) or folders, read-only to the sandbox, so it sees no
-    file beside them (the teacher's folder)."""
-    folders = []
-    into.chmod(0o755)
-    for i, p in enumerate(extra_paths):
+def _teacher_sources(paths: Sequence) -> list[tuple[str, str]]:
+    """``(module name, source)`` of the teacher's checker files (``.py``, or the ``.py`` files of a folder). They
+    never lie in a sandbox: only the check child gets their source, after the runner has ended."""
+    sources = {}
+    for p in paths:
         p = Path(p).resolve()
-        target = into / f"extra{i}"
-        if p.is_dir():
-            shutil.copytree(p, target, ignore=shutil.ignore_patterns("*.ipynb", "__pycache__", ".*"))
-        else:
-            target.mkdir(parents=True)
-            shutil.copy(p, target / p.name)
-        folders.append(target)
-    return folders
+        for f in sorted(p.glob("*.py")) if p.is_dir() else [p]:
+            sources[f.stem] = f.read_text(encoding="utf-8")
+    return sorted(sources.items())
 
 
 # ------------------------------------------------------------------ the runner (inside the sandbox)
@@ -274,7 +267,7 @@ def _exec_cell(source: str, filename: str, namespace: dict) -> None:
     exec(compile(code, filename, "exec"), namespace)
 
 
-def _run_notebook(notebook: str, export: str, names: list[str], fast: bool, sandboxed: bool) -> None:
+def _run_notebook(notebook: str, export: str, names: list[str], fast: bool, sandboxed: bool, stubs: Sequence[str] = ()) -> None:
     """Execute ``notebook``'s code cells (``fast``: only :func:`exercise_cells`) and export the functions ``names``
     to ``export`` (JSON).
 
@@ -297,6 +290,8 @@ def _run_notebook(notebook: str, export: str, names: list[str], fast: bool, sand
         print(f"(check of {name} skipped: the grader checks it)")
 
     nnbook.exercises.check = quiet_check  # the notebook's own checks are not needed, the grader runs them
+    for stub in stubs:  # the teacher's checker modules: importable, and empty (their references stay secret)
+        sys.modules[stub] = types.ModuleType(stub)
     main = types.ModuleType("__main__")  # functions from __main__ are pickled by value
     sys.modules["__main__"] = main
     ns = main.__dict__
@@ -462,29 +457,30 @@ def _vm_size() -> int:
     return 0
 
 
-def _import_checkers(modules: Sequence[str], files: Sequence[str]) -> None:
-    """Import the checker modules and the teacher's checker files (no-ops for those imported already)."""
+def _import_checkers(modules: Sequence[str], sources: Sequence) -> None:
+    """Import the checker modules, and run the teacher's checker files (``[module name, source]``) as modules."""
     import importlib
-    import importlib.util
+    import types
 
     for name in modules:
         importlib.import_module(name)
-    for path in map(Path, files):
-        if path.stem not in sys.modules:
-            spec = importlib.util.spec_from_file_location(path.stem, path)
-            module = sys.modules[path.stem] = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
+    for name, source in sources:
+        module = sys.modules[name] = types.ModuleType(name)
+        module.__file__ = f"<checkers {name}>"
+        exec(compile(source, f"<checkers {name}>", "exec"), module.__dict__)
 
 
-def _check_items(items_file: str, modules: list[str], files: list[str], memory_mb: int, sandboxed: bool) -> None:
-    """Check one submission's functions (``items_file``: JSON ``[{"exercise", "function", "blob", "timeout"}]``,
-    removed once read); write each verdict, a JSON line, to the verdict pipe as soon as it is known."""
+def _check_items(items_file: str, modules: list[str], memory_mb: int, sandboxed: bool) -> None:
+    """Check one submission's functions. ``items_file`` (removed once read) is JSON: ``{"items": [{"exercise",
+    "function", "blob", "timeout"}], "sources": the teacher's checker files}``. Each verdict, a JSON line, goes
+    to the verdict pipe as soon as it is known."""
     from nnbook import exercises as E
 
-    _import_checkers(modules, files)
     path = Path(items_file)
-    items = json.loads(path.read_text())
+    plan = json.loads(path.read_text())
     path.unlink()
+    _import_checkers(modules, plan["sources"])
+    items = plan["items"]
     keep = {1, os.getppid(), os.getpid()}
     clear = sandboxed and _own_pid_namespace()
     for item in items:
@@ -658,10 +654,11 @@ def _child(command: dict, reply_fd: int | None, sandboxed: bool) -> None:
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
             _set_dumpable(True)  # its own processes may look at each other; the worker stays out of reach
             sys.path.insert(0, "")
-            _run_notebook(command["notebook"], command["export"], command["names"], command["fast"], sandboxed)
+            _run_notebook(command["notebook"], command["export"], command["names"], command["fast"], sandboxed,
+                          command["stubs"])
         else:
             _REPLY["fd"] = reply_fd
-            _check_items(command["items"], command["modules"], command["files"], command["memory_mb"], sandboxed)
+            _check_items(command["items"], command["modules"], command["memory_mb"], sandboxed)
     except BaseException:  # noqa: BLE001 - reported in its log; the grader sees what is missing
         import traceback
 
@@ -670,7 +667,7 @@ def _child(command: dict, reply_fd: int | None, sandboxed: bool) -> None:
         os._exit(0)
 
 
-def _serve(preload: list[str], files: list[str], sandboxed: bool) -> None:
+def _serve(preload: list[str], sandboxed: bool) -> None:
     """The worker: import the runtime once, then carry out the grader's commands (JSON lines on stdin), each
     in a child, and answer each (a JSON line on stdout) once the child and all it started are gone."""
     import importlib
@@ -682,7 +679,6 @@ def _serve(preload: list[str], files: list[str], sandboxed: bool) -> None:
             importlib.import_module(name)
         except Exception as exc:  # noqa: BLE001 - a notebook that needs it imports it, and says why it fails
             print(f"(could not import {name} ahead: {exc})", file=sys.stderr, flush=True)
-    _import_checkers([], files)
     own_namespace = sandboxed and _own_pid_namespace()
     box = Path.cwd().parent  # the worker starts in <box>/work
     answers = sys.stdout
@@ -755,7 +751,7 @@ def _isolation_note(bwrap: str | None) -> str:
 
 
 def _exercise_files() -> list[Path]:
-    """The teacher's files that registered exercises (checkers outside nnbook): a worker imports them too."""
+    """The teacher's files that registered exercises (checkers outside nnbook): the checks need them too."""
     from nnbook import exercises as E
 
     return sorted({Path(sys.modules[ex.checker.__module__].__file__).resolve() for ex in E.all_exercises().values()
@@ -768,7 +764,8 @@ class Worker:
 
     It starts on first use and again after a submission that timed out, crashed, or left the sandbox unclean.
     ``preload``: modules to import once (what the chapter's set-up cells import); ``extra_paths``: the teacher's
-    checker files or folders, copied in read-only. Not thread-safe: one per grading job.
+    checker files or folders; their source reaches only the checks (to the notebook, importing one gives an empty
+    module). Not thread-safe: one per grading job.
     """
 
     _FOLDERS = ("work", "export", "check")
@@ -779,10 +776,7 @@ class Worker:
         self.root = Path(tempfile.mkdtemp(prefix="nnbook-worker-"))
         self.box = self.root / "box"
         self.box.mkdir()
-        own = {Path(p).resolve() for p in extra_paths} | set(_exercise_files())
-        (self.root / "extra").mkdir()
-        self.extra = _copy_extra(sorted(own), self.root / "extra")
-        self.files = [str(p) for f in self.extra for p in sorted(f.glob("*.py"))]
+        self.sources = _teacher_sources([*extra_paths, *_exercise_files()])
         self.preload = ["numpy", "torch", "matplotlib.pyplot", *preload]
         self.proc: subprocess.Popen | None = None
         self.log = None
@@ -795,8 +789,8 @@ class Worker:
             self.uid = _sandbox_user() if self.bwrap else None
             self._reset(self._FOLDERS)
             self.log = open(self.root / "worker.log", "wb")  # noqa: SIM115 - closed in close()
-            self.proc = _start("_serve", [self.preload, self.files], root=self.box, workdir=self.box / "work",
-                               limits={}, bwrap=self.bwrap, uid=self.uid, extra=self.extra, stdin=subprocess.PIPE,
+            self.proc = _start("_serve", [self.preload], root=self.box, workdir=self.box / "work",
+                               limits={}, bwrap=self.bwrap, uid=self.uid, stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=self.log)
         return self.proc
 
@@ -864,7 +858,7 @@ class Worker:
         self._own(work / "submission.ipynb")
         answer = self._ask({"do": "run", "workdir": str(work), "notebook": str(work / "submission.ipynb"),
                             "export": str(export / "export.json"), "log": str(export / "runner.log"),
-                            "names": list(names), "fast": fast, "timeout": timeout, "memory_mb": memory_mb,
+                            "names": list(names), "fast": fast, "stubs": [name for name, _ in self.sources], "timeout": timeout, "memory_mb": memory_mb,
                             "cpu": int(2 * timeout) + 10},  # 2 threads: 2 s of CPU a second; the wall clock is the limit
                            timeout + STARTUP_S)
         res = _read_export(export / "export.json")
@@ -881,12 +875,12 @@ class Worker:
         plan = [{"exercise": ex.name, "function": fname, "blob": base64.b64encode(blob).decode(), "timeout": t}
                 for (ex, fname, blob, *_), t in zip(items, timeouts, strict=True)]
         folder = self.box / "check"
-        (folder / "items.json").write_text(json.dumps(plan))
+        (folder / "items.json").write_text(json.dumps({"items": plan, "sources": self.sources}))
         self._own(folder / "items.json")
         budget = sum(t + 5 for t in timeouts) + 10
         modules = sorted({ex.checker.__module__ for ex, *_ in items if ex.checker.__module__.startswith("nnbook.")})
         answer = self._ask({"do": "check", "workdir": str(folder), "items": str(folder / "items.json"),
-                            "log": str(folder / "check.log"), "modules": modules, "files": self.files,
+                            "log": str(folder / "check.log"), "modules": modules,
                             "memory_mb": memory_mb, "timeout": budget, "cpu": int(2 * budget) + 10},
                            budget + STARTUP_S)
         said = {}
@@ -918,7 +912,7 @@ def run_submission(notebook, names: Sequence[str], *, timeout: float = 300.0, me
     ``fast``: run only the set-up and exercise cells (:func:`exercise_cells`), not the chapter's experiments.
     The runner works on a copy of the notebook and is killed, with every process it started, after its cells
     have run for ``timeout`` seconds of wall-clock time; ``memory_mb`` is the address space it may use beyond
-    the runtime. ``extra_paths`` (a checkers file or its folder) are copied, read-only, onto its ``PYTHONPATH``.
+    the runtime. ``extra_paths`` (a checkers file or its folder): importing one of them gives an empty module.
     ``isolation``: ``"required"`` (raise :class:`IsolationError` without bubblewrap) or ``"best-effort"``.
     """
     from nnbook.validate import check_float, check_int
