@@ -1,0 +1,183 @@
+"""The Chinese edition's catalogs (locales/zh_CN/LC_MESSAGES/**.po): extract, terminology, checks.
+
+    python tools/i18n.py terms            # write locales/zh_CN/terminology.csv from the chapters' Key terms
+    python tools/i18n.py check [PO ...]   # every translation keeps its message's markup (default: all catalogs)
+    python tools/i18n.py stat [PO ...]    # translated / fuzzy / untranslated per catalog
+    python tools/i18n.py todo PO [-n N]   # the first N untranslated messages of PO, as a JSON object {msgid: ""}
+    python tools/i18n.py apply PO JSON    # set translations from a JSON object {msgid: msgstr}; checks their markup
+
+A translation must keep what Sphinx and MyST read in the English message: each role with its target
+({term}, {doc}, {ref}, {numref}, {eq}, {cite}, {glue:text}…), each inline math `$…$`, each inline code
+span, each link's address, and each HTML tag. The text around them is translated; a {term} or {doc}
+role may get a Chinese title (`{term}`联想记忆 <Associative memory>``).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+from chapters import BOOK, chapter_sources, chapter_title_of
+from glossary import chapter_terms
+
+ROOT = BOOK.parent
+LOCALE = ROOT / "locales" / "zh_CN"
+CATALOGS = LOCALE / "LC_MESSAGES"
+TERMS = LOCALE / "terminology.csv"
+
+ROLE_RE = re.compile(r"\{([\w:-]+)\}`([^`]*)`")
+MATH_RE = re.compile(r"(?<![\\$])\$\$?(?!\s)(.+?)(?<![\\\s])\$\$?")
+CODE_RE = re.compile(r"(?<![`}])`([^`]+)`")
+LINK_RE = re.compile(r"\]\(([^)\s]+)\)")
+TAG_RE = re.compile(r"</?[a-zA-Z][^>]*>")
+
+
+def _target(role: str, body: str) -> str:
+    """What a role points at: ``{term}`title <target>``` → target (titles are translated)."""
+    m = re.fullmatch(r"(?s)(.*?)\s*<([^<>]+)>", body)
+    if role in ("term", "doc", "ref", "numref", "download") and m:
+        return m.group(2).strip()
+    if role in ("doc", "ref", "numref", "download", "eq", "cite", "cite:p", "cite:t") or role.startswith("glue"):
+        return body.strip()
+    return body.strip()
+
+
+def markup(text: str) -> Counter:
+    """The pieces of ``text`` a translation must keep: roles with their targets, math, code, links, tags."""
+    found: Counter = Counter()
+    for m in ROLE_RE.finditer(text):
+        found[("role", m.group(1), _target(m.group(1), m.group(2)))] += 1
+    rest = ROLE_RE.sub(" ", text)
+    for m in MATH_RE.finditer(rest):
+        found[("math", m.group(0).strip("$").strip())] += 1
+    rest = MATH_RE.sub(" ", rest)
+    for m in CODE_RE.finditer(rest):
+        found[("code", m.group(1))] += 1
+    for m in LINK_RE.finditer(rest):
+        found[("link", m.group(1))] += 1
+    for m in TAG_RE.finditer(rest):
+        found[("tag", m.group(0))] += 1
+    return found
+
+
+def catalogs(paths=None) -> list[Path]:
+    return [Path(p) for p in paths] if paths else sorted(CATALOGS.rglob("*.po"))
+
+
+def problems(po: Path) -> list[str]:
+    """What a catalog's translations lost or added of their messages' markup (one line each)."""
+    with open(po, "rb") as f:
+        cat = read_po(f)
+    found = []
+    for msg in cat:
+        if not msg.id or not msg.string:
+            continue
+        want, got = markup(msg.id), markup(msg.string)
+        if want != got:
+            lost = ", ".join(map(str, (want - got).keys()))
+            added = ", ".join(map(str, (got - want).keys()))
+            found.append(f"{po.relative_to(ROOT) if po.is_relative_to(ROOT) else po}: {msg.id[:70]!r}: "
+                         + (f"lost {lost}" if lost else "") + ("; " if lost and added else "")
+                         + (f"added {added}" if added else ""))
+    return found
+
+
+def stat(po: Path) -> tuple[int, int, int]:
+    """``(translated, fuzzy, untranslated)`` messages of a catalog."""
+    with open(po, "rb") as f:
+        cat = read_po(f)
+    counts = [0, 0, 0]
+    for msg in cat:
+        if not msg.id:
+            continue
+        counts[1 if msg.fuzzy else 0 if msg.string else 2] += 1
+    return tuple(counts)
+
+
+def todo(po: Path, limit: int) -> dict[str, str]:
+    """The first ``limit`` untranslated messages of ``po``: ``{msgid: ""}``."""
+    with open(po, "rb") as f:
+        cat = read_po(f)
+    return {msg.id: "" for msg in cat if msg.id and not msg.string}  # noqa: C416
+    # (limit applied by the caller, so that the order is the catalog's)
+
+
+def apply(po: Path, translations: dict[str, str]) -> list[str]:
+    """Set the translations ``{msgid: msgstr}`` in ``po`` (empty ones skipped); what is wrong with them (unknown
+    messages, broken markup), in which case nothing is written."""
+    from babel.messages.pofile import write_po
+
+    with open(po, "rb") as f:
+        cat = read_po(f)
+    wrong = []
+    for msgid, msgstr in translations.items():
+        if not msgstr:
+            continue
+        msg = cat.get(msgid)
+        if msg is None:
+            wrong.append(f"not a message of {po.name}: {msgid[:70]!r}")
+        elif markup(msgid) != markup(msgstr):
+            want, got = markup(msgid), markup(msgstr)
+            wrong.append(f"markup differs in {msgid[:70]!r}: lost {list((want - got).keys())}, added {list((got - want).keys())}")
+        else:
+            msg.string = msgstr
+            msg.flags.discard("fuzzy")
+    if not wrong:
+        with open(po, "wb") as f:
+            write_po(f, cat, width=76)
+    return wrong
+
+
+def write_terms() -> Path:
+    """locales/zh_CN/terminology.csv: English, Chinese, the chapter that defines the term."""
+    rows = []
+    for md in chapter_sources():
+        for en, zh in chapter_terms(md):
+            rows.append((en, zh, md.stem, chapter_title_of(md)))
+    rows.sort(key=lambda r: r[0].lower())
+    LOCALE.mkdir(parents=True, exist_ok=True)
+    with open(TERMS, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["english", "chinese", "chapter", "chapter title"])
+        w.writerows(rows)
+    return TERMS
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["terms", "check", "stat", "todo", "apply"])
+    parser.add_argument("po", nargs="*")
+    parser.add_argument("-n", type=int, default=50, help="todo: how many messages")
+    args = parser.parse_args(argv)
+    if args.command == "todo":
+        import json
+
+        items = list(todo(Path(args.po[0]), args.n).items())[: args.n]
+        print(json.dumps(dict(items), ensure_ascii=False, indent=1))
+        return 0
+    if args.command == "apply":
+        import json
+
+        wrong = apply(Path(args.po[0]), json.loads(Path(args.po[1]).read_text(encoding="utf-8")))
+        print("\n".join(wrong) if wrong else f"applied to {args.po[0]}")
+        return 1 if wrong else 0
+    if args.command == "terms":
+        print(f"wrote {write_terms().relative_to(ROOT)}")
+        return 0
+    if args.command == "stat":
+        for po in catalogs(args.po):
+            t, fz, u = stat(po)
+            print(f"{po.relative_to(ROOT) if po.is_relative_to(ROOT) else po}: {t} translated, {fz} fuzzy, {u} untranslated")
+        return 0
+    found = [line for po in catalogs(args.po) for line in problems(po)]
+    print("\n".join(found) if found else f"i18n check: the markup of every translation is intact ({len(catalogs(args.po))} catalogs)")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
