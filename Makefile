@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 JOBS ?= 2
 BUILD_FLAGS ?=
 
-.PHONY: help venv book colab check test-changed test test-lib test-fast lint test-injected test-notebooks test-gpu test-student test-build test-editions notebooks timings serve clean
+.PHONY: help venv book book-zh pot po test-build-zh colab check test-changed test test-lib test-fast lint test-injected test-notebooks test-gpu test-student test-build test-editions notebooks timings serve clean
 
 help:
 	@echo "make book   - set up .venv, execute every chapter, build the website into _build/html and the notebook editions (make colab)"
@@ -21,6 +21,8 @@ help:
 	@echo "make notebooks - regenerate notebooks/*.ipynb (and badges) from book/*.md"
 	@echo "make timings   - time each chapter on its own; writes book/appendix/timings.csv"
 	@echo "make serve     - serve _build/html on http://127.0.0.1:8000"
+	@echo "make po        - extract the English messages and update the Chinese catalogs (locales/zh_CN)"
+	@echo "make book-zh   - the Chinese edition, from the catalogs and the executed cache, into _build/html/zh"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -40,6 +42,35 @@ book: $(STAMP)
 	$(PY) tools/editions.py
 	@echo
 	@echo "The book is built. Open: file://$(CURDIR)/_build/html/index.html"
+
+# The Chinese edition (locales/zh_CN, tools/i18n.py). `make po` extracts the English messages (the
+# gettext builder over the executed cache) and updates the catalogs; `make book-zh` builds the Chinese
+# site from the same cache (nothing executes again) into _build/html/zh.
+I18N_WORK := _build/i18n
+ZH_WORK := _build/zh
+LINK_CACHE = mkdir -p _build/.jupyter_cache $(1)/_build && ln -sfn ../../.jupyter_cache $(1)/_build/.jupyter_cache
+pot: $(STAMP)
+	$(call LINK_CACHE,$(I18N_WORK))
+	$(call GUARDED,$(VENV)/bin/jupyter-book build . --builder custom --custom-builder gettext --path-output $(I18N_WORK) $(BUILD_FLAGS))
+
+po: pot
+	$(VENV)/bin/sphinx-intl update -p $(I18N_WORK)/_build/gettext -l zh_CN -d locales
+	$(PY) tools/i18n.py terms
+
+book-zh: $(STAMP)
+	$(PY) tools/i18n.py config
+	$(call LINK_CACHE,$(ZH_WORK))
+	$(call GUARDED,$(VENV)/bin/jupyter-book build . --config $(ZH_WORK)/_config.yml --path-output $(ZH_WORK) $(BUILD_FLAGS))
+	rm -rf _build/html/zh && mkdir -p _build/html && cp -r $(ZH_WORK)/_build/html _build/html/zh
+	@echo "The Chinese edition is built. Open: file://$(CURDIR)/_build/html/zh/index.html"
+
+# The Chinese edition, strict like test-build, and its catalogs checked against the English pages.
+test-build-zh: $(STAMP) pot
+	$(PY) tools/i18n.py config
+	$(call LINK_CACHE,$(ZH_WORK))
+	$(call GUARDED,$(VENV)/bin/jupyter-book build . --config $(ZH_WORK)/_config.yml --path-output $(ZH_WORK) --all -W -n --keep-going $(BUILD_FLAGS))
+	rm -rf _build/html/zh && mkdir -p _build/html && cp -r $(ZH_WORK)/_build/html _build/html/zh
+	$(PY) -m pytest -q tests/i18n
 
 # The notebooks a reader opens, rendered from the built website (tools/editions.py): the Colab
 # edition (_build/colab: what every badge opens) and the student edition (_build/student).
@@ -118,7 +149,7 @@ chromium:
 test-browser: $(STAMP) chromium
 	NNBOOK_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -n $(JOBS) --dist loadgroup tests/browser
 
-test: lint test-lib test-build test-editions test-notebooks test-student pdf test-pdf test-browser test-determinism test-gpu
+test: lint test-lib test-build test-build-zh test-editions test-notebooks test-student pdf test-pdf test-browser test-determinism test-gpu
 	@echo "make test: all checks passed"
 
 # Execute every chapter twice (JOBS at a time, OMP_NUM_THREADS=1) and compare the text outputs;

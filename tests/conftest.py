@@ -19,8 +19,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 # Folders of tests that need the built book (`make book`): `pytest tests` (`make test-lib`) skips
-# them; they run only when asked for by path (`make test-browser`, `make test-editions`).
-NEEDS_A_BUILD = [Path(__file__).resolve().parent / name for name in ("browser", "editions")]
+# them; they run only when asked for by path (`make test-browser`, `make test-editions`, `make test-build-zh`).
+NEEDS_A_BUILD = [Path(__file__).resolve().parent / name for name in ("browser", "editions", "i18n")]
 
 
 def _asked_for(folder: Path, config) -> bool:

@@ -1,5 +1,6 @@
 """The Chinese edition's catalogs (locales/zh_CN/LC_MESSAGES/**.po): extract, terminology, checks.
 
+    python tools/i18n.py config           # write _build/zh/_config.yml: the book's config for the Chinese edition
     python tools/i18n.py terms            # write locales/zh_CN/terminology.csv from the chapters' Key terms
     python tools/i18n.py check [PO ...]   # every translation keeps its message's markup (default: all catalogs)
     python tools/i18n.py stat [PO ...]    # translated / fuzzy / untranslated per catalog
@@ -65,6 +66,31 @@ def markup(text: str) -> Counter:
     return found
 
 
+def _literal_stars(text: str) -> int:
+    from markdown_it import MarkdownIt
+
+    plain = ROLE_RE.sub("{R}", MATH_RE.sub("$M$", text))  # stand-ins that start and end as they do
+    return MarkdownIt("commonmark").renderInline(plain).count("**")
+
+
+def unclosed_emphasis(text: str) -> bool:
+    """Whether ``text`` shows a literal ``**`` once rendered (CommonMark does not take ``**`` as bold where it
+    touches punctuation on one side and a character on the other: ``**题目。**写`` needs a space)."""
+    return _literal_stars(text) > 0
+
+
+def mend_emphasis(text: str) -> str:
+    """``text`` with a space beside each ``**`` that would otherwise stay literal (see :func:`unclosed_emphasis`)."""
+    for m in reversed(list(re.finditer(r"\*\*", text))):
+        if not unclosed_emphasis(text):
+            break
+        for mended in (text[: m.start()] + " " + text[m.start():], text[: m.end()] + " " + text[m.end():]):
+            if _literal_stars(mended) < _literal_stars(text):
+                text = mended
+                break
+    return text
+
+
 def catalogs(paths=None) -> list[Path]:
     return [Path(p) for p in paths] if paths else sorted(CATALOGS.rglob("*.po"))
 
@@ -78,6 +104,9 @@ def problems(po: Path) -> list[str]:
         if not msg.id or not msg.string:
             continue
         want, got = markup(msg.id), markup(msg.string)
+        if unclosed_emphasis(msg.string) and not unclosed_emphasis(msg.id):
+            found.append(f"{po.relative_to(ROOT) if po.is_relative_to(ROOT) else po}: {msg.id[:70]!r}: a ** stays "
+                         "literal (add a space between it and the Chinese next to it)")
         if want != got:
             lost = ", ".join(map(str, (want - got).keys()))
             added = ", ".join(map(str, (got - want).keys()))
@@ -85,6 +114,18 @@ def problems(po: Path) -> list[str]:
                          + (f"lost {lost}" if lost else "") + ("; " if lost and added else "")
                          + (f"added {added}" if added else ""))
     return found
+
+
+def missing(pot: Path, po: Path) -> list[str]:
+    """The English messages of ``pot`` (fresh from the pages) that the catalog ``po`` lacks: pages edited
+    since the catalog was updated (``make po``), whose new text has no translation yet."""
+    with open(pot, "rb") as f:
+        want = [m.id for m in read_po(f) if m.id]
+    if not po.is_file():
+        return want
+    with open(po, "rb") as f:
+        have = {m.id for m in read_po(f) if m.id}
+    return [m for m in want if m not in have]
 
 
 def stat(po: Path) -> tuple[int, int, int]:
@@ -133,6 +174,29 @@ def apply(po: Path, translations: dict[str, str]) -> list[str]:
     return wrong
 
 
+ZH_CONFIG = ROOT / "_build" / "zh" / "_config.yml"
+ZH_TITLE = "神经网络与深度生成模型"
+
+
+def write_config(path: Path = ZH_CONFIG) -> Path:
+    """The Chinese edition's config: the book's own, with ``language: zh_CN`` and its title, its relative
+    paths made absolute (Jupyter Book reads them relative to the config file)."""
+    import yaml
+
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    sphinx = cfg["sphinx"]
+    config = sphinx["config"]
+    config["language"] = "zh_CN"
+    config["locale_dirs"] = [str(ROOT / d) for d in config["locale_dirs"]]
+    config["html_static_path"] = [str(ROOT / d) for d in config["html_static_path"]]
+    sphinx["local_extensions"] = {name: str(ROOT / d) for name, d in sphinx["local_extensions"].items()}
+    cfg["bibtex_bibfiles"] = [str(ROOT / b) for b in cfg["bibtex_bibfiles"]]
+    cfg["title"] = ZH_TITLE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
 def write_terms() -> Path:
     """locales/zh_CN/terminology.csv: English, Chinese, the chapter that defines the term."""
     rows = []
@@ -150,7 +214,7 @@ def write_terms() -> Path:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["terms", "check", "stat", "todo", "apply"])
+    parser.add_argument("command", choices=["config", "terms", "check", "stat", "todo", "apply"])
     parser.add_argument("po", nargs="*")
     parser.add_argument("-n", type=int, default=50, help="todo: how many messages")
     args = parser.parse_args(argv)
@@ -166,6 +230,9 @@ def main(argv=None) -> int:
         wrong = apply(Path(args.po[0]), json.loads(Path(args.po[1]).read_text(encoding="utf-8")))
         print("\n".join(wrong) if wrong else f"applied to {args.po[0]}")
         return 1 if wrong else 0
+    if args.command == "config":
+        print(f"wrote {write_config().relative_to(ROOT)}")
+        return 0
     if args.command == "terms":
         print(f"wrote {write_terms().relative_to(ROOT)}")
         return 0

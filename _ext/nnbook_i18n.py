@@ -1,0 +1,97 @@
+"""Sphinx extension for the book's two editions: English at the site's root, Chinese under ``zh/``.
+
+Every HTML page gets a language switch, a link to the same page in the other edition (at the top of the
+page), and ``<link rel="alternate" hreflang=...>`` tags for both. The Chinese edition is the same source
+built with ``language = "zh_CN"`` and the catalogs of ``locales/`` (``make book-zh``); its pages live one
+folder below the English ones, so each link is the page's own path, one level down or up. The English
+pages get the switch only where ``nnbook_language_switch`` is true (once the Chinese edition is published
+beside them); the Chinese pages always have it.
+
+A translated paragraph is parsed on its own, as a notebook of its own, by Sphinx's ``Locale`` transform; a
+``{glue:text}`` role in it would then find no outputs (MyST-NB keeps them with the page's notebook).
+So, in the Chinese build, the glue roles of a translation fall back on the glue data MyST-NB wrote for its
+page: the numbers on a Chinese page are those of the executed notebook.
+"""
+
+from __future__ import annotations
+
+import html
+
+from sphinx.application import Sphinx
+
+ZH_DIR = "zh"  # where the Chinese edition lives, below the English site's root
+
+
+def _is_zh(app: Sphinx) -> bool:
+    return (app.config.language or "en").lower().startswith("zh")
+
+
+def _switch(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    if app.builder.format != "html" or "body" not in context:
+        return
+    if not _is_zh(app) and not app.config.nnbook_language_switch:
+        return
+    pathto = context["pathto"]
+    page = pagename + app.builder.out_suffix
+    if _is_zh(app):
+        other, label, lang, here = pathto(f"../{page}", 1), "English", "en", "zh-CN"
+        title = "Read this page in English"
+    else:
+        other, label, lang, here = pathto(f"{ZH_DIR}/{page}", 1), "中文", "zh-CN", "en"
+        title = "阅读本页的中文版"
+    own = pathto(page, 1)
+    context["metatags"] = context.get("metatags", "") + (
+        f'\n<link rel="alternate" hreflang="{here}" href="{html.escape(own)}" />'
+        f'\n<link rel="alternate" hreflang="{lang}" href="{html.escape(other)}" />'
+    )
+    context["body"] = (
+        f'<div class="nnbook-language-switch"><a href="{html.escape(other)}" hreflang="{lang}" lang="{lang}" '
+        f'title="{title}">{label}</a></div>\n' + context["body"]
+    )
+
+
+def _page_glue(env) -> dict:
+    """The glue data MyST-NB wrote for the page being read (``jupyter_execute/<page>.glue.json``)."""
+    import json
+    from pathlib import Path
+
+    docname = getattr(env, "docname", None)
+    path = Path(env.app.outdir).parent / "jupyter_execute" / f"{docname}.glue.json" if docname else None
+    return json.loads(path.read_text(encoding="utf-8")) if path and path.is_file() else {}
+
+
+def _glue_in_translations() -> None:
+    """Let MyST-NB's glue roles in a translated paragraph find their page's outputs."""
+    from myst_nb.core.variables import RetrievalError, VariableOutput
+    from myst_nb.ext.glue import directives, roles, utils
+
+    original = utils.retrieve_glue_data
+    if getattr(original, "_nnbook", False):
+        return
+
+    def retrieve(document, key):
+        try:
+            return original(document, key)
+        except RetrievalError:  # a translation, parsed as a notebook of its own: its page's outputs
+            glue = _page_glue(getattr(document.settings, "env", None))
+            if key not in glue:
+                raise
+            return VariableOutput(data=glue[key]["data"], metadata=glue[key].get("metadata", {}), nb_renderer=None,
+                                  vtype="glue")
+
+    retrieve._nnbook = True
+    for module in (utils, roles, directives):
+        if hasattr(module, "retrieve_glue_data"):
+            module.retrieve_glue_data = retrieve
+
+
+def _on_init(app: Sphinx) -> None:
+    if _is_zh(app):
+        _glue_in_translations()
+
+
+def setup(app: Sphinx) -> dict:
+    app.connect("builder-inited", _on_init)
+    app.add_config_value("nnbook_language_switch", False, "html", bool)
+    app.connect("html-page-context", _switch)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
