@@ -22,7 +22,7 @@ help:
 	@echo "make timings   - time each chapter on its own; writes book/appendix/timings.csv"
 	@echo "make serve     - serve _build/html on http://127.0.0.1:8000"
 	@echo "make po        - extract the English messages and update the Chinese catalogs (locales/zh_CN)"
-	@echo "make book-zh   - the Chinese edition, from the catalogs and the executed cache, into _build/html/zh"
+	@echo "make book-zh   - the Chinese edition, from the catalogs and the executed cache, into _build/zh/_build/html"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -45,7 +45,8 @@ book: $(STAMP)
 
 # The Chinese edition (locales/zh_CN, tools/i18n.py). `make po` extracts the English messages (the
 # gettext builder over the executed cache) and updates the catalogs; `make book-zh` builds the Chinese
-# site from the same cache (nothing executes again) into _build/html/zh.
+# site from the same cache (nothing executes again) into _build/zh/_build/html (its pages link to the
+# English ones as if it lay in _build/html/zh, where it will be published).
 I18N_WORK := _build/i18n
 ZH_WORK := _build/zh
 LINK_CACHE = mkdir -p _build/.jupyter_cache $(1)/_build && ln -sfn ../../.jupyter_cache $(1)/_build/.jupyter_cache
@@ -61,15 +62,13 @@ book-zh: $(STAMP)
 	$(PY) tools/i18n.py config
 	$(call LINK_CACHE,$(ZH_WORK))
 	$(call GUARDED,$(VENV)/bin/jupyter-book build . --config $(ZH_WORK)/_config.yml --path-output $(ZH_WORK) $(BUILD_FLAGS))
-	rm -rf _build/html/zh && mkdir -p _build/html && cp -r $(ZH_WORK)/_build/html _build/html/zh
-	@echo "The Chinese edition is built. Open: file://$(CURDIR)/_build/html/zh/index.html"
+	@echo "The Chinese edition is built. Open: file://$(CURDIR)/$(ZH_WORK)/_build/html/index.html"
 
 # The Chinese edition, strict like test-build, and its catalogs checked against the English pages.
 test-build-zh: $(STAMP) pot
 	$(PY) tools/i18n.py config
 	$(call LINK_CACHE,$(ZH_WORK))
 	$(call GUARDED,$(VENV)/bin/jupyter-book build . --config $(ZH_WORK)/_config.yml --path-output $(ZH_WORK) --all -W -n --keep-going $(BUILD_FLAGS))
-	rm -rf _build/html/zh && mkdir -p _build/html && cp -r $(ZH_WORK)/_build/html _build/html/zh
 	$(PY) -m pytest -q tests/i18n
 
 # The notebooks a reader opens, rendered from the built website (tools/editions.py): the Colab

@@ -1,7 +1,8 @@
 """The Chinese edition after `make test-build-zh`: its catalogs against the English pages, and its site.
 
-Run by `make test-build-zh` (it extracts the English messages into _build/i18n and builds _build/html/zh
-first); `pytest tests` leaves this folder out."""
+Run by `make test-build-zh` (it extracts the English messages into _build/i18n and builds the Chinese site
+into _build/zh/_build/html, to be published as _build/html/zh) after the English build; `pytest tests`
+leaves this folder out."""
 import re
 import sys
 from pathlib import Path
@@ -14,7 +15,8 @@ import i18n  # noqa: E402
 
 POT = ROOT / "_build" / "i18n" / "_build" / "gettext"
 EN = ROOT / "_build" / "html"
-ZH = EN / "zh"
+ZH = ROOT / "_build" / "zh" / "_build" / "html"
+PUBLISHED = EN / "zh"  # where the Chinese pages will lie, beside the English ones
 
 
 def test_every_english_message_has_its_entry_in_the_catalogs():
@@ -31,7 +33,7 @@ def test_every_english_message_has_its_entry_in_the_catalogs():
 
 def zh_pages() -> list[Path]:
     pages = sorted((ZH / "book").rglob("*.html"))  # the book's pages (not the generated indexes, not the redirect)
-    assert pages, f"no Chinese edition in {ZH}: run `make book-zh`"
+    assert pages, f"no Chinese edition in {ZH}: run `make test-build-zh`"
     return pages
 
 
@@ -41,7 +43,7 @@ def test_each_chinese_page_is_chinese_and_links_to_itself_in_english():
         assert '<html lang="zh-CN"' in html, page
         m = re.search(r'<div class="nnbook-language-switch"><a href="([^"]+)" hreflang="en"', html)
         assert m, f"{page}: no language switch"
-        target = (page.parent / m.group(1)).resolve()
+        target = ((PUBLISHED / page.relative_to(ZH)).parent / m.group(1)).resolve()
         assert target == (EN / page.relative_to(ZH)).resolve() and target.is_file(), (page, m.group(1))
 
 
