@@ -52,7 +52,7 @@ ZH_WORK := _build/zh
 LINK_CACHE = mkdir -p _build/.jupyter_cache $(1)/_build && ln -sfn ../../.jupyter_cache $(1)/_build/.jupyter_cache
 pot: $(STAMP)
 	$(call LINK_CACHE,$(I18N_WORK))
-	$(call GUARDED,$(VENV)/bin/jupyter-book build . --builder custom --custom-builder gettext --path-output $(I18N_WORK) $(BUILD_FLAGS))
+	$(call GUARDED,$(VENV)/bin/jupyter-book build . --builder custom --custom-builder gettext --path-output $(I18N_WORK) --all $(BUILD_FLAGS))
 
 po: pot
 	$(VENV)/bin/sphinx-intl update -p $(I18N_WORK)/_build/gettext -l zh_CN -d locales

@@ -7,6 +7,10 @@ folder below the English ones, so each link is the page's own path, one level do
 pages get the switch only where ``nnbook_language_switch`` is true (once the Chinese edition is published
 beside them); the Chinese pages always have it.
 
+Sphinx extracts and translates only text whose source it knows; MyST leaves none on the paragraphs it parses
+inside nested directives (the cells of a table in a model answer's dropdown inside an exam box), so they get
+their nearest ancestor's, in both builds, before Sphinx's own i18n transforms run.
+
 A translated paragraph is parsed on its own, as a notebook of its own, by Sphinx's ``Locale`` transform; a
 ``{glue:text}`` role in it would then find no outputs (MyST-NB keeps them with the page's notebook).
 So, in the Chinese build, the glue roles of a translation fall back on the glue data MyST-NB wrote for its
@@ -17,7 +21,9 @@ from __future__ import annotations
 
 import html
 
+from docutils import nodes
 from sphinx.application import Sphinx
+from sphinx.transforms import SphinxTransform
 
 ZH_DIR = "zh"  # where the Chinese edition lives, below the English site's root
 
@@ -90,7 +96,24 @@ def _on_init(app: Sphinx) -> None:
         _glue_in_translations()
 
 
+class _SourceOfNestedText(SphinxTransform):
+    """Give a source and a line to the paragraphs that MyST parses inside nested directives without them (the
+    cells of a table in a dropdown inside an admonition): Sphinx translates only text whose source it knows."""
+
+    default_priority = 5  # before sphinx.transforms.i18n (PreserveTranslatableMessages 10, Locale 20)
+
+    def apply(self, **kwargs) -> None:
+        for node in self.document.findall(nodes.TextElement):
+            if not node.source:
+                parent = node.parent
+                while parent is not None and not parent.source:
+                    parent = parent.parent
+                if parent is not None:
+                    node.source, node.line = parent.source, node.line or parent.line
+
+
 def setup(app: Sphinx) -> dict:
+    app.add_transform(_SourceOfNestedText)
     app.connect("builder-inited", _on_init)
     app.add_config_value("nnbook_language_switch", False, "html", bool)
     app.connect("html-page-context", _switch)

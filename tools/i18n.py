@@ -4,7 +4,7 @@
     python tools/i18n.py terms            # write locales/zh_CN/terminology.csv from the chapters' Key terms
     python tools/i18n.py check [PO ...]   # every translation keeps its message's markup (default: all catalogs)
     python tools/i18n.py stat [PO ...]    # translated / fuzzy / untranslated per catalog
-    python tools/i18n.py todo PO [-n N]   # the first N untranslated messages of PO, as a JSON object {msgid: ""}
+    python tools/i18n.py todo PO [-n N]   # the first N messages of PO to translate (untranslated or fuzzy), as JSON {msgid: ""}
     python tools/i18n.py apply PO JSON    # set translations from a JSON object {msgid: msgstr}; checks their markup
 
 A translation must keep what Sphinx and MyST read in the English message: each role with its target
@@ -140,12 +140,12 @@ def stat(po: Path) -> tuple[int, int, int]:
     return tuple(counts)
 
 
-def todo(po: Path, limit: int) -> dict[str, str]:
-    """The first ``limit`` untranslated messages of ``po``: ``{msgid: ""}``."""
+def todo(po: Path) -> dict[str, str]:
+    """The messages of ``po`` still to translate, untranslated or fuzzy (a guess of ``sphinx-intl update`` from a
+    similar message, to be checked): ``{msgid: ""}``, in the catalog's order."""
     with open(po, "rb") as f:
         cat = read_po(f)
-    return {msg.id: "" for msg in cat if msg.id and not msg.string}  # noqa: C416
-    # (limit applied by the caller, so that the order is the catalog's)
+    return {msg.id: "" for msg in cat if msg.id and (not msg.string or msg.fuzzy)}
 
 
 def apply(po: Path, translations: dict[str, str]) -> list[str]:
@@ -221,7 +221,7 @@ def main(argv=None) -> int:
     if args.command == "todo":
         import json
 
-        items = list(todo(Path(args.po[0]), args.n).items())[: args.n]
+        items = list(todo(Path(args.po[0])).items())[: args.n]
         print(json.dumps(dict(items), ensure_ascii=False, indent=1))
         return 0
     if args.command == "apply":
