@@ -439,3 +439,25 @@ def test_bench_grade_finds_the_comparison_chapter_whatever_its_number():
     import bench_grade
 
     assert bench_grade.heaviest_chapter().name.endswith("_comparison.md")
+
+
+def test_clearing_a_sandboxs_tmp_keeps_what_is_bound_there(tmp_path):
+    """Between two submissions the worker empties its /tmp, where the grader's folder and even the runtime (a
+    repository cloned under /tmp) may be bound: those, and the way to them, stay; all else goes."""
+    from nnbook.teaching.sandbox import _empty
+
+    venv, box = tmp_path / "clone" / "repo" / ".venv", tmp_path / "nnbook-worker-x" / "box"
+    for path in (venv / "bin" / "python", box / "work" / "submission.ipynb", tmp_path / "left.txt",
+                 tmp_path / "clone" / "trap" / "x", tmp_path / "nnbook-worker-x" / "beside.txt"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "f").write_text("x")
+    (tmp_path / "locked").chmod(0o000)
+    assert _empty(tmp_path, [box, venv])
+    left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    assert left == ["clone", "clone/repo", "clone/repo/.venv", "clone/repo/.venv/bin", "clone/repo/.venv/bin/python",
+                    "nnbook-worker-x", "nnbook-worker-x/box", "nnbook-worker-x/box/work",
+                    "nnbook-worker-x/box/work/submission.ipynb"]
+    (tmp_path / "again.txt").write_text("x")
+    assert _empty(tmp_path) and not any(tmp_path.iterdir())

@@ -545,10 +545,13 @@ def _kill_all_but(keep: set) -> bool:
     return False
 
 
-def _empty(folder: Path, keep: Path | None = None) -> bool:
-    """Remove everything in ``folder`` (whatever its permissions) but the folder ``keep`` (where the sandbox
-    binds its own folder, inside ``/tmp`` when the grader's temporary folder is there); whether that is all
-    that is left."""
+def _empty(folder: Path, keep: Sequence[Path] = ()) -> bool:
+    """Remove everything in ``folder`` (whatever its permissions) but the folders ``keep`` and the way to them
+    (what the sandbox binds: its own folder, the runtime; inside ``/tmp`` when the grader's temporary folder, or
+    the repository, is there); whether that is all that is left."""
+    def kept(entry: Path) -> bool:
+        return any(entry == k or entry in k.parents for k in keep)
+
     def retry(func, path, _exc):
         try:
             os.chmod(os.path.dirname(path), 0o700)
@@ -562,9 +565,9 @@ def _empty(folder: Path, keep: Path | None = None) -> bool:
     except OSError:
         return True  # none here, or not ours to write: nothing a submission could leave
     for entry in entries:
-        if keep is not None and entry == keep:
+        if entry in keep:
             continue
-        if keep is not None and entry in keep.parents:
+        if kept(entry):
             _empty(entry, keep)
         elif entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, onerror=retry)
@@ -574,7 +577,7 @@ def _empty(folder: Path, keep: Path | None = None) -> bool:
             except OSError:
                 pass
     try:
-        return all(keep is not None and (entry == keep or entry in keep.parents) for entry in folder.iterdir())
+        return all(kept(entry) for entry in folder.iterdir())
     except OSError:
         return False
 
@@ -594,11 +597,11 @@ def _kill_rest(child: int, own_namespace: bool) -> bool:
     return _kill_all_but({1, os.getpid()})
 
 
-def _clear(child: int, own_namespace: bool, box: Path) -> bool:
-    """After a child: kill everything it left running, empty ``/tmp`` and ``/dev/shm`` (but the worker's folder
-    ``box``, which the grader empties); whether all of it went."""
+def _clear(child: int, own_namespace: bool, keep: Sequence[Path]) -> bool:
+    """After a child: kill everything it left running, empty ``/tmp`` and ``/dev/shm`` (but the folders bound
+    there, ``keep``: the worker's own, which the grader empties, and the runtime's); whether all of it went."""
     gone = _kill_rest(child, own_namespace)
-    return not own_namespace or (gone and _empty(Path("/tmp"), box) and _empty(Path("/dev/shm"), box))
+    return not own_namespace or (gone and _empty(Path("/tmp"), keep) and _empty(Path("/dev/shm"), keep))
 
 
 def _await(pid: int, timeout: float, reply_fd: int | None, own_namespace: bool) -> tuple[int, bool, bytes]:
@@ -667,7 +670,7 @@ def _child(command: dict, reply_fd: int | None, sandboxed: bool) -> None:
         os._exit(0)
 
 
-def _serve(preload: list[str], sandboxed: bool) -> None:
+def _serve(preload: list[str], bound: list[str], sandboxed: bool) -> None:
     """The worker: import the runtime once, then carry out the grader's commands (JSON lines on stdin), each
     in a child, and answer each (a JSON line on stdout) once the child and all it started are gone."""
     import importlib
@@ -680,7 +683,7 @@ def _serve(preload: list[str], sandboxed: bool) -> None:
         except Exception as exc:  # noqa: BLE001 - a notebook that needs it imports it, and says why it fails
             print(f"(could not import {name} ahead: {exc})", file=sys.stderr, flush=True)
     own_namespace = sandboxed and _own_pid_namespace()
-    box = Path.cwd().parent  # the worker starts in <box>/work
+    keep = [Path(p) for p in bound]  # what the sandbox binds (its folder, the runtime): not to be emptied
     answers = sys.stdout
     for line in sys.stdin.buffer:
         command = json.loads(line)
@@ -697,7 +700,7 @@ def _serve(preload: list[str], sandboxed: bool) -> None:
         code, timed_out, reply = _await(pid, float(command["timeout"]), reply_fd, own_namespace)
         if reply_fd is not None:
             os.close(reply_fd)
-        clean = _clear(pid, own_namespace, box)
+        clean = _clear(pid, own_namespace, keep)
         answers.write(json.dumps({"returncode": code, "timed_out": timed_out, "clean": clean,
                                   "reply": reply.decode(errors="replace")}) + "\n")
         answers.flush()
@@ -789,7 +792,8 @@ class Worker:
             self.uid = _sandbox_user() if self.bwrap else None
             self._reset(self._FOLDERS)
             self.log = open(self.root / "worker.log", "wb")  # noqa: SIM115 - closed in close()
-            self.proc = _start("_serve", [self.preload], root=self.box, workdir=self.box / "work",
+            bound = [str(p) for p in [self.box, *_readable_paths()]]
+            self.proc = _start("_serve", [self.preload, bound], root=self.box, workdir=self.box / "work",
                                limits={}, bwrap=self.bwrap, uid=self.uid, stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=self.log)
         return self.proc
