@@ -19,6 +19,7 @@ page: the numbers on a Chinese page are those of the executed notebook.
 
 from __future__ import annotations
 
+import functools
 import html
 
 from docutils import nodes
@@ -58,12 +59,20 @@ def _switch(app: Sphinx, pagename: str, templatename: str, context: dict, doctre
 
 def _page_glue(env) -> dict:
     """The glue data MyST-NB wrote for the page being read (``jupyter_execute/<page>.glue.json``)."""
-    import json
     from pathlib import Path
 
     docname = getattr(env, "docname", None)
     path = Path(env.app.outdir).parent / "jupyter_execute" / f"{docname}.glue.json" if docname else None
-    return json.loads(path.read_text(encoding="utf-8")) if path and path.is_file() else {}
+    return _read_glue(str(path), path.stat().st_mtime_ns) if path and path.is_file() else {}
+
+
+@functools.lru_cache(maxsize=4)
+def _read_glue(path: str, mtime_ns: int) -> dict:
+    """A page's glue file, read once for all the glue roles of its translations (again if it was rewritten)."""
+    import json
+
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
 
 
 def _glue_in_translations() -> None:

@@ -43,8 +43,6 @@ def _target(role: str, body: str) -> str:
     m = re.fullmatch(r"(?s)(.*?)\s*<([^<>]+)>", body)
     if role in ("term", "doc", "ref", "numref", "download") and m:
         return m.group(2).strip()
-    if role in ("doc", "ref", "numref", "download", "eq", "cite", "cite:p", "cite:t") or role.startswith("glue"):
-        return body.strip()
     return body.strip()
 
 
@@ -91,14 +89,18 @@ def mend_emphasis(text: str) -> str:
     return text
 
 
+def _read(po: Path):
+    with open(po, "rb") as f:
+        return read_po(f)
+
+
 def catalogs(paths=None) -> list[Path]:
     return [Path(p) for p in paths] if paths else sorted(CATALOGS.rglob("*.po"))
 
 
 def problems(po: Path) -> list[str]:
     """What a catalog's translations lost or added of their messages' markup (one line each)."""
-    with open(po, "rb") as f:
-        cat = read_po(f)
+    cat = _read(po)
     found = []
     for msg in cat:
         if not msg.id or not msg.string:
@@ -119,19 +121,16 @@ def problems(po: Path) -> list[str]:
 def missing(pot: Path, po: Path) -> list[str]:
     """The English messages of ``pot`` (fresh from the pages) that the catalog ``po`` lacks: pages edited
     since the catalog was updated (``make po``), whose new text has no translation yet."""
-    with open(pot, "rb") as f:
-        want = [m.id for m in read_po(f) if m.id]
+    want = [m.id for m in _read(pot) if m.id]
     if not po.is_file():
         return want
-    with open(po, "rb") as f:
-        have = {m.id for m in read_po(f) if m.id}
+    have = {m.id for m in _read(po) if m.id}
     return [m for m in want if m not in have]
 
 
 def stat(po: Path) -> tuple[int, int, int]:
     """``(translated, fuzzy, untranslated)`` messages of a catalog."""
-    with open(po, "rb") as f:
-        cat = read_po(f)
+    cat = _read(po)
     counts = [0, 0, 0]
     for msg in cat:
         if not msg.id:
@@ -143,8 +142,7 @@ def stat(po: Path) -> tuple[int, int, int]:
 def todo(po: Path) -> dict[str, str]:
     """The messages of ``po`` still to translate, untranslated or fuzzy (a guess of ``sphinx-intl update`` from a
     similar message, to be checked): ``{msgid: ""}``, in the catalog's order."""
-    with open(po, "rb") as f:
-        cat = read_po(f)
+    cat = _read(po)
     return {msg.id: "" for msg in cat if msg.id and (not msg.string or msg.fuzzy)}
 
 
@@ -153,8 +151,7 @@ def apply(po: Path, translations: dict[str, str]) -> list[str]:
     messages, broken markup), in which case nothing is written."""
     from babel.messages.pofile import write_po
 
-    with open(po, "rb") as f:
-        cat = read_po(f)
+    cat = _read(po)
     wrong = []
     for msgid, msgstr in translations.items():
         if not msgstr:
