@@ -22,7 +22,7 @@ help:
 	@echo "make timings   - time each chapter on its own; writes book/appendix/timings.csv"
 	@echo "make serve     - serve _build/html on http://127.0.0.1:8000"
 	@echo "make po        - extract the English messages and update the Chinese catalogs (locales/zh_CN)"
-	@echo "make book-zh   - the Chinese edition, from the catalogs and the executed cache, into _build/zh/_build/html"
+	@echo "make book-zh   - the Chinese edition (part of make book), from the catalogs and the executed cache, into _build/html/zh"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -39,20 +39,23 @@ GUARDED = $(PY) tools/cache_guard.py drop && { $(1); status=$$?; $(PY) tools/cac
 
 book: $(STAMP)
 	$(call GUARDED,$(VENV)/bin/jupyter-book build . $(BUILD_FLAGS))
+	$(MAKE) --no-print-directory book-zh
 	$(PY) tools/editions.py
 	@echo
-	@echo "The book is built. Open: file://$(CURDIR)/_build/html/index.html"
+	@echo "The book is built. Open: file://$(CURDIR)/_build/html/index.html (中文版: _build/html/zh/index.html)"
 
 # The Chinese edition (locales/zh_CN, tools/i18n.py). `make po` extracts the English messages (the
-# gettext builder over the executed cache) and updates the catalogs; `make book-zh` builds the Chinese
-# site from the same cache (nothing executes again) into _build/zh/_build/html (its pages link to the
-# English ones as if it lay in _build/html/zh, where it will be published).
+# gettext builder over the executed cache, and the quizzes' texts) and updates the catalogs; `make book-zh`
+# builds the Chinese site from the same cache (nothing executes again) in _build/zh, publishes it beside the
+# English one as _build/html/zh, and renders its notebook editions (_build/colab/zh, _build/student/zh).
 I18N_WORK := _build/i18n
 ZH_WORK := _build/zh
+PUBLISH_ZH = rm -rf _build/html/zh && mkdir -p _build/html && cp -r $(ZH_WORK)/_build/html _build/html/zh
 LINK_CACHE = mkdir -p _build/.jupyter_cache $(1)/_build && ln -sfn ../../.jupyter_cache $(1)/_build/.jupyter_cache
 pot: $(STAMP)
 	$(call LINK_CACHE,$(I18N_WORK))
 	$(call GUARDED,$(VENV)/bin/jupyter-book build . --builder custom --custom-builder gettext --path-output $(I18N_WORK) --all $(BUILD_FLAGS))
+	$(PY) tools/i18n.py quiz-pot $(I18N_WORK)/_build/gettext
 
 po: pot
 	$(VENV)/bin/sphinx-intl update -p $(I18N_WORK)/_build/gettext -l zh_CN -d locales
@@ -62,13 +65,17 @@ book-zh: $(STAMP)
 	$(PY) tools/i18n.py config
 	$(call LINK_CACHE,$(ZH_WORK))
 	$(call GUARDED,$(VENV)/bin/jupyter-book build . --config $(ZH_WORK)/_config.yml --path-output $(ZH_WORK) $(BUILD_FLAGS))
-	@echo "The Chinese edition is built. Open: file://$(CURDIR)/$(ZH_WORK)/_build/html/index.html"
+	$(PUBLISH_ZH)
+	$(PY) tools/editions.py --lang zh
+	@echo "The Chinese edition is built. Open: file://$(CURDIR)/_build/html/zh/index.html"
 
 # The Chinese edition, strict like test-build, and its catalogs checked against the English pages.
 test-build-zh: $(STAMP) pot
 	$(PY) tools/i18n.py config
 	$(call LINK_CACHE,$(ZH_WORK))
 	$(call GUARDED,$(VENV)/bin/jupyter-book build . --config $(ZH_WORK)/_config.yml --path-output $(ZH_WORK) --all -W -n --keep-going $(BUILD_FLAGS))
+	$(PUBLISH_ZH)
+	$(PY) tools/editions.py --lang zh
 	$(PY) -m pytest -q tests/i18n
 
 # The notebooks a reader opens, rendered from the built website (tools/editions.py): the Colab

@@ -15,16 +15,27 @@ A translated paragraph is parsed on its own, as a notebook of its own, by Sphinx
 ``{glue:text}`` role in it would then find no outputs (MyST-NB keeps them with the page's notebook).
 So, in the Chinese build, the glue roles of a translation fall back on the glue data MyST-NB wrote for its
 page: the numbers on a Chinese page are those of the executed notebook.
+
+Two things on a Chinese page come from elsewhere than its catalog: the self-check quiz is an output of the
+executed notebook (English), so its questions are replaced by their translation from the chapter's quiz
+catalog (``<chapter>.quiz.po``); and the Colab badge opens the Chinese notebook (``zh/`` on the editions'
+branch) instead of the English one.
 """
 
 from __future__ import annotations
 
 import functools
 import html
+import re
+import sys
+from pathlib import Path
 
 from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.transforms import SphinxTransform
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
 
 ZH_DIR = "zh"  # where the Chinese edition lives, below the English site's root
 
@@ -105,6 +116,36 @@ def _on_init(app: Sphinx) -> None:
         _glue_in_translations()
 
 
+COLAB_RE = re.compile(r"^(https://colab\.research\.google\.com/github/[^/]+/[^/]+/blob/[^/]+/)(?!zh/)(.+\.ipynb)$")
+
+
+def _chinese_page(app: Sphinx, doctree, docname: str) -> None:
+    """On a Chinese page: the badge opens the Chinese notebook; the quiz asks its questions in Chinese."""
+    if not _is_zh(app):
+        return
+    for ref in doctree.findall(nodes.reference):
+        m = COLAB_RE.match(ref.get("refuri", ""))
+        if m:
+            ref["refuri"] = f"{m.group(1)}{ZH_DIR}/{m.group(2)}"
+    quizzes = [raw for raw in doctree.findall(nodes.raw) if 'class="nnbook-quiz"' in raw.astext()]
+    if not quizzes:
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    import i18n
+    from nnbook import quiz
+
+    quiz_file = Path(app.srcdir) / f"{docname}.quiz.json"
+    catalog = i18n.quiz_catalog(quiz_file, Path(app.srcdir) / app.config.locale_dirs[0] / "zh_CN" / "LC_MESSAGES")
+    try:
+        translated = quiz.translate(quiz.load(quiz_file), i18n.translations(catalog))
+    except (OSError, ValueError) as err:
+        logger.warning(f"the quiz of {docname} stays English: {err} (catalog {catalog.name})", location=docname)
+        return
+    for raw in quizzes:
+        new = quiz.with_questions(raw.astext(), translated)
+        raw.replace(raw.children[0], nodes.Text(new))
+
+
 class _SourceOfNestedText(SphinxTransform):
     """Give a source and a line to the paragraphs that MyST parses inside nested directives without them (the
     cells of a table in a dropdown inside an admonition): Sphinx translates only text whose source it knows."""
@@ -126,4 +167,5 @@ def setup(app: Sphinx) -> dict:
     app.connect("builder-inited", _on_init)
     app.add_config_value("nnbook_language_switch", False, "html", bool)
     app.connect("html-page-context", _switch)
+    app.connect("doctree-resolved", _chinese_page)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -124,3 +124,38 @@ def test_text_reaches_the_page_as_text_not_html():
     question = {**CHOICE, "question": "Is $x_{<d}$ < 1 & > 0?"}
     (out,) = quiz.to_jupyterquiz([question])
     assert out["question"] == "Is $x_{&lt;d}$ &lt; 1 &amp; &gt; 0?"
+
+
+ZH = {"Which?": "哪一个？", "a": "甲", "b": "乙", "right, because": "对，因为", "wrong, because": "错，因为",
+      "How many?": "多少个？", "yes": "是", "count again": "再数一遍"}
+
+
+def test_translation_replaces_every_text_and_keeps_numbers_and_answers():
+    assert quiz.texts([CHOICE, NUMERIC]) == ["Which?", "a", "right, because", "b", "wrong, because", "How many?",
+                                             "yes", "count again"]
+    zh = quiz.translate([CHOICE, NUMERIC], ZH)
+    assert zh[0]["question"] == "哪一个？" and [a["answer"] for a in zh[0]["answers"]] == ["甲", "乙"]
+    assert [a["correct"] for a in zh[0]["answers"]] == [True, False]
+    assert {k: zh[1][k] for k in ("value", "tolerance", "glue", "hint")} == {"value": 12.0, "tolerance": 0.5,
+                                                                              "glue": "n", "hint": "再数一遍"}
+    assert CHOICE["question"] == "Which?"  # the English questions are left as they were
+    with pytest.raises(ValueError, match="translations: 1 text.*'count again'"):
+        quiz.translate([CHOICE, NUMERIC], {k: v for k, v in ZH.items() if k != "count again"})
+    with pytest.raises(TypeError, match="translations must be a mapping"):
+        quiz.translate([CHOICE], ["甲"])
+
+
+def test_a_drawn_quiz_gets_the_translated_questions():
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    InteractiveShell.instance()
+    with capture_output() as captured:
+        quiz.show([CHOICE, NUMERIC])
+    html = captured.outputs[0].data["text/html"]
+    zh = quiz.with_questions(html, quiz.translate([CHOICE, NUMERIC], ZH))
+    assert '"feedback": "wrong, because"' not in zh and json.dumps("错，因为") in zh
+    assert zh.replace(json.dumps(quiz.to_jupyterquiz(quiz.translate([CHOICE, NUMERIC], ZH))), "") == \
+        html.replace(json.dumps(quiz.to_jupyterquiz([CHOICE, NUMERIC])), "")  # only the questions changed
+    with pytest.raises(ValueError, match="quiz_html: expected one quiz"):
+        quiz.with_questions("<div>no quiz</div>", [CHOICE])

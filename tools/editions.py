@@ -10,7 +10,9 @@ website says.
 
     python tools/editions.py [--student | --colab-only] [--out DIR] [--colab OWNER/NAME@BRANCH] [book/…/x.md ...]
 
-Writes ``_build/colab/<part>/<chapter>.ipynb`` and ``_build/student/<part>/<chapter>.ipynb``.
+Writes ``_build/colab/<part>/<chapter>.ipynb`` and ``_build/student/<part>/<chapter>.ipynb``; with
+``--lang zh``, the Chinese editions from the Chinese site (``_build/zh``), into ``_build/colab/zh`` and
+``_build/student/zh``, their quizzes in Chinese from the quiz catalogs.
 Before rendering it checks each chapter's source and stops with ``book/x.md:LINE: what``
 for a directive it cannot render, a glued name the build has no value for, or a link
 to a page that does not exist; and it refuses a page built from another version of the
@@ -39,6 +41,14 @@ from glossary import chapter_terms
 from nnbook import quiz
 
 PARTIAL_BUILD = False  # set by --partial (a private build of some chapters, `make check`)
+LANG = "en"  # set by --lang: the edition's language, and the site it is rendered from
+# what the renderer itself writes into a notebook, in each language
+WORDS = {
+    "en": {"quiz": "Self-check quiz: run this cell, then answer", "solution": "Solution", "code": "code",
+           "continued": "continued", "folded": "in the folded code cell below (click it to show the code)."},
+    "zh": {"quiz": "自测题：运行本单元，然后作答", "solution": "解答", "code": "代码", "continued": "续",
+           "folded": "见下方折叠的代码单元（点击即可显示代码）。"},
+}
 
 HTML = ROOT / "_build" / "html"
 EXECUTED = ROOT / "_build" / "jupyter_execute"
@@ -73,12 +83,15 @@ def use_build(build: Path) -> None:
 
 # ------------------------------------------------------------------ where the website lives
 def site_url() -> str:
-    """The website's root URL: ``html.baseurl`` in ``_config.yml``, else GitHub Pages of ``repository.url``."""
+    """The website's root URL: ``html.baseurl`` in ``_config.yml``, else GitHub Pages of ``repository.url``;
+    the Chinese edition's is its ``zh/`` folder."""
     base = (config().get("html") or {}).get("baseurl") or ""
     if base:
-        return base.rstrip("/") + "/"
-    owner, name, _ = repository()
-    return f"https://{owner.lower()}.github.io/{name}/"
+        base = base.rstrip("/") + "/"
+    else:
+        owner, name, _ = repository()
+        base = f"https://{owner.lower()}.github.io/{name}/"
+    return base + ("zh/" if LANG == "zh" else "")
 
 
 def rel_of(md: Path) -> Path:
@@ -337,7 +350,15 @@ class PageRenderer:
         if m is None:
             raise EditionError(f"{self.name}: the cell tagged {QUIZ_TAG!r} does not call quiz.show(\"<file>\")")
         questions = quiz.load(self.md.parent / m.group(1))
-        return ("# @title Self-check quiz: run this cell, then answer\nfrom nnbook import quiz\n\n"
+        if LANG == "zh":
+            import i18n
+
+            catalog = i18n.quiz_catalog(self.md.parent / m.group(1))
+            try:
+                questions = quiz.translate(questions, i18n.translations(catalog))
+            except ValueError as err:
+                raise EditionError(f"{self.name}: its quiz is not translated ({_name(catalog)}): {err}") from None
+        return (f"# @title {WORDS[LANG]['quiz']}\nfrom nnbook import quiz\n\n"
                 f"QUESTIONS = {pprint.pformat(questions, width=110, sort_dicts=False)}\nquiz.show(QUESTIONS)")
 
     def _removed_cells(self) -> list[Block]:
@@ -403,7 +424,7 @@ class PageRenderer:
             return [Block("md", f"<details>\n<summary><b>{plain}</b></summary>\n\n{b.text}\n\n</details>")
                     if b.kind == "md" else b for b in inner]
         if "solution" in classes:
-            return self.solution(plain or "Solution", inner)
+            return self.solution(plain or WORDS[LANG]["solution"], inner)
         if classes & {"proof"} and not classes & PROOF_KINDS:  # sphinx-proof's proof: "Proof." … ∎
             for block in inner:
                 if block.kind == "md":
@@ -432,14 +453,14 @@ class PageRenderer:
                 meta = copy.deepcopy(block.metadata)
                 meta.setdefault("jupyter", {})["source_hidden"] = True
                 meta["cellView"] = "form"  # Colab: shows the title line, the code on a click
-                out.append(Block("code", f"# @title {title} (code)\n{block.text}", meta, solution=True))
+                out.append(Block("code", f"# @title {title} ({WORDS[LANG]['code']})\n{block.text}", meta, solution=True))
             else:
                 part += 1
-                label = title if part == 1 else f"{title} (continued)"
+                label = title if part == 1 else f"{title} ({WORDS[LANG]['continued']})"
                 out.append(Block("md", f"<details>\n<summary><b>{label}</b></summary>\n\n{block.text}\n\n</details>",
                                  solution=True))
         if not any(b.kind == "md" for b in out):
-            out.insert(0, Block("md", f"**{title}**: in the folded code cell below (click it to show the code).",
+            out.insert(0, Block("md", f"**{title}**: {WORDS[LANG]['folded']}",
                                 solution=True))
         return [Block(b.kind, b.text, b.metadata, True) for b in out]
 
@@ -481,7 +502,7 @@ class PageRenderer:
             if ref.find_parent("a") is None:
                 raise EditionError(f"{self.name}:{_line_of(self.md, ref.get_text())}: unresolved reference "
                                    f"{ref.get_text()!r} (a missing label or page)")
-        for out in article.select("div.cell_output"):
+        for out in article.select("div.cell_output, div.nnbook-language-switch"):
             out.decompose()
         blocks = self.blocks(article)
         blocks += self._removed_cells()
@@ -596,12 +617,17 @@ def main(argv=None) -> int:
     parser.add_argument("--partial", action="store_true",
                         help="the build holds only some chapters (make check): a link to a chapter left out of it "
                              "becomes a link to that chapter's page on the website")
+    parser.add_argument("--lang", choices=sorted(WORDS), default="en",
+                        help="zh: the Chinese editions, from the Chinese site (make book-zh), into _build/*/zh")
     parser.add_argument("--colab", metavar="OWNER/NAME@BRANCH",
                         help="student edition: give each notebook a Colab badge opening it in that repository")
     args = parser.parse_args(argv)
+    global PARTIAL_BUILD, LANG
+    LANG = args.lang
     if args.site:
         use_build(Path(args.site) / "_build")
-    global PARTIAL_BUILD
+    elif LANG == "zh":
+        use_build(ROOT / "_build" / "zh" / "_build")
     PARTIAL_BUILD = args.partial
     start = time.perf_counter()
     known = chapter_sources()
@@ -615,7 +641,7 @@ def main(argv=None) -> int:
         parser.error("--out needs --student or --colab-only (one edition)")
     try:
         for edition in editions:
-            out = Path(args.out) if args.out else ROOT / "_build" / edition
+            out = Path(args.out) if args.out else ROOT / "_build" / edition / ("zh" if LANG == "zh" else "")
             t0 = time.perf_counter()
             written = write_editions(chosen, out, student=edition == "student", colab=args.colab)
             print(f"{edition} edition: {len(written)} notebooks in {out} ({time.perf_counter() - t0:.1f} s)")

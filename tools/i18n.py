@@ -6,11 +6,15 @@
     python tools/i18n.py stat [PO ...]    # translated / fuzzy / untranslated per catalog
     python tools/i18n.py todo PO [-n N]   # the first N messages of PO to translate (untranslated or fuzzy), as JSON {msgid: ""}
     python tools/i18n.py apply PO JSON    # set translations from a JSON object {msgid: msgstr}; checks their markup
+    python tools/i18n.py quiz-pot DIR     # the quizzes' texts as templates: book/<part>/<chapter>.quiz.json → DIR/book/<part>/<chapter>.quiz.pot
 
 A translation must keep what Sphinx and MyST read in the English message: each role with its target
 ({term}, {doc}, {ref}, {numref}, {eq}, {cite}, {glue:text}…), each inline math `$…$`, each inline code
 span, each link's address, and each HTML tag. The text around them is translated; a {term} or {doc}
 role may get a Chinese title (`{term}`联想记忆 <Associative memory>``).
+
+A chapter's self-check quiz (``<chapter>.quiz.json``) is translated in a catalog of its own beside the page's,
+``<chapter>.quiz.po``: its questions, answers, feedback and hints (:func:`nnbook.quiz.texts`).
 """
 from __future__ import annotations
 
@@ -171,6 +175,38 @@ def apply(po: Path, translations: dict[str, str]) -> list[str]:
     return wrong
 
 
+def translations(po: Path) -> dict[str, str]:
+    """``{msgid: msgstr}`` of the translated messages of ``po`` (fuzzy ones left out); empty if there is no ``po``."""
+    if not po.is_file():
+        return {}
+    return {m.id: m.string for m in _read(po) if m.id and m.string and not m.fuzzy}
+
+
+def quiz_catalog(quiz_file: Path, catalogs_dir: Path = CATALOGS) -> Path:
+    """The catalog of a chapter's quiz: ``book/<part>/<chapter>.quiz.json`` → ``<catalogs>/book/<part>/<chapter>.quiz.po``."""
+    return catalogs_dir / Path(quiz_file).resolve().relative_to(ROOT).with_suffix(".po")
+
+
+def write_quiz_pots(out: Path) -> list[Path]:
+    """A message template per chapter quiz, under ``out`` as the page's own lies there (``make pot``)."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import write_po
+
+    from nnbook import quiz
+
+    written = []
+    for quiz_file in sorted(BOOK.rglob("*.quiz.json")):
+        cat = Catalog(project="Neural Networks and Deep Generative Models", charset="utf-8")
+        for text in quiz.texts(quiz.load(quiz_file)):
+            cat.add(text)
+        pot = out / quiz_file.relative_to(ROOT).with_suffix(".pot")
+        pot.parent.mkdir(parents=True, exist_ok=True)
+        with open(pot, "wb") as f:
+            write_po(f, cat, width=76, omit_header=False)
+        written.append(pot)
+    return written
+
+
 ZH_CONFIG = ROOT / "_build" / "zh" / "_config.yml"
 ZH_TITLE = "神经网络与深度生成模型"
 
@@ -211,7 +247,7 @@ def write_terms() -> Path:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["config", "terms", "check", "stat", "todo", "apply"])
+    parser.add_argument("command", choices=["config", "terms", "check", "stat", "todo", "apply", "quiz-pot"])
     parser.add_argument("po", nargs="*")
     parser.add_argument("-n", type=int, default=50, help="todo: how many messages")
     args = parser.parse_args(argv)
@@ -229,6 +265,10 @@ def main(argv=None) -> int:
         return 1 if wrong else 0
     if args.command == "config":
         print(f"wrote {write_config().relative_to(ROOT)}")
+        return 0
+    if args.command == "quiz-pot":
+        pots = write_quiz_pots(Path(args.po[0]) if args.po else ROOT / "_build" / "i18n" / "_build" / "gettext")
+        print(f"wrote {len(pots)} quiz templates")
         return 0
     if args.command == "terms":
         print(f"wrote {write_terms().relative_to(ROOT)}")

@@ -21,7 +21,7 @@ import json
 import re
 from pathlib import Path
 
-__all__ = ["load", "check_questions", "to_jupyterquiz", "as_text", "show"]
+__all__ = ["load", "check_questions", "to_jupyterquiz", "as_text", "show", "texts", "translate", "with_questions"]
 
 KINDS = ("choice", "numeric")
 
@@ -72,6 +72,50 @@ def check_questions(questions, name: str = "quiz") -> list[dict]:
                 if not str(q.get(key, "")).strip():
                     _fail(where, f"a numeric question needs a '{key}'")
     return questions
+
+
+def texts(questions) -> list[str]:
+    """The texts of ``questions`` that a translation replaces (questions, answers, feedback, hints), each once,
+    in the order they appear."""
+    seen: dict[str, None] = {}
+    for q in check_questions(questions):
+        seen[q["question"]] = None
+        for a in q.get("answers", []):
+            seen[a["answer"]] = seen[a["feedback"]] = None
+        for key in ("feedback", "hint"):
+            if key in q:
+                seen[q[key]] = None
+    return list(seen)
+
+
+def translate(questions, translations) -> list[dict]:
+    """A copy of ``questions`` with each text replaced by ``translations[text]`` (a mapping); numbers, answers'
+    correctness and glue names stay. ValueError naming the texts that have no translation."""
+    if not hasattr(translations, "get"):
+        raise TypeError(f"translations must be a mapping of text to translation, got {type(translations).__name__}")
+    lacking = [t for t in texts(questions) if not translations.get(t)]
+    if lacking:
+        raise ValueError(f"translations: {len(lacking)} text(s) of the quiz have none, the first: {lacking[0][:80]!r}")
+    out = []
+    for q in questions:
+        q = {k: (translations[v] if k in ("question", "feedback", "hint") else v) for k, v in q.items()}
+        if "answers" in q:
+            q["answers"] = [{**a, "answer": translations[a["answer"]], "feedback": translations[a["feedback"]]}
+                            for a in q["answers"]]
+        out.append(q)
+    return check_questions(out)
+
+
+_EMBEDDED_RE = re.compile(r"(var questions\w+=)(\[.*?\]);\n\nif \(typeof Question", re.S)
+
+
+def with_questions(quiz_html: str, questions) -> str:
+    """The HTML that :func:`show` drew, with ``questions`` (e.g. a translation) in place of those embedded in it."""
+    found = _EMBEDDED_RE.findall(quiz_html)
+    if len(found) != 1:
+        raise ValueError(f"quiz_html: expected one quiz drawn by quiz.show, found {len(found)}")
+    new = json.dumps(to_jupyterquiz(questions))
+    return _EMBEDDED_RE.sub(lambda m: m.group(1) + new + ";\n\nif (typeof Question", quiz_html)
 
 
 def _find(path: Path) -> Path:
