@@ -31,6 +31,7 @@ import sys
 from pathlib import Path
 
 from docutils import nodes
+from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
@@ -162,8 +163,29 @@ class _SourceOfNestedText(SphinxTransform):
                     node.source, node.line = parent.source, node.line or parent.line
 
 
+class _TranslatedTocCaptions(SphinxTransform):
+    """In the Chinese build, the captions of the table of contents' parts (the sidebar's headings): sphinx-external-toc
+    inserts its toctrees, captions from ``_toc.yml``, only after Sphinx translated the page, so they get their
+    translation from the page's catalog here."""
+
+    default_priority = 110  # after sphinx-external-toc's InsertToctrees (100), itself after Locale (20)
+
+    def apply(self, **kwargs) -> None:
+        toctrees = [t for t in self.document.findall(addnodes.toctree) if t.get("caption")]
+        if not toctrees or not _is_zh(self.app):
+            return
+        from sphinx.locale import init as init_locale
+        from sphinx.util.i18n import docname_to_domain
+
+        dirs = [str(Path(self.env.srcdir) / d) for d in self.config.locale_dirs]
+        catalog, _ = init_locale(dirs, self.config.language, docname_to_domain(self.env.docname, self.config.gettext_compact))
+        for toctree in toctrees:
+            toctree["caption"] = catalog.gettext(toctree["caption"])
+
+
 def setup(app: Sphinx) -> dict:
     app.add_transform(_SourceOfNestedText)
+    app.add_transform(_TranslatedTocCaptions)
     app.connect("builder-inited", _on_init)
     app.add_config_value("nnbook_language_switch", False, "html", bool)
     app.connect("html-page-context", _switch)

@@ -122,3 +122,20 @@ def test_each_page_links_to_itself_in_the_other_edition():
 def test_a_bold_that_commonmark_would_leave_literal_is_found_and_mended(text, literal):
     assert i18n.unclosed_emphasis(text) is literal
     assert not i18n.unclosed_emphasis(i18n.mend_emphasis(text))
+
+
+@pytest.mark.parametrize("text, is_list", [("1. 前向过程：从数据到噪声", True), ("12) 甲", True), ("- 项", True),
+                                           ("1\\. 前向过程", False), ("1.5 倍的速度", False), ("第 1. 节", False)])
+def test_a_translation_that_markdown_would_read_as_a_list_is_found_and_mended(text, is_list, tmp_path):
+    """A heading "1. The forward process" is one message; its translation "1. 前向过程" would parse as a list item,
+    which Sphinx drops without a word: the heading stays English. `check` finds it, `mend` escapes it."""
+    assert i18n.starts_a_list(text) is is_list
+    assert not i18n.starts_a_list(i18n.mend_list_start(text))
+    po = tmp_path / "x.po"
+    po.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+                  'msgid "1. The forward process"\nmsgstr ""\n', encoding="utf-8")
+    wrong = i18n.apply(po, {"1. The forward process": text})
+    assert bool(wrong) is is_list and (not is_list or "list item" in wrong[0])
+    if is_list:
+        i18n.apply(po, {"1. The forward process": i18n.mend_list_start(text)})
+        assert i18n.translations(po)["1. The forward process"] == i18n.mend_list_start(text)

@@ -6,6 +6,7 @@
     python tools/i18n.py stat [PO ...]    # translated / fuzzy / untranslated per catalog
     python tools/i18n.py todo PO [-n N]   # the first N messages of PO to translate (untranslated or fuzzy), as JSON {msgid: ""}
     python tools/i18n.py apply PO JSON    # set translations from a JSON object {msgid: msgstr}; checks their markup
+    python tools/i18n.py mend [PO ...]    # escape list markers that start a translation, space out literal ** (see check)
     python tools/i18n.py quiz-pot DIR     # the quizzes' texts as templates: book/<part>/<chapter>.quiz.json → DIR/book/<part>/<chapter>.quiz.pot
 
 A translation must keep what Sphinx and MyST read in the English message: each role with its target
@@ -93,6 +94,20 @@ def mend_emphasis(text: str) -> str:
     return text
 
 
+LIST_START_RE = re.compile(r"^(\d{1,9})([.)])(?=\s)|^([-*+])(?=\s)")
+
+
+def starts_a_list(text: str) -> bool:
+    r"""Whether Markdown reads ``text`` as a list item (``1. …``, ``- …``). A heading or table cell "1. The forward
+    process" is one message, and Sphinx drops a translation that does not parse as a paragraph: ``1\. 前向过程``."""
+    return bool(LIST_START_RE.match(text))
+
+
+def mend_list_start(text: str) -> str:
+    """``text`` with its list marker escaped (see :func:`starts_a_list`)."""
+    return LIST_START_RE.sub(lambda m: (m.group(1) + "\\" + m.group(2)) if m.group(1) else "\\" + m.group(3), text, count=1)
+
+
 def _read(po: Path):
     with open(po, "rb") as f:
         return read_po(f)
@@ -113,6 +128,9 @@ def problems(po: Path) -> list[str]:
         if unclosed_emphasis(msg.string) and not unclosed_emphasis(msg.id):
             found.append(f"{po.relative_to(ROOT) if po.is_relative_to(ROOT) else po}: {msg.id[:70]!r}: a ** stays "
                          "literal (add a space between it and the Chinese next to it)")
+        if starts_a_list(msg.string) and msg.string != msg.id:  # (Sphinx keeps an identical one as it is)
+            found.append(f"{po.relative_to(ROOT) if po.is_relative_to(ROOT) else po}: {msg.id[:70]!r}: starts like a "
+                         "list item, which Sphinx would drop (escape it: 1\\. …)")
         if want != got:
             lost = ", ".join(map(str, (want - got).keys()))
             added = ", ".join(map(str, (got - want).keys()))
@@ -163,6 +181,8 @@ def apply(po: Path, translations: dict[str, str]) -> list[str]:
         msg = cat.get(msgid)
         if msg is None:
             wrong.append(f"not a message of {po.name}: {msgid[:70]!r}")
+        elif starts_a_list(msgstr) and msgstr != msgid:
+            wrong.append(f"starts like a list item (escape it: 1\\. …): {msgid[:70]!r}")
         elif markup(msgid) != markup(msgstr):
             want, got = markup(msgid), markup(msgstr)
             wrong.append(f"markup differs in {msgid[:70]!r}: lost {list((want - got).keys())}, added {list((got - want).keys())}")
@@ -207,6 +227,27 @@ def write_quiz_pots(out: Path) -> list[Path]:
     return written
 
 
+def mend(po: Path) -> int:
+    """Rewrite ``po`` with :func:`mend_list_start` and :func:`mend_emphasis` applied where needed; how many changed."""
+    from babel.messages.pofile import write_po
+
+    cat, changed = _read(po), 0
+    for msg in cat:
+        if not msg.id or not msg.string or msg.string == msg.id:
+            continue
+        new = msg.string
+        if starts_a_list(new):
+            new = mend_list_start(new)
+        if unclosed_emphasis(new) and not unclosed_emphasis(msg.id):
+            new = mend_emphasis(new)
+        if new != msg.string:
+            msg.string, changed = new, changed + 1
+    if changed:
+        with open(po, "wb") as f:
+            write_po(f, cat, width=76)
+    return changed
+
+
 ZH_CONFIG = ROOT / "_build" / "zh" / "_config.yml"
 ZH_TITLE = "神经网络与深度生成模型"
 
@@ -247,7 +288,7 @@ def write_terms() -> Path:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["config", "terms", "check", "stat", "todo", "apply", "quiz-pot"])
+    parser.add_argument("command", choices=["config", "terms", "check", "stat", "todo", "apply", "quiz-pot", "mend"])
     parser.add_argument("po", nargs="*")
     parser.add_argument("-n", type=int, default=50, help="todo: how many messages")
     args = parser.parse_args(argv)
@@ -265,6 +306,10 @@ def main(argv=None) -> int:
         return 1 if wrong else 0
     if args.command == "config":
         print(f"wrote {write_config().relative_to(ROOT)}")
+        return 0
+    if args.command == "mend":
+        counts = {po: mend(po) for po in catalogs(args.po)}
+        print(f"mended {sum(counts.values())} translations in {sum(1 for c in counts.values() if c)} catalogs")
         return 0
     if args.command == "quiz-pot":
         pots = write_quiz_pots(Path(args.po[0]) if args.po else ROOT / "_build" / "i18n" / "_build" / "gettext")

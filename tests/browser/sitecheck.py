@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("NNBOOK_CHROMIUM", "/usr/bin/chromium")
 CHECKS = ("quiz", "math", "images", "animations", "dropdowns", "links", "requests", "javascript")
 # A chapter's page (book/part1_static/02_mlp_backprop.html …): it must carry a working self-check quiz.
-CHAPTER_PAGE = re.compile(r"^book/part[1-9][^/]*/\d\d_[^/]+\.html$")
+CHAPTER_PAGE = re.compile(r"^(zh/)?book/part[1-9][^/]*/\d\d_[^/]+\.html$")  # in either edition
 # Folders of the build that hold assets, not pages.
 ASSET_DIRS = {"_static", "_sources", "_images", "_downloads", "reports", "screenshots"}
 # Dropdowns made by sphinx-togglebutton (its default selector) and sphinx-exercise.
@@ -436,14 +436,15 @@ def check_page(context, server: Server, page_path: str, chapter: bool | None = N
     return report
 
 
-def search(context, server: Server, term: str) -> list[str]:
-    """The result links the site's search page lists for `term`."""
+def search(context, server: Server, term: str, edition: str = "") -> list[str]:
+    """The result links the search page of an edition (``""``: the English site, ``"zh/"``: the Chinese one)
+    lists for `term`."""
     page = context.new_page()
     try:
-        page.goto(f"{server.url}search.html?q={term}", wait_until="load")
-        page.wait_for_function(
+        page.goto(f"{server.url}{edition}search.html?q={term}", wait_until="load")
+        page.wait_for_function(  # Sphinx's summary: "Search finished, found…" / "搜索完成…" / "…did not match…"
             "() => { const s = document.querySelector('.search-summary');"
-            " return s && /found|did not match/i.test(s.textContent); }", timeout=TIMEOUT_MS)
+            " return s && /found|did not match|搜索完成/i.test(s.textContent); }", timeout=TIMEOUT_MS)
         return page.eval_on_selector_all("ul.search li a", "as => as.map(a => a.href)")
     finally:
         page.close()

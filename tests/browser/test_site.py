@@ -12,7 +12,8 @@ import sitecheck
 
 SITE = sitecheck.site_dir()
 PAGES = sitecheck.discover_pages(SITE) if SITE.is_dir() else []
-SEARCH_TERMS = ["Hopfield", "diffusion"]
+SEARCH_TERMS = [("", "Hopfield"), ("", "diffusion"), ("zh/", "玻尔兹曼"), ("zh/", "扩散")]  # (edition, term)
+SWITCHED_PAGES = ["book/index.html", "book/part2_dynamic/05_dhnn.html", "book/appendix/glossary.html"]
 
 
 def test_site_is_built(site):
@@ -27,13 +28,54 @@ def test_page(page, check, report_of):
     assert not problems, f"{page}: {len(problems)} {check} problem(s):\n  " + "\n  ".join(problems)
 
 
-@pytest.mark.parametrize("term", SEARCH_TERMS)
-def test_search_finds(term, context, server, site):
-    results = sitecheck.search(context, server, term)
-    assert results, f"the search page found nothing for {term!r}"
+@pytest.mark.parametrize("edition, term", SEARCH_TERMS)
+def test_search_finds(edition, term, context, server, site):
+    results = sitecheck.search(context, server, term, edition)
+    assert results, f"the search page of {edition or 'the English site'} found nothing for {term!r}"
     for href in results:
         path = unquote(urlsplit(href).path).lstrip("/")
-        assert (site / path).is_file(), f"search result {href} for {term!r} is not a page of the site"
+        assert path.startswith(edition) and (site / path).is_file(), \
+            f"search result {href} for {term!r} is not a page of {edition or 'the English site'}"
+
+
+@pytest.mark.parametrize("path", SWITCHED_PAGES)
+def test_the_language_switch_lands_on_the_same_page(path, context, server, site):
+    """A click on the switch opens the same page in Chinese, and the Chinese page's switch leads back."""
+    page = context.new_page()
+    try:
+        page.goto(server.url + path, wait_until="load")
+        assert page.get_attribute("html", "lang") == "en"
+        page.click("div.nnbook-language-switch a")
+        page.wait_for_url(server.url + "zh/" + path, timeout=sitecheck.TIMEOUT_MS)
+        assert page.get_attribute("html", "lang") == "zh-CN"
+        assert page.title() != "" and "神经网络与深度生成模型" in page.title()
+        page.click("div.nnbook-language-switch a")
+        page.wait_for_url(server.url + path, timeout=sitecheck.TIMEOUT_MS)
+    finally:
+        page.close()
+
+
+def test_chinese_text_is_drawn_in_a_font_that_has_it(context, server):
+    """Two different Chinese characters, drawn in the font of a paragraph of the Chinese edition, differ from each
+    other and from a character no font has: a system without CJK glyphs would draw the same empty box each time."""
+    page = context.new_page()
+    try:
+        page.goto(server.url + "zh/book/part4_generative/12_boltzmann_rbm_dbn.html", wait_until="load")
+        page.evaluate("() => document.fonts.ready")
+        drawn = page.evaluate(r"""() => {
+            const font = getComputedStyle(document.querySelector("article p")).font;
+            const draw = (ch) => {
+                const c = document.createElement("canvas"); c.width = c.height = 48;
+                const g = c.getContext("2d"); g.font = font.replace(/\d+(\.\d+)?px/, "40px"); g.fillText(ch, 4, 40);
+                return Array.from(g.getImageData(0, 0, 48, 48).data).join(",");
+            };
+            return {a: draw("玻"), b: draw("扩"), none: draw("\u0378"), none2: draw("\u0379")};
+        }""")
+    finally:
+        page.close()
+    assert drawn["none"] == drawn["none2"], "the control: two characters no font has should be the same box"
+    assert drawn["a"] != drawn["b"], "two Chinese characters are drawn alike: no font with CJK glyphs"
+    assert drawn["none"] not in (drawn["a"], drawn["b"]), "a Chinese character is drawn as the missing-glyph box"
 
 
 def test_search_can_come_back_empty(context, server):

@@ -101,3 +101,27 @@ def test_the_tables_of_the_model_answers_are_translated_too():
         return " ".join(t.get_text(" ") for t in BeautifulSoup(html, "html.parser").find_all("table"))
 
     assert "weight blocks" in tables(EN) and "weight blocks" not in tables(ZH)
+
+
+def test_the_sidebar_and_the_quiz_are_chinese_and_the_badge_opens_the_chinese_notebook():
+    """What does not come from a page's own text: the parts' captions (from _toc.yml), the quiz (an executed
+    output) and the Colab badge's address."""
+    import json
+
+    from bs4 import BeautifulSoup
+
+    from nnbook import quiz
+
+    catalog = i18n.translations(i18n.CATALOGS / "book" / "index.po")
+    for page in zh_pages():
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        captions = [c.get_text() for c in soup.select("nav p.caption span.caption-text")]
+        assert captions and all(c in catalog.values() for c in captions), (page.name, captions)
+        source = ROOT / page.relative_to(ZH).with_suffix(".md")
+        quiz_file = source.with_suffix(".quiz.json")
+        if not quiz_file.is_file():
+            continue
+        translated = quiz.translate(quiz.load(quiz_file), i18n.translations(i18n.quiz_catalog(quiz_file)))
+        assert json.dumps(quiz.to_jupyterquiz(translated)) in page.read_text(encoding="utf-8"), page.name
+        badges = [a["href"] for a in soup.select("article a[href^='https://colab.research.google.com/']")]
+        assert badges and all("/blob/colab/zh/" in b for b in badges), (page.name, badges)
