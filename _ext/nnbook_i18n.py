@@ -19,7 +19,7 @@ page: the numbers on a Chinese page are those of the executed notebook.
 Two things on a Chinese page come from elsewhere than its catalog: the self-check quiz is an output of the
 executed notebook (English), so its questions are replaced by their translation from the chapter's quiz
 catalog (``<chapter>.quiz.po``); and the Colab badge opens the Chinese notebook (``zh/`` on the editions'
-branch) instead of the English one.
+branch) instead of the English one. The Chinese glossary lists its terms in pinyin order, Chinese first.
 """
 
 from __future__ import annotations
@@ -121,9 +121,12 @@ COLAB_RE = re.compile(r"^(https://colab\.research\.google\.com/github/[^/]+/[^/]
 
 
 def _chinese_page(app: Sphinx, doctree, docname: str) -> None:
-    """On a Chinese page: the badge opens the Chinese notebook; the quiz asks its questions in Chinese."""
+    """On a Chinese page: the badge opens the Chinese notebook; the quiz asks its questions in Chinese; the glossary
+    is in pinyin order."""
     if not _is_zh(app):
         return
+    if docname == GLOSSARY:
+        _glossary_in_pinyin_order(doctree)
     for ref in doctree.findall(nodes.reference):
         m = COLAB_RE.match(ref.get("refuri", ""))
         if m:
@@ -145,6 +148,30 @@ def _chinese_page(app: Sphinx, doctree, docname: str) -> None:
     for raw in quizzes:
         new = quiz.with_questions(raw.astext(), translated)
         raw.replace(raw.children[0], nodes.Text(new))
+
+
+GLOSSARY = "book/appendix/glossary"
+
+
+def pinyin_key(text: str) -> tuple:
+    """Where a Chinese term goes in a Chinese index: by its pinyin without tones (by word, so that 长短期 reads
+    chang), Latin letters as they are; then by the characters themselves."""
+    from pypinyin import lazy_pinyin
+
+    return "".join(lazy_pinyin(text)).replace(" ", "").lower(), text
+
+
+def _glossary_in_pinyin_order(doctree) -> None:
+    """The Chinese glossary: its table's columns 中文 | English | chapter, its rows in the pinyin order of the Chinese."""
+    for table in doctree.findall(nodes.table):
+        head, body = next(table.findall(nodes.thead), None), next(table.findall(nodes.tbody), None)
+        if head is None or body is None:
+            continue
+        for row in (*head.children, *body.children):
+            row.children[0], row.children[1] = row.children[1], row.children[0]
+        rows = sorted(body.children, key=lambda row: pinyin_key(row.children[0].astext()))
+        body.children = []
+        body.extend(rows)
 
 
 class _SourceOfNestedText(SphinxTransform):

@@ -125,3 +125,20 @@ def test_the_sidebar_and_the_quiz_are_chinese_and_the_badge_opens_the_chinese_no
         assert json.dumps(quiz.to_jupyterquiz(translated)) in page.read_text(encoding="utf-8"), page.name
         badges = [a["href"] for a in soup.select("article a[href^='https://colab.research.google.com/']")]
         assert badges and all("/blob/colab/zh/" in b for b in badges), (page.name, badges)
+
+
+def test_the_chinese_glossary_is_in_pinyin_order_chinese_first():
+    from bs4 import BeautifulSoup
+    from pypinyin import Style, lazy_pinyin
+
+    def rows(site):
+        table = BeautifulSoup((site / "book" / "appendix" / "glossary.html").read_text(encoding="utf-8"),
+                              "html.parser").select_one("article table")
+        return [[td.get_text().strip() for td in tr.select("td")] for tr in table.select("tbody tr")]
+
+    zh, en = rows(ZH), rows(EN)
+    assert len(zh) == len(en) > 100
+    assert sorted(r[1] for r in zh) == sorted(r[0] for r in en)  # the same terms, the columns swapped
+    initials = ["".join(lazy_pinyin(r[0], style=Style.FIRST_LETTER)).lower()[:1] for r in zh]
+    assert initials == sorted(initials), initials
+    assert initials[0] < initials[-1]  # not all under one letter
