@@ -146,7 +146,7 @@ def _chinese_page(app: Sphinx, doctree, docname: str) -> None:
         logger.warning(f"the quiz of {docname} stays English: {err} (catalog {catalog.name})", location=docname)
         return
     for raw in quizzes:
-        new = quiz.with_questions(raw.astext(), translated)
+        new = quiz.with_questions(raw.astext(), translated, lang="zh")
         raw.replace(raw.children[0], nodes.Text(new))
 
 

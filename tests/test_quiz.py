@@ -130,6 +130,11 @@ ZH = {"Which?": "哪一个？", "a": "甲", "b": "乙", "right, because": "对�
       "How many?": "多少个？", "yes": "是", "count again": "再数一遍"}
 
 
+def test_markdown_bold_which_the_quiz_would_show_raw_is_refused():
+    with pytest.raises(ValueError, match="question 1: has Markdown bold"):
+        quiz.check_questions([{**CHOICE, "question": "With **synchronous** updates?"}])
+
+
 def test_translation_replaces_every_text_and_keeps_numbers_and_answers():
     assert quiz.texts([CHOICE, NUMERIC]) == ["Which?", "a", "right, because", "b", "wrong, because", "How many?",
                                              "yes", "count again"]
@@ -159,3 +164,8 @@ def test_a_drawn_quiz_gets_the_translated_questions():
         html.replace(json.dumps(quiz.to_jupyterquiz([CHOICE, NUMERIC])), "")  # only the questions changed
     with pytest.raises(ValueError, match="quiz_html: expected one quiz"):
         quiz.with_questions("<div>no quiz</div>", [CHOICE])
+    assert "Type numeric answer here:" in html and "Type numeric answer here:" in zh  # jupyterquiz's words stay…
+    zh_words = quiz.with_questions(html, quiz.translate([CHOICE, NUMERIC], ZH), lang="zh")
+    assert "Type numeric answer here:" not in zh_words and json.dumps("在此输入数值答案：") in zh_words  # …unless asked
+    with pytest.raises(ValueError, match="lang must be one of"):
+        quiz.with_questions(html, [CHOICE], lang="fr")

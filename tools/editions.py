@@ -359,7 +359,8 @@ class PageRenderer:
             except ValueError as err:
                 raise EditionError(f"{self.name}: its quiz is not translated ({_name(catalog)}): {err}") from None
         return (f"# @title {WORDS[LANG]['quiz']}\nfrom nnbook import quiz\n\n"
-                f"QUESTIONS = {pprint.pformat(questions, width=110, sort_dicts=False)}\nquiz.show(QUESTIONS)")
+                f"QUESTIONS = {pprint.pformat(questions, width=110, sort_dicts=False)}\n"
+                + ('quiz.show(QUESTIONS, lang="zh")' if LANG == "zh" else "quiz.show(QUESTIONS)"))
 
     def _removed_cells(self) -> list[Block]:
         """Source cells the page does not show (tagged remove-cell: the Colab install cell), in order."""

@@ -24,6 +24,19 @@ from pathlib import Path
 __all__ = ["load", "check_questions", "to_jupyterquiz", "as_text", "show", "texts", "translate", "with_questions"]
 
 KINDS = ("choice", "numeric")
+# the words jupyterquiz itself shows (the rest is the questions' own text), in each language of the book
+LABELS = {"en": {}, "zh": {"Type numeric answer here:": "在此输入数值答案："}}
+
+
+def _check_lang(lang) -> None:
+    if lang not in LABELS:
+        raise ValueError(f"lang must be one of {sorted(LABELS)}, got {lang!r}")
+
+
+def _localised(script: str, lang: str) -> str:
+    for english, translated in LABELS[lang].items():
+        script = script.replace(json.dumps(english), json.dumps(translated))
+    return script
 
 
 def _fail(where: str, message: str):
@@ -71,6 +84,10 @@ def check_questions(questions, name: str = "quiz") -> list[dict]:
             for key in ("feedback", "hint"):
                 if not str(q.get(key, "")).strip():
                     _fail(where, f"a numeric question needs a '{key}'")
+        shown = [q["question"], q.get("feedback", ""), q.get("hint", "")]
+        shown += [f"{a.get('answer', '')} {a.get('feedback', '')}" for a in q.get("answers", [])]
+        if any("**" in str(text) or "__" in str(text) for text in shown):
+            _fail(where, "has Markdown bold (** or __), which the quiz would show as it is: write plain text")
     return questions
 
 
@@ -109,13 +126,15 @@ def translate(questions, translations) -> list[dict]:
 _EMBEDDED_RE = re.compile(r"(var questions\w+=)(\[.*?\]);\n\nif \(typeof Question", re.S)
 
 
-def with_questions(quiz_html: str, questions) -> str:
-    """The HTML that :func:`show` drew, with ``questions`` (e.g. a translation) in place of those embedded in it."""
+def with_questions(quiz_html: str, questions, lang: str = "en") -> str:
+    """The HTML that :func:`show` drew, with ``questions`` (e.g. a translation) in place of those embedded in it,
+    and jupyterquiz's own words in ``lang``."""
+    _check_lang(lang)
     found = _EMBEDDED_RE.findall(quiz_html)
     if len(found) != 1:
         raise ValueError(f"quiz_html: expected one quiz drawn by quiz.show, found {len(found)}")
     new = json.dumps(to_jupyterquiz(questions))
-    return _EMBEDDED_RE.sub(lambda m: m.group(1) + new + ";\n\nif (typeof Question", quiz_html)
+    return _localised(_EMBEDDED_RE.sub(lambda m: m.group(1) + new + ";\n\nif (typeof Question", quiz_html), lang)
 
 
 def _find(path: Path) -> Path:
@@ -225,8 +244,9 @@ def _after_mathjax(script: str, div_id: str) -> str:
 }})();"""
 
 
-def show(source, max_width: int = 720) -> None:
-    """Draw the quiz of ``source`` (a quiz file or a list of questions) as one notebook output.
+def show(source, max_width: int = 720, lang: str = "en") -> None:
+    """Draw the quiz of ``source`` (a quiz file or a list of questions) as one notebook output; ``lang`` ("en",
+    "zh"): the language of the words jupyterquiz adds (the label of a number's input box).
 
     The output holds the HTML, jupyterquiz's JavaScript in a <script> and the plain-text form, so it
     works in Jupyter, Colab and on the static website, and prints as text where HTML cannot show.
@@ -234,6 +254,7 @@ def show(source, max_width: int = 720) -> None:
     questions = load(source)
     if not isinstance(max_width, int) or isinstance(max_width, bool) or max_width <= 0:
         raise ValueError(f"max_width must be a positive int, got {max_width!r}")
+    _check_lang(lang)
     from IPython.display import display
     from IPython.utils.capture import capture_output
     from jupyterquiz import display_quiz
@@ -247,6 +268,6 @@ def show(source, max_width: int = 720) -> None:
     if html is None or script is None:
         raise RuntimeError("jupyterquiz produced no quiz (is jupyterquiz >= 2.9.6 installed?)")
     div_id = re.match(r'<div id="(\w+)"', html).group(1)
-    bundle = {"text/html": f'<div class="nnbook-quiz">{html}</div></div>\n<script>\n{_after_mathjax(script, div_id)}\n</script>',
+    bundle = {"text/html": f'<div class="nnbook-quiz">{html}</div></div>\n<script>\n{_after_mathjax(_localised(script, lang), div_id)}\n</script>',
               "text/plain": as_text(questions)}
     display(bundle, raw=True)

@@ -59,7 +59,7 @@ def test_the_chinese_edition_has_the_english_code_and_chinese_text(edition, md):
 def test_the_quiz_cell_asks_the_translated_questions(md):
     cell = quiz_cell(notebook("colab", md))
     assert cell.source.startswith("# @title 自测题")
-    written = ast.literal_eval(re.search(r"^QUESTIONS = (.*)^quiz\.show\(QUESTIONS\)$", cell.source, re.M | re.S).group(1))
+    written = ast.literal_eval(re.search(r"^QUESTIONS = (.*)^quiz\.show\(QUESTIONS, lang=\"zh\"\)$", cell.source, re.M | re.S).group(1))
     quiz_file = md.with_name(md.stem + ".quiz.json")
     assert written == quiz.translate(quiz.load(quiz_file), i18n.translations(i18n.quiz_catalog(quiz_file)))
     english = quiz.load(quiz_file)

@@ -238,3 +238,41 @@ def test_the_quiz_cell_draws_a_working_quiz_in_jupyterlab(browser, lab):
         page.screenshot(path=str(SCREENSHOTS / f"jupyterlab-{QUIZ_CHAPTER}-quiz.png"))
     finally:
         context.close()
+
+
+ZH_CHAPTERS = ["05_dhnn", "12_boltzmann_rbm_dbn"]
+
+
+@pytest.mark.parametrize("stem", ZH_CHAPTERS)
+def test_the_chinese_notebook_reads_like_the_chinese_page_in_jupyterlab(browser, lab, stem):
+    """The Chinese Colab edition as a student opens it: Chinese text, math typeset, no MyST, the badge, the
+    solutions folded; its quiz cell asks the questions in Chinese and answers a right choice as right."""
+    md = next(md for md in CHAPTERS if md.stem == stem)
+    rel = f"colab/zh/{editions.rel_of(md).as_posix()}.ipynb"
+    context, page, cells = open_notebook(browser, lab, rel)
+    try:
+        text = rendered_text(page)
+        assert page.eval_on_selector_all(".jp-RenderedMarkdown mjx-container", "els => els.length") > 10
+        raw = RAW_TEX.search(text)
+        assert raw is None, f"{rel}: TeX not typeset: {text[max(0, raw.start() - 80):raw.end() + 40]!r}"
+        assert editions.myst_leftovers(text) == [], f"{rel}: MyST source visible"
+        assert "本章你将学到" in text and "You will learn" not in text
+        assert page.query_selector(".jp-RenderedMarkdown img[src*='colab-badge']") is not None
+        _check_solutions(page, rel, cells)
+        index = next(i for i, c in enumerate(cells) if "quiz" in c["metadata"].get("tags", []))
+        cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+        cell.scroll_into_view_if_needed()
+        cell.locator(".jp-InputPrompt").first.click()
+        page.keyboard.press("Shift+Enter")
+        quiz = cell.locator(".jp-OutputArea .nnbook-quiz")
+        quiz.locator(".Quiz").first.wait_for(timeout=120_000)
+        assert re.search(r"[\u4e00-\u9fff]{4}", quiz.locator(".Quiz").first.inner_text())  # asked in Chinese
+        choice = quiz.locator(".Quiz:has(.MultipleChoiceQn)").first
+        choice.locator('label.MCButton[data-correct="true"]').first.click()
+        feedback = choice.locator(".Feedback")
+        feedback.wait_for(state="visible", timeout=5000)
+        assert "correct" in (feedback.get_attribute("class") or "").split() and "正确" in feedback.inner_text()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"jupyterlab-zh-{stem}-quiz.png"))
+    finally:
+        context.close()
