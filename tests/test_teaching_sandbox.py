@@ -279,5 +279,6 @@ def test_one_worker_grades_one_submission_after_another_and_nothing_of_one_reach
     control = rows["c_control", "hopfield.energy"]
     assert not control.passed and re.search(r"RuntimeError: found: /tmp/left\.txt, /tmp/trap\.txt, left\.txt, "
                                             r"(/dev/shm/left\.txt, )?process \d+", control.message), control.message
+    assert ("d_kills_the_worker", "hopfield.hebbian_weights") in rows, [g for g in grades if g.submission.startswith("d_")]
     assert rows["d_kills_the_worker", "hopfield.hebbian_weights"].passed  # handed back before it killed the worker
     assert starts == ["_serve", "_serve"]  # the first worker served a, b, c and d; a fresh one e

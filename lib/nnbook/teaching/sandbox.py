@@ -35,6 +35,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -802,7 +803,11 @@ class Worker:
         """Empty ``folders`` of the box (what the last submission left there), made again for the sandbox's user."""
         for name in folders:
             folder = self.box / name
-            if folder.exists() and not _empty(folder):
+            for _ in range(30):  # a sandbox just killed may still be dying, its last writes landing
+                if not folder.exists() or _empty(folder):
+                    break
+                time.sleep(0.1)
+            else:
                 raise OSError(f"could not empty the grading folder {folder}")
             folder.mkdir(exist_ok=True)
             self._own(folder)
@@ -839,6 +844,12 @@ class Worker:
         """Stop the worker (and with it everything in its sandbox); remove its folder unless ``keep_folder``."""
         if self.proc is not None:
             _kill(self.proc)
+            # SIGKILL reaches the sandbox's processes at once, but under load they take a moment to die; its own
+            # user id tells them (root's sandboxes): wait for them, so that none writes in the next one's folders
+            for _ in range(100 if self.uid is not None else 0):
+                if not _tasks_of(self.uid):
+                    break
+                time.sleep(0.05)
             for pipe in (self.proc.stdin, self.proc.stdout):
                 try:
                     pipe.close()
