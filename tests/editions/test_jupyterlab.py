@@ -151,18 +151,35 @@ def rendered_text(page) -> str:
                     return c.textContent; }).join('\\n')""")
 
 
+def readable_text(page, rel: str) -> str:
+    """The notebook's rendered text, once checked: its math typeset (none left as TeX), no MyST source shown."""
+    text = rendered_text(page)
+    assert page.eval_on_selector_all(".jp-RenderedMarkdown mjx-container", "els => els.length") > 10
+    raw = RAW_TEX.search(text)
+    assert raw is None, f"{rel}: TeX not typeset: {text[max(0, raw.start() - 80):raw.end() + 40]!r}"
+    assert editions.myst_leftovers(text) == [], f"{rel}: MyST source visible"
+    return text
+
+
+def run_quiz_cell(page, cells):
+    """Run the notebook's quiz cell as a student does (select it, Shift+Enter); its quiz, once drawn."""
+    index = next(i for i, c in enumerate(cells) if "quiz" in c["metadata"].get("tags", []))
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    cell.scroll_into_view_if_needed()
+    cell.locator(".jp-InputPrompt").first.click()  # select the cell (its code is folded)
+    page.keyboard.press("Shift+Enter")
+    quiz = cell.locator(".jp-OutputArea .nnbook-quiz")
+    quiz.locator(".Quiz").first.wait_for(timeout=120_000)  # the kernel starts, then the cell runs
+    return quiz
+
+
 @pytest.mark.parametrize("edition", ["colab", "student"])
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda md: md.stem)
 def test_notebook_reads_like_the_page_in_jupyterlab(browser, lab, edition, md):
     rel = f"{edition}/{editions.rel_of(md).as_posix()}.ipynb"
     context, page, cells = open_notebook(browser, lab, rel)
     try:
-        text = rendered_text(page)
-        # math typeset, none left as TeX source; no MyST source visible
-        assert page.eval_on_selector_all(".jp-RenderedMarkdown mjx-container", "els => els.length") > 10
-        raw = RAW_TEX.search(text)
-        assert raw is None, f"{rel}: TeX not typeset: {text[max(0, raw.start() - 80):raw.end() + 40]!r}"
-        assert editions.myst_leftovers(text) == [], f"{rel}: MyST source visible"
+        text = readable_text(page, rel)
         # the title and the boxes the website shows
         assert page.query_selector(".jp-RenderedMarkdown h1") is not None
         assert "You will learn" in text
@@ -215,13 +232,7 @@ def test_the_quiz_cell_draws_a_working_quiz_in_jupyterlab(browser, lab):
     rel = f"colab/{editions.rel_of(md).as_posix()}.ipynb"
     context, page, cells = open_notebook(browser, lab, rel)
     try:
-        index = next(i for i, c in enumerate(cells) if "quiz" in c["metadata"].get("tags", []))
-        cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
-        cell.scroll_into_view_if_needed()
-        cell.locator(".jp-InputPrompt").first.click()  # select the cell (its code is folded)
-        page.keyboard.press("Shift+Enter")
-        quiz = cell.locator(".jp-OutputArea .nnbook-quiz")
-        quiz.locator(".Quiz").first.wait_for(timeout=120_000)  # the kernel starts, then the cell runs
+        quiz = run_quiz_cell(page, cells)
         assert quiz.locator(".Quiz").count() == len(json.loads(md.with_name(f"{md.stem}.quiz.json").read_text(encoding="utf-8")))
         choice = quiz.locator(".Quiz:has(.MultipleChoiceQn)").first
         right = choice.locator('label.MCButton[data-correct="true"]').first
@@ -251,21 +262,11 @@ def test_the_chinese_notebook_reads_like_the_chinese_page_in_jupyterlab(browser,
     rel = f"colab/zh/{editions.rel_of(md).as_posix()}.ipynb"
     context, page, cells = open_notebook(browser, lab, rel)
     try:
-        text = rendered_text(page)
-        assert page.eval_on_selector_all(".jp-RenderedMarkdown mjx-container", "els => els.length") > 10
-        raw = RAW_TEX.search(text)
-        assert raw is None, f"{rel}: TeX not typeset: {text[max(0, raw.start() - 80):raw.end() + 40]!r}"
-        assert editions.myst_leftovers(text) == [], f"{rel}: MyST source visible"
+        text = readable_text(page, rel)
         assert "本章你将学到" in text and "You will learn" not in text
         assert page.query_selector(".jp-RenderedMarkdown img[src*='colab-badge']") is not None
         _check_solutions(page, rel, cells)
-        index = next(i for i, c in enumerate(cells) if "quiz" in c["metadata"].get("tags", []))
-        cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
-        cell.scroll_into_view_if_needed()
-        cell.locator(".jp-InputPrompt").first.click()
-        page.keyboard.press("Shift+Enter")
-        quiz = cell.locator(".jp-OutputArea .nnbook-quiz")
-        quiz.locator(".Quiz").first.wait_for(timeout=120_000)
+        quiz = run_quiz_cell(page, cells)
         assert re.search(r"[\u4e00-\u9fff]{4}", quiz.locator(".Quiz").first.inner_text())  # asked in Chinese
         choice = quiz.locator(".Quiz:has(.MultipleChoiceQn)").first
         choice.locator('label.MCButton[data-correct="true"]').first.click()
