@@ -87,6 +87,8 @@ def test_the_terminology_list_is_the_chapters_key_terms(tmp_path, monkeypatch):
     assert len(rows) > 100 and all(r["english"] and r["chinese"] and r["chapter"] for r in rows)
     english = [r["english"].lower() for r in rows]
     assert len(english) == len(set(english)), "a term is defined twice"
+    unknown = set(i18n.notes_names()) - {r["english"] for r in rows}
+    assert not unknown, f"locales/zh_CN/notes_names.csv names terms the book does not define: {unknown}"
 
 
 def test_the_chinese_config_is_the_books_own_in_chinese(tmp_path):

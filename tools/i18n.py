@@ -29,7 +29,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 
 from chapters import BOOK, chapter_sources, chapter_title_of
-from glossary import chapter_terms
+from glossary import chapter_terms, notes_names
 
 ROOT = BOOK.parent
 LOCALE = ROOT / "locales" / "zh_CN"
@@ -272,16 +272,18 @@ def write_config(path: Path = ZH_CONFIG) -> Path:
 
 
 def write_terms() -> Path:
-    """locales/zh_CN/terminology.csv: English, Chinese, the chapter that defines the term."""
+    """locales/zh_CN/terminology.csv: English, Chinese, the chapter that defines the term, and the other names the
+    lecture notes use for it (the book uses the one in the Chinese column)."""
+    others = notes_names()
     rows = []
     for md in chapter_sources():
         for en, zh in chapter_terms(md):
-            rows.append((en, zh, md.stem, chapter_title_of(md)))
+            rows.append((en, zh, md.stem, chapter_title_of(md), "；".join(others.get(en, []))))
     rows.sort(key=lambda r: r[0].lower())
     LOCALE.mkdir(parents=True, exist_ok=True)
     with open(TERMS, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["english", "chinese", "chapter", "chapter title"])
+        w.writerow(["english", "chinese", "chapter", "chapter title", "the notes also write"])
         w.writerows(rows)
     return TERMS
 
