@@ -186,13 +186,14 @@ def test_exercise_index_is_generated_from_the_chapters():
 
 def test_every_term_is_defined_once_and_listed_with_its_chinese_and_chapter():
     page = (BOOK / "appendix" / "glossary.md").read_text(encoding="utf-8")
-    seen = {}
+    seen, others = {}, glossary.notes_names()
     for md in CHAPTERS:
         doc = "/" + md.relative_to(ROOT).with_suffix("").as_posix()
         for en, zh in glossary.chapter_terms(md):
             assert en.lower() not in seen, f"{en!r} is defined in {seen.get(en.lower())} and again in {md.name}"
             seen[en.lower()] = md.name
-            assert f"| {{term}}`{en}` | {zh} | " in page and f"<{doc}>`" in page, f"{en!r} missing from the glossary page"
+            also = f" (notes: {'、'.join(others[en])})" if en in others else ""  # the lecture notes' other names
+            assert f"| {{term}}`{en}` | {zh}{also} | " in page and f"<{doc}>`" in page, f"{en!r} missing from the glossary page"
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=IDS)
