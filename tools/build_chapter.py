@@ -23,6 +23,7 @@ import yaml
 import cache_guard
 from chapters import chapter_sources
 from glossary import chapter_terms
+from i18n import write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["book/part0/00_preface", "book/appendix/glossary", "book/appendix/references", "book/appendix/performance"]
@@ -63,8 +64,10 @@ def main(paths: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     toc_path = out / "_toc.yml"
     toc_path.write_text(yaml.safe_dump(toc, allow_unicode=True), encoding="utf-8")
+    config = write_config(out / "_config.yml", chinese=False, switch=False)  # no Chinese edition beside this one
     jb = Path(sys.executable).parent / "jupyter-book"
-    cmd = [str(jb), "build", str(ROOT), "--all", "--toc", str(toc_path), "--path-output", str(out), "-n", "--keep-going"]
+    cmd = [str(jb), "build", str(ROOT), "--all", "--toc", str(toc_path), "--config", str(config), "--path-output", str(out),
+           "-n", "--keep-going"]
     cache = out / "_build" / ".jupyter_cache"
     cache_guard.drop(cache)  # this private cache must not serve numbers the code no longer produces either
     try:

@@ -252,20 +252,24 @@ ZH_CONFIG = ROOT / "_build" / "zh" / "_config.yml"
 ZH_TITLE = "神经网络与深度生成模型"
 
 
-def write_config(path: Path = ZH_CONFIG) -> Path:
-    """The Chinese edition's config: the book's own, with ``language: zh_CN`` and its title, its relative
-    paths made absolute (Jupyter Book reads them relative to the config file)."""
+def write_config(path: Path = ZH_CONFIG, *, chinese: bool = True, switch: bool | None = None) -> Path:
+    """The book's config written elsewhere, its relative paths made absolute (Jupyter Book reads them relative
+    to the config file): by default the Chinese edition's, with ``language: zh_CN`` and its title; ``switch``:
+    whether pages get the language switch (False for a build that has no other edition beside it)."""
     import yaml
 
     cfg = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     sphinx = cfg["sphinx"]
     config = sphinx["config"]
-    config["language"] = "zh_CN"
+    if chinese:
+        config["language"] = "zh_CN"
+        cfg["title"] = ZH_TITLE
+    if switch is not None:
+        config["nnbook_language_switch"] = switch
     config["locale_dirs"] = [str(ROOT / d) for d in config["locale_dirs"]]
     config["html_static_path"] = [str(ROOT / d) for d in config["html_static_path"]]
     sphinx["local_extensions"] = {name: str(ROOT / d) for name, d in sphinx["local_extensions"].items()}
     cfg["bibtex_bibfiles"] = [str(ROOT / b) for b in cfg["bibtex_bibfiles"]]
-    cfg["title"] = ZH_TITLE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
