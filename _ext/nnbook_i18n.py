@@ -37,6 +37,7 @@ from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
+TOOLS = str(Path(__file__).resolve().parents[1] / "tools")  # tools/i18n.py: the catalogs of the quizzes
 
 ZH_DIR = "zh"  # where the Chinese edition lives, below the English site's root
 
@@ -71,8 +72,6 @@ def _switch(app: Sphinx, pagename: str, templatename: str, context: dict, doctre
 
 def _page_glue(env) -> dict:
     """The glue data MyST-NB wrote for the page being read (``jupyter_execute/<page>.glue.json``)."""
-    from pathlib import Path
-
     docname = getattr(env, "docname", None)
     path = Path(env.app.outdir).parent / "jupyter_execute" / f"{docname}.glue.json" if docname else None
     return _read_glue(str(path), path.stat().st_mtime_ns) if path and path.is_file() else {}
@@ -134,16 +133,18 @@ def _chinese_page(app: Sphinx, doctree, docname: str) -> None:
     quizzes = [raw for raw in doctree.findall(nodes.raw) if 'class="nnbook-quiz"' in raw.astext()]
     if not quizzes:
         return
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    if TOOLS not in sys.path:
+        sys.path.insert(0, TOOLS)
     import i18n
     from nnbook import quiz
 
     quiz_file = Path(app.srcdir) / f"{docname}.quiz.json"
-    catalog = i18n.quiz_catalog(quiz_file, Path(app.srcdir) / app.config.locale_dirs[0] / "zh_CN" / "LC_MESSAGES")
+    catalogs = Path(app.srcdir) / app.config.locale_dirs[0] / "zh_CN" / "LC_MESSAGES"
     try:
-        translated = quiz.translate(quiz.load(quiz_file), i18n.translations(catalog))
+        translated = i18n.translated_quiz(quiz_file, catalogs)
     except (OSError, ValueError) as err:
-        logger.warning(f"the quiz of {docname} stays English: {err} (catalog {catalog.name})", location=docname)
+        logger.warning(f"the quiz of {docname} stays English: {err} ({i18n.quiz_catalog(quiz_file, catalogs).name})",
+                       location=docname)
         return
     for raw in quizzes:
         new = quiz.with_questions(raw.astext(), translated, lang="zh")

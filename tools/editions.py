@@ -349,15 +349,16 @@ class PageRenderer:
         m = re.search(r"""quiz\.show\(["']([^"']+)["']\)""", code)
         if m is None:
             raise EditionError(f"{self.name}: the cell tagged {QUIZ_TAG!r} does not call quiz.show(\"<file>\")")
-        questions = quiz.load(self.md.parent / m.group(1))
+        quiz_file = self.md.parent / m.group(1)
+        questions = quiz.load(quiz_file)
         if LANG == "zh":
             import i18n
 
-            catalog = i18n.quiz_catalog(self.md.parent / m.group(1))
             try:
-                questions = quiz.translate(questions, i18n.translations(catalog))
+                questions = i18n.translated_quiz(quiz_file)
             except ValueError as err:
-                raise EditionError(f"{self.name}: its quiz is not translated ({_name(catalog)}): {err}") from None
+                raise EditionError(f"{self.name}: its quiz is not translated ({_name(i18n.quiz_catalog(quiz_file))}): "
+                                   f"{err}") from None
         return (f"# @title {WORDS[LANG]['quiz']}\nfrom nnbook import quiz\n\n"
                 f"QUESTIONS = {pprint.pformat(questions, width=110, sort_dicts=False)}\n"
                 + ('quiz.show(QUESTIONS, lang="zh")' if LANG == "zh" else "quiz.show(QUESTIONS)"))

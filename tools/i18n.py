@@ -120,21 +120,22 @@ def catalogs(paths=None) -> list[Path]:
 def problems(po: Path) -> list[str]:
     """What a catalog's translations lost or added of their messages' markup (one line each)."""
     cat = _read(po)
+    name = po.relative_to(ROOT) if po.is_relative_to(ROOT) else po
     found = []
     for msg in cat:
         if not msg.id or not msg.string:
             continue
         want, got = markup(msg.id), markup(msg.string)
         if unclosed_emphasis(msg.string) and not unclosed_emphasis(msg.id):
-            found.append(f"{po.relative_to(ROOT) if po.is_relative_to(ROOT) else po}: {msg.id[:70]!r}: a ** stays "
+            found.append(f"{name}: {msg.id[:70]!r}: a ** stays "
                          "literal (add a space between it and the Chinese next to it)")
         if starts_a_list(msg.string) and msg.string != msg.id:  # (Sphinx keeps an identical one as it is)
-            found.append(f"{po.relative_to(ROOT) if po.is_relative_to(ROOT) else po}: {msg.id[:70]!r}: starts like a "
+            found.append(f"{name}: {msg.id[:70]!r}: starts like a "
                          "list item, which Sphinx would drop (escape it: 1\\. …)")
         if want != got:
             lost = ", ".join(map(str, (want - got).keys()))
             added = ", ".join(map(str, (got - want).keys()))
-            found.append(f"{po.relative_to(ROOT) if po.is_relative_to(ROOT) else po}: {msg.id[:70]!r}: "
+            found.append(f"{name}: {msg.id[:70]!r}: "
                          + (f"lost {lost}" if lost else "") + ("; " if lost and added else "")
                          + (f"added {added}" if added else ""))
     return found
@@ -205,6 +206,14 @@ def translations(po: Path) -> dict[str, str]:
 def quiz_catalog(quiz_file: Path, catalogs_dir: Path = CATALOGS) -> Path:
     """The catalog of a chapter's quiz: ``book/<part>/<chapter>.quiz.json`` → ``<catalogs>/book/<part>/<chapter>.quiz.po``."""
     return catalogs_dir / Path(quiz_file).resolve().relative_to(ROOT).with_suffix(".po")
+
+
+def translated_quiz(quiz_file: Path, catalogs_dir: Path = CATALOGS) -> list[dict]:
+    """A chapter's quiz with the translations of its catalog (:func:`nnbook.quiz.translate`: ValueError naming a
+    text that has none)."""
+    from nnbook import quiz
+
+    return quiz.translate(quiz.load(quiz_file), translations(quiz_catalog(quiz_file, catalogs_dir)))
 
 
 def write_quiz_pots(out: Path) -> list[Path]:

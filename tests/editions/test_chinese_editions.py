@@ -61,7 +61,7 @@ def test_the_quiz_cell_asks_the_translated_questions(md):
     assert cell.source.startswith("# @title 自测题")
     written = ast.literal_eval(re.search(r"^QUESTIONS = (.*)^quiz\.show\(QUESTIONS, lang=\"zh\"\)$", cell.source, re.M | re.S).group(1))
     quiz_file = md.with_name(md.stem + ".quiz.json")
-    assert written == quiz.translate(quiz.load(quiz_file), i18n.translations(i18n.quiz_catalog(quiz_file)))
+    assert written == i18n.translated_quiz(quiz_file)
     english = quiz.load(quiz_file)
     assert [q.get("value") for q in written] == [q.get("value") for q in english]  # the same answers
     assert all(CJK.search(q["question"]) for q in written)

@@ -121,7 +121,7 @@ def test_the_sidebar_and_the_quiz_are_chinese_and_the_badge_opens_the_chinese_no
         quiz_file = source.with_suffix(".quiz.json")
         if not quiz_file.is_file():
             continue
-        translated = quiz.translate(quiz.load(quiz_file), i18n.translations(i18n.quiz_catalog(quiz_file)))
+        translated = i18n.translated_quiz(quiz_file)
         assert json.dumps(quiz.to_jupyterquiz(translated)) in page.read_text(encoding="utf-8"), page.name
         badges = [a["href"] for a in soup.select("article a[href^='https://colab.research.google.com/']")]
         assert badges and all("/blob/colab/zh/" in b for b in badges), (page.name, badges)
